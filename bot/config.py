@@ -1,0 +1,105 @@
+"""The `dialogue:`, `escalation:` and `channels:` sections of config.yml."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+_HOURS = re.compile(r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class DialogueConfig(BaseModel):
+    """How the bot converses."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_fallbacks: int = Field(2, ge=1, description="fallbacks in a row before a human takes over")
+    answer_threshold: float = Field(0.55, ge=0, le=1, description="intent confidence to answer directly")
+    clarify_threshold: float = Field(0.25, ge=0, le=1, description="below answer: offer choices; below this: fallback")
+    max_message_chars: int = Field(4000, ge=100, description="longer messages are cut, with a notice")
+    ask_csat: bool = True
+
+
+class EscalationConfig(BaseModel):
+    """When to hand a conversation to staff and what to promise the customer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: str = "Europe/Amsterdam"
+    business_hours: dict[str, str] = Field(
+        default_factory=lambda: {d: "09:00-17:30" for d in DAYS[:5]} | {"sat": "10:00-16:00"}
+    )
+    agents_on_duty: int = Field(2, ge=1)
+    minutes_per_case: float = Field(8.0, gt=0)
+    sla_minutes: dict[str, int] = Field(
+        default_factory=lambda: {"low": 24 * 60, "normal": 8 * 60, "high": 2 * 60, "urgent": 30}
+    )
+    keywords: list[str] = Field(
+        default_factory=list, description="regular expressions that always escalate (e.g. 'advocaat|lawyer')"
+    )
+
+    @field_validator("business_hours")
+    @classmethod
+    def _check_hours(cls, value: dict[str, str]) -> dict[str, str]:
+        for day, span in value.items():
+            if day not in DAYS:
+                raise ValueError(f"unknown day {day!r}; use {', '.join(DAYS)}")
+            if not _HOURS.match(span):
+                raise ValueError(f"{day}: {span!r} is not HH:MM-HH:MM")
+        return value
+
+    @field_validator("keywords")
+    @classmethod
+    def _check_patterns(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                raise ValueError(f"{pattern!r} is not a valid regular expression: {e}") from e
+        return value
+
+
+class TerminalConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+
+
+class TelegramConfig(BaseModel):
+    """A Telegram bot; enabled when a token is set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: SecretStr | None = None
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    mode: str = Field("polling", pattern="^(polling|webhook)$")
+    webhook_url: str | None = None
+    secret_token: SecretStr | None = None
+
+
+class StaffTelegramConfig(BaseModel):
+    """A staff Telegram group where escalations are posted and answered."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    chat_id: int | None = None
+
+
+class WebchatConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+
+
+class ChannelsConfig(BaseModel):
+    """One sub-section per chat channel, built by name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    terminal: TerminalConfig = Field(default_factory=TerminalConfig)
+    telegram: TelegramConfig = Field(default_factory=TelegramConfig)
+    staff_telegram: StaffTelegramConfig = Field(default_factory=StaffTelegramConfig)
+    webchat: WebchatConfig = Field(default_factory=WebchatConfig)

@@ -1,0 +1,182 @@
+"""Versioned migrations of the shared store, written once for SQLite and PostgreSQL.
+
+Each migration is a list of statements with `{pk}` (an auto-increment primary key) and `{real}`
+(a float column) filled in per dialect. Timestamps are epoch seconds; JSON lives in TEXT columns.
+Append new migrations; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+DIALECT_TYPES = {
+    "sqlite": {"pk": "INTEGER PRIMARY KEY AUTOINCREMENT", "real": "REAL"},
+    "postgresql": {"pk": "BIGSERIAL PRIMARY KEY", "real": "DOUBLE PRECISION"},
+}
+
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (
+        1,
+        "initial schema",
+        [
+            """CREATE TABLE customers (
+                id {pk},
+                display_name TEXT,
+                language TEXT,
+                created_at {real} NOT NULL,
+                erased_at {real}
+            )""",
+            """CREATE TABLE identities (
+                id {pk},
+                customer_id BIGINT NOT NULL REFERENCES customers(id),
+                channel TEXT NOT NULL,
+                external_id TEXT NOT NULL,
+                display_name TEXT,
+                created_at {real} NOT NULL,
+                UNIQUE (channel, external_id)
+            )""",
+            "CREATE INDEX identities_customer ON identities(customer_id)",
+            """CREATE TABLE conversations (
+                id {pk},
+                customer_id BIGINT NOT NULL REFERENCES customers(id),
+                channel TEXT NOT NULL,
+                chat_id TEXT NOT NULL,
+                state TEXT NOT NULL DEFAULT 'bot',
+                owner TEXT,
+                language TEXT,
+                slots TEXT NOT NULL DEFAULT '{{}}',
+                pending_intent TEXT,
+                fallbacks INTEGER NOT NULL DEFAULT 0,
+                created_at {real} NOT NULL,
+                updated_at {real} NOT NULL,
+                closed_at {real}
+            )""",
+            "CREATE INDEX conversations_chat ON conversations(channel, chat_id, state)",
+            "CREATE INDEX conversations_customer ON conversations(customer_id)",
+            """CREATE TABLE messages (
+                id {pk},
+                conversation_id BIGINT NOT NULL REFERENCES conversations(id),
+                direction TEXT NOT NULL,
+                author TEXT NOT NULL,
+                kind TEXT NOT NULL DEFAULT 'text',
+                text TEXT NOT NULL,
+                analysis TEXT,
+                buttons TEXT,
+                channel TEXT NOT NULL,
+                chat_id TEXT NOT NULL,
+                platform_message_id TEXT,
+                delivery TEXT NOT NULL DEFAULT 'none',
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at {real},
+                claimed_by TEXT,
+                claimed_until {real},
+                error TEXT,
+                created_at {real} NOT NULL,
+                sent_at {real}
+            )""",
+            """CREATE UNIQUE INDEX messages_incoming_once ON messages(channel, platform_message_id)
+               WHERE direction = 'in' AND platform_message_id IS NOT NULL""",
+            "CREATE INDEX messages_outbox ON messages(delivery, channel, next_attempt_at)",
+            "CREATE INDEX messages_conversation ON messages(conversation_id, id)",
+            """CREATE TABLE mentions (
+                id {pk},
+                source TEXT NOT NULL,
+                external_id TEXT NOT NULL,
+                author TEXT,
+                author_id TEXT,
+                author_name TEXT,
+                author_reach INTEGER NOT NULL DEFAULT 0,
+                url TEXT,
+                text TEXT NOT NULL,
+                language TEXT,
+                analysis TEXT,
+                sentiment TEXT,
+                sentiment_score {real},
+                complaint INTEGER,
+                complaint_score {real},
+                urgency TEXT,
+                priority {real},
+                flagged INTEGER NOT NULL DEFAULT 0,
+                duplicate_of BIGINT,
+                topic TEXT,
+                review_status TEXT NOT NULL DEFAULT 'new',
+                customer_id BIGINT REFERENCES customers(id),
+                raw TEXT,
+                posted_at {real},
+                created_at {real} NOT NULL,
+                UNIQUE (source, external_id)
+            )""",
+            "CREATE INDEX mentions_flagged ON mentions(flagged, review_status)",
+            "CREATE INDEX mentions_author ON mentions(source, author_id)",
+            """CREATE TABLE tickets (
+                id {pk},
+                kind TEXT NOT NULL,
+                status TEXT NOT NULL DEFAULT 'open',
+                priority TEXT NOT NULL DEFAULT 'normal',
+                reason TEXT,
+                summary TEXT,
+                story TEXT,
+                conversation_id BIGINT REFERENCES conversations(id),
+                mention_id BIGINT REFERENCES mentions(id),
+                customer_id BIGINT REFERENCES customers(id),
+                dedupe_key TEXT UNIQUE,
+                assignee TEXT,
+                sla_due_at {real},
+                csat INTEGER,
+                reopened INTEGER NOT NULL DEFAULT 0,
+                created_at {real} NOT NULL,
+                updated_at {real} NOT NULL,
+                first_response_at {real},
+                resolved_at {real}
+            )""",
+            "CREATE INDEX tickets_status ON tickets(status, priority)",
+            "CREATE INDEX tickets_customer ON tickets(customer_id)",
+            """CREATE TABLE cursors (
+                source TEXT PRIMARY KEY,
+                value TEXT,
+                updated_at {real},
+                lease_owner TEXT,
+                lease_until {real}
+            )""",
+            """CREATE TABLE events (
+                id {pk},
+                kind TEXT NOT NULL,
+                conversation_id BIGINT,
+                ticket_id BIGINT,
+                customer_id BIGINT,
+                mention_id BIGINT,
+                actor TEXT,
+                data TEXT,
+                created_at {real} NOT NULL
+            )""",
+            "CREATE INDEX events_kind_time ON events(kind, created_at)",
+            """CREATE TABLE labels (
+                id {pk},
+                task TEXT NOT NULL,
+                text TEXT NOT NULL,
+                label TEXT NOT NULL,
+                language TEXT,
+                source TEXT,
+                source_id BIGINT,
+                author TEXT,
+                created_at {real} NOT NULL
+            )""",
+            """CREATE TABLE users (
+                id {pk},
+                username TEXT NOT NULL UNIQUE,
+                password_hash TEXT NOT NULL,
+                role TEXT NOT NULL,
+                display_name TEXT,
+                disabled INTEGER NOT NULL DEFAULT 0,
+                created_at {real} NOT NULL
+            )""",
+        ],
+    ),
+]
+
+
+def statements(dialect: str, version: int) -> list[str]:
+    """The statements of one migration, rendered for a dialect."""
+    types = DIALECT_TYPES[dialect]
+    for number, _name, sqls in MIGRATIONS:
+        if number == version:
+            return [sql.format(**types) for sql in sqls]
+    raise KeyError(version)

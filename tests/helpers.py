@@ -1,0 +1,16 @@
+"""Small assertions shared by the tests."""
+
+from __future__ import annotations
+
+import re
+
+from bot.responses import Responses
+
+
+def matches(responses: Responses, text: str, template: str, language: str) -> bool:
+    """Whether `text` is one of the template's variations in that language, placeholders filled."""
+    for variation in responses.templates[language][template]:
+        pattern = re.sub(r"\\\{[a-z_]+\\\}", ".+?", re.escape(variation))
+        if re.fullmatch(pattern, text, flags=re.DOTALL):
+            return True
+    return False

@@ -1,0 +1,168 @@
+"""Dialogue flows in Dutch and English through the real NLU, content and store."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.channels.base import IncomingMessage
+from bot.engine import DialogueEngine
+from store import Store
+from tests.helpers import matches
+
+
+@pytest.fixture
+def engine(analyzer, responses, tmp_path):
+    store = Store.open(f"sqlite:///{tmp_path / 'webcare.db'}")
+    yield DialogueEngine(store, analyzer, responses)
+    store.close()
+
+
+class Chat:
+    """One customer on one channel."""
+
+    def __init__(self, engine: DialogueEngine, channel: str = "terminal", user: str = "anna") -> None:
+        self.engine, self.channel, self.user = engine, channel, user
+        self.count = 0
+
+    def say(self, text: str, kind: str = "text", message_id: str | None = None) -> list:
+        self.count += 1
+        return self.engine.handle(
+            IncomingMessage(self.channel, self.user, self.user, text, kind=kind,
+                            platform_message_id=message_id, display_name=self.user.title())
+        )
+
+    @property
+    def conversation(self) -> dict:
+        store = self.engine.store
+        customer = store.customer_by_identity(self.channel, self.user)
+        return store.conversations(customer_id=customer["id"])[0]
+
+
+def test_dutch_order_question_asks_the_number_once_then_escalates(engine, responses):
+    chat = Chat(engine)
+    first = chat.say("Waar is mijn bestelling?")
+    assert len(first) == 1 and matches(responses, first[0].text, "ask_order_number", "nl")
+    second = chat.say("12345678")
+    assert len(second) == 1 and "12345678" in second[0].text
+    assert matches(responses, second[0].text, "order_status", "nl")
+    third = chat.say("Ik wil een medewerker spreken")
+    assert matches(responses, third[-1].text, "escalate_ack", "nl") or matches(
+        responses, third[-1].text, "escalate_ack_closed", "nl")
+    tickets = engine.store.tickets()
+    assert len(tickets) == 1
+    ticket = tickets[0]
+    assert ticket["reason"] == "requested" and ticket["status"] == "open"
+    assert "12345678" in ticket["summary"]
+    assert [m["text"] for m in ticket["story"]["transcript"] if m["author"] == "customer"] == [
+        "Waar is mijn bestelling?", "12345678", "Ik wil een medewerker spreken"]
+    assert chat.conversation["state"] == "waiting"
+
+
+def test_known_order_number_is_never_asked_again(engine, responses):
+    chat = Chat(engine, user="ben")
+    chat.say("Where is my order 40218833?")
+    replies = chat.say("I want to cancel my order")
+    assert not any(matches(responses, r.text, "ask_order_number", "en") for r in replies)
+    assert chat.conversation["slots"]["order_number"] == "40218833"
+
+
+def test_english_in_english_out(engine, responses):
+    chat = Chat(engine, user="carl")
+    replies = chat.say("What are your opening hours?")
+    assert matches(responses, replies[0].text, "opening_hours", "en")
+    assert chat.conversation["language"] == "en"
+
+
+def test_dutch_in_dutch_out(engine, responses):
+    chat = Chat(engine, user="dirk")
+    replies = chat.say("Wat zijn jullie openingstijden?")
+    assert matches(responses, replies[0].text, "opening_hours", "nl")
+
+
+def test_angry_complaint_gets_empathy_then_a_person(engine, responses):
+    chat = Chat(engine, user="eva")
+    replies = chat.say("Dit is echt belachelijk, voor de derde keer is mijn pakket niet bezorgd en niemand helpt me!")
+    assert matches(responses, replies[0].text, "complaint_empathy", "nl")
+    assert len(engine.store.tickets()) == 1
+    assert chat.conversation["state"] == "waiting"
+
+
+def test_two_fallbacks_in_a_row_escalate(engine, responses):
+    chat = Chat(engine, user="fay")
+    chat.say("xqzv wlorp brrrmf")
+    assert engine.store.tickets() == []
+    chat.say("plonk zibber quaxx")
+    assert len(engine.store.tickets()) == 1
+    assert engine.store.tickets()[0]["reason"] == "fallbacks"
+
+
+def test_bot_is_silent_while_a_person_owns_the_case_and_asks_csat_after(engine, responses):
+    chat = Chat(engine, user="gert")
+    chat.say("Ik wil een medewerker spreken")
+    conversation = chat.conversation
+    engine.store.take(conversation["id"], "piet")
+    assert chat.say("Hallo? Is daar iemand?") == []
+    engine.store.agent_reply(conversation["id"], "piet", "Hoi Gert, ik help je verder.")
+    back = engine.hand_back(conversation["id"], "piet")
+    assert matches(responses, back[0].text, "handed_back", "nl")
+    assert matches(responses, back[-1].text, "csat_ask", "nl") and len(back[-1].buttons) == 5
+    thanks = chat.say("/csat 4", kind="button")
+    assert matches(responses, thanks[0].text, "csat_thanks", "nl")
+    ticket = engine.store.ticket_for_conversation(conversation["id"])
+    assert ticket["csat"] == 4 and ticket["status"] == "resolved"
+
+
+def test_waiting_customer_is_told_a_colleague_comes_and_no_second_ticket(engine, responses):
+    chat = Chat(engine, user="hans")
+    chat.say("I want to talk to a human")
+    replies = chat.say("hello??")
+    assert matches(responses, replies[0].text, "already_escalated", "en")
+    assert len(engine.store.tickets()) == 1
+
+
+@pytest.mark.parametrize(
+    "text,kind,template",
+    [
+        ("", "text", "empty_message"),
+        ("   ", "text", "empty_message"),
+        ("", "photo", "non_text"),
+        ("", "sticker", "non_text"),
+        ("🙂🙂", "text", "emoji_only"),
+    ],
+)
+def test_bad_input_gets_a_clear_answer(engine, responses, text, kind, template):
+    replies = Chat(engine, user=f"u{kind}{len(text)}").say(text, kind=kind)
+    assert len(replies) == 1
+    assert any(matches(responses, replies[0].text, template, lang) for lang in ("nl", "en"))
+
+
+def test_huge_message_is_cut_with_a_notice_and_still_answered(engine, responses):
+    replies = Chat(engine, user="ivo").say("Wat zijn jullie openingstijden? " + "bla " * 2500)
+    assert any(matches(responses, r.text, "message_too_long", "nl") for r in replies)
+    stored = engine.store.messages(Chat(engine, user="ivo").conversation["id"])[0]
+    assert len(stored["text"]) == engine.dialogue.max_message_chars
+
+
+def test_binary_junk_crashes_nothing(engine):
+    replies = Chat(engine, user="jan").say("\x00\x01\x02\xff\ufffd\x7f garbage \x1b[31m")
+    assert len(replies) >= 1
+    assert "\x00" not in engine.store.messages(Chat(engine, user="jan").conversation["id"])[0]["text"]
+
+
+def test_a_platform_message_is_handled_once(engine):
+    chat = Chat(engine, user="kim")
+    assert chat.say("Hoi", message_id="777")
+    assert chat.say("Hoi", message_id="777") == []
+
+
+def test_same_email_on_two_channels_is_one_customer(engine):
+    Chat(engine, channel="telegram", user="555").say("mijn e-mailadres is lisa@example.nl")
+    Chat(engine, channel="terminal", user="lisa").say("my email is lisa@example.nl")
+    store = engine.store
+    assert store.customer_by_identity("telegram", "555")["id"] == store.customer_by_identity("terminal", "lisa")["id"]
+
+
+def test_clarify_buttons_degrade_and_can_be_pressed(engine, responses):
+    chat = Chat(engine, user="mo")
+    replies = chat.say("/order_status", kind="button")
+    assert matches(responses, replies[0].text, "ask_order_number", "nl")

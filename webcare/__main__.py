@@ -1,0 +1,3 @@
+from webcare.cli import main
+
+main()

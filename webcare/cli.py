@@ -1,0 +1,137 @@
+"""The `webcare` command line."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from webcare import __version__
+from webcare.app import App
+from webcare.commands.customers import customers
+from webcare.commands.store import store
+from webcare.errors import WebcareError
+
+
+class WebcareGroup(click.Group):
+    """Shows a WebcareError as one clear line, without a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except WebcareError as e:
+            raise click.ClickException(str(e)) from e
+
+
+@click.group(cls=WebcareGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="webcare")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="WEBCARE_CONFIG",
+    help="Config file (default: ./config.yml, or built-in defaults when absent).",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None) -> None:
+    """webcare: social customer care — chat bot, escalation to humans, social listening."""
+    app = App(config_path)
+    ctx.obj = app
+    ctx.call_on_close(app.close)
+
+
+def _progress(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path), default=Path("config.yml"))
+def init(path: Path, force: bool) -> None:
+    """Write a starter config.yml (with every section and its defaults)."""
+    if path.exists() and not force:
+        raise click.ClickException(f"{path} exists already (use --force to overwrite it)")
+    path.write_text(resources.files("webcare").joinpath("config.example.yml").read_text(encoding="utf-8"))
+    click.echo(f"Wrote {path}. Secrets are read from the environment, e.g. TELEGRAM_BOT_TOKEN.")
+
+
+@cli.command()
+@click.option("--user", default=None, help="Who you are in the chat (default: your login name).")
+@click.pass_obj
+def chat(app: App, user: str | None) -> None:
+    """Chat with the bot in this terminal; reads lines from stdin when piped."""
+    from bot.channels.terminal import TerminalChannel
+
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    engine = app.engine(progress=_progress)
+    channel = TerminalChannel(engine, user or getpass.getuser(), sys.stdout, interactive)
+    if interactive:
+        channel.run_interactive()
+    else:
+        channel.run(sys.stdin)
+
+
+@cli.group()
+def tickets() -> None:
+    """List and show tickets in the store."""
+
+
+def _when(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else ""
+
+
+@tickets.command("list")
+@click.option("--status", type=click.Choice(["open", "assigned", "resolved", "closed"]), help="Only this status.")
+@click.option("--kind", type=click.Choice(["escalation", "mention"]), help="Only this kind.")
+@click.option("--limit", default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_obj
+def tickets_list(app: App, status: str | None, kind: str | None, limit: int, as_json: bool) -> None:
+    """List tickets, newest first."""
+    rows = app.store.tickets(status=status, kind=kind, limit=limit)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+        return
+    table = Table("id", "kind", "status", "priority", "reason", "created", "summary")
+    for t in rows:
+        table.add_row(str(t["id"]), t["kind"], t["status"], t["priority"], t["reason"] or "",
+                      _when(t["created_at"]), (t["summary"] or "")[:80])
+    Console().print(table if rows else "No tickets.")
+
+
+@tickets.command("show")
+@click.argument("ticket_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def tickets_show(app: App, ticket_id: int, as_json: bool) -> None:
+    """Show one ticket with its story so far."""
+    ticket = app.store.ticket(ticket_id)
+    if as_json:
+        click.echo(json.dumps(ticket, ensure_ascii=False, indent=2, default=str))
+        return
+    console = Console()
+    console.print(f"[bold]Ticket #{ticket['id']}[/] {ticket['kind']} · {ticket['status']} · "
+                  f"priority {ticket['priority']} · opened {_when(ticket['created_at'])}")
+    if ticket["sla_due_at"]:
+        console.print(f"SLA due {_when(ticket['sla_due_at'])}")
+    console.print(ticket["summary"] or "", markup=False)
+    story = ticket["story"] or {}
+    for line in story.get("transcript", []):
+        console.print(f"  {line['author']:>12}: {line['text']}", markup=False)
+
+
+for _command in (customers, store):
+    cli.add_command(_command)
+
+
+def main() -> None:
+    cli(prog_name="webcare")

@@ -1,0 +1,125 @@
+"""Loading and validating config.yml.
+
+Each package owns the pydantic model of its own section (`store.config`, `nlu.config`,
+`bot.config`, `listeners.config`, `console.config`); this module composes them, expands
+`${ENV_VAR}` / `${ENV_VAR:-default}` references, and turns validation errors into one
+`ConfigError` line that names the key and the line of the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.config import ChannelsConfig, DialogueConfig, EscalationConfig
+from console.config import ConsoleConfig
+from listeners.config import ListenersConfig
+from nlu.config import NLUConfig
+from store.config import StoreConfig
+from webcare.errors import ConfigError
+
+DEFAULT_PATH = Path("config.yml")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class Settings(BaseModel):
+    """The whole of config.yml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    nlu: NLUConfig = Field(default_factory=NLUConfig)
+    dialogue: DialogueConfig = Field(default_factory=DialogueConfig)
+    escalation: EscalationConfig = Field(default_factory=EscalationConfig)
+    channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
+    listeners: ListenersConfig = Field(default_factory=ListenersConfig)
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig)
+
+
+def expand_env(value: Any) -> Any:
+    """Replace `${VAR}` and `${VAR:-default}` in every string of a parsed YAML tree.
+
+    A value that is nothing but one reference, and expands to nothing, becomes null (unset).
+    """
+    if isinstance(value, str):
+        expanded = _ENV_REF.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), value)
+        return None if expanded == "" and _ENV_REF.fullmatch(value) else expanded
+    if isinstance(value, list):
+        return [expand_env(v) for v in value]
+    if isinstance(value, dict):
+        return {k: expand_env(v) for k, v in value.items()}
+    return value
+
+
+def _key_lines(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
+    """Map each key path of a YAML document to its 1-based line number."""
+    lines: dict[tuple[Any, ...], int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key_path = path + (key_node.value,)
+            lines[key_path] = key_node.start_mark.line + 1
+            lines.update(_key_lines(value_node, key_path))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines[path + (index,)] = item.start_mark.line + 1
+            lines.update(_key_lines(item, path + (index,)))
+    return lines
+
+
+def _line_of(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int | None:
+    """The line of the deepest existing prefix of a pydantic error location."""
+    for end in range(len(loc), 0, -1):
+        key = tuple(loc[:end])
+        if key in lines:
+            return lines[key]
+    return None
+
+
+def parse_settings(text: str, source: str = "config.yml") -> Settings:
+    """Validate the YAML text of a config file; raise ConfigError naming key and line."""
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError(f"{source}{where}: not valid YAML ({problem})") from e
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of sections")
+    lines = _key_lines(node) if node is not None else {}
+    try:
+        return Settings.model_validate(expand_env(data))
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        line = _line_of(lines, loc)
+        where = f" line {line}" if line else ""
+        more = f" (and {len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
+        raise ConfigError(f"{source}{where}: {key}: {err['msg']}{more}") from e
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Load config.yml (or `path`); built-in defaults when the default file is absent.
+
+    Relative paths inside the file (store, models, content) are relative to the working directory.
+    """
+    explicit = path is not None
+    file = Path(path) if explicit else DEFAULT_PATH
+    if not file.exists():
+        if explicit:
+            raise ConfigError(f"{file}: no such config file (create one with `webcare init`)")
+        return Settings()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{file}: cannot be read ({e})") from e
+    return parse_settings(text, str(file))
