@@ -4,12 +4,14 @@
           analysis, queue the reply), each process for its own customers.
 - outbox: processes draining a queue of replies the way the outbox dispatcher does (claim 50, renew
           each claim, mark it sent).
+- mentions: processes ingesting social mentions in batches of 500 (each process its own source,
+          every 10th mention a duplicate that must be dropped): the listeners' write path.
 - copy:   `webcare store copy` of the resulting SQLite store into PostgreSQL.
 
 Prints JSON, then a Markdown table for BENCHMARKS.md. PostgreSQL runs are skipped (with the reason)
 when no server is reachable.
 
-    python bench/scale.py [--postgres URL] [--workers 1,2,4] [--turns 3000] [--messages 3000]
+    python bench/scale.py [--postgres URL] [--workers 1,2,4] [--turns 3000] [--messages 3000] [--mentions 100000]
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import multiprocessing
 import os
 import platform
+import resource
 import statistics
 import sys
 import tempfile
@@ -68,6 +71,25 @@ def outbox_worker(url: str, worker: int, _: int, start: Any) -> dict[str, Any]:
     elapsed = time.perf_counter() - began
     store.close()
     return {"elapsed": elapsed, "sent": sent}
+
+
+def mention_worker(url: str, worker: int, mentions: int, start: Any) -> dict[str, Any]:
+    store = Store.open(url)
+    start.wait()
+    latencies, stored = [], 0
+    began = time.perf_counter()
+    for first in range(0, mentions, 500):
+        batch = [{"source": f"x{worker}", "external_id": str(n - n % 10 if n % 10 == 9 else n),
+                  "author": f"user{n % 997}", "text": f"@huisraad mijn pakket {n} is nog niet bezorgd",
+                  "language": "nl", "sentiment": "negative", "complaint": 1, "flagged": 1}
+                 for n in range(first, min(first + 500, mentions))]
+        t = time.perf_counter()
+        stored += len(store.ingest_mentions(batch, cursor=(f"x{worker}", str(first))))
+        latencies.append(time.perf_counter() - t)
+    elapsed = time.perf_counter() - began
+    store.close()
+    return {"elapsed": elapsed, "latencies": latencies, "stored": stored,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def run_processes(target: Any, url: str, workers: int, each: int) -> list[dict[str, Any]]:
@@ -137,6 +159,7 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4", help="process counts to try")
     parser.add_argument("--turns", type=int, default=3000, help="chat turns per run, over all processes")
     parser.add_argument("--messages", type=int, default=3000, help="replies in the outbox per run")
+    parser.add_argument("--mentions", type=int, default=100_000, help="mentions ingested per run")
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
     skipped = postgres_reason(args.postgres)
@@ -168,7 +191,21 @@ def main() -> None:
                     "scenario": "outbox", "dialect": dialect, "workers": workers, "ops": sent,
                     "per_second": round(sent / max(r["elapsed"] for r in runs), 1),
                 })
-                print(json.dumps(results[-2:]), file=sys.stderr)
+                url = databases.fresh(dialect)
+                Store.open(url).close()
+                runs = run_processes(mention_worker, url, workers, args.mentions // workers)
+                stored = sum(r["stored"] for r in runs)
+                unique = workers * len({n - n % 10 if n % 10 == 9 else n for n in range(args.mentions // workers)})
+                assert stored == unique, f"{stored} mentions stored, {unique} expected"
+                batches = [x for r in runs for x in r["latencies"]]
+                results.append({
+                    "scenario": "mentions", "dialect": dialect, "workers": workers, "ops": workers * (args.mentions // workers),
+                    "per_second": round(workers * (args.mentions // workers) / max(r["elapsed"] for r in runs), 1),
+                    "p50_ms": round(percentile(batches, 50) * 1000, 2),
+                    "p95_ms": round(percentile(batches, 95) * 1000, 2),
+                    "rss_mb": round(max(r["rss_mb"] for r in runs), 1),
+                })
+                print(json.dumps(results[-3:]), file=sys.stderr)
         if not skipped and last_sqlite:
             source, target = Store.open(last_sqlite), Store.open(databases.fresh("postgresql"))
             began = time.perf_counter()
@@ -183,11 +220,14 @@ def main() -> None:
     report = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
               "postgresql_skipped": skipped, "results": results}
     print(json.dumps(report, indent=2))
-    print("\n| scenario | store | processes | operations | per second | p50 ms | p95 ms |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    out = Path(__file__).parent / "results" / "scale.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print("\n| scenario | store | processes | operations | per second | p50 ms | p95 ms | RSS MB |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(f"| {r['scenario']} | {r['dialect']} | {r['workers']} | {r['ops']} | {r['per_second']} "
-              f"| {r.get('p50_ms', '')} | {r.get('p95_ms', '')} |")
+              f"| {r.get('p50_ms', '')} | {r.get('p95_ms', '')} | {r.get('rss_mb', '')} |")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,10 @@ class DialogueConfig(BaseModel):
     clarify_threshold: float = Field(0.25, ge=0, le=1, description="below answer: offer choices; below this: fallback")
     max_message_chars: int = Field(4000, ge=100, description="longer messages are cut, with a notice")
     ask_csat: bool = True
+    flood_messages: int = Field(
+        20, ge=1, description="a customer sending more than this many messages per flood_seconds is slowed down"
+    )
+    flood_seconds: float = Field(60.0, gt=0)
 
 
 class EscalationConfig(BaseModel):
@@ -72,12 +76,22 @@ class TelegramConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    token: SecretStr | None = None
-    base_url: str = "https://api.telegram.org/bot"
+    token: SecretStr | None = Field(None, description="from BotFather; set TELEGRAM_BOT_TOKEN")
+    base_url: str = Field("https://api.telegram.org/bot", description="any Bot API server, e.g. a local one")
     base_file_url: str = "https://api.telegram.org/file/bot"
     mode: str = Field("polling", pattern="^(polling|webhook)$")
-    webhook_url: str | None = None
-    secret_token: SecretStr | None = None
+    poll_timeout: int = Field(10, ge=0, le=50, description="long-polling seconds per getUpdates")
+    webhook_url: str | None = Field(None, description="public HTTPS URL Telegram posts updates to")
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(8443, ge=1, le=65535)
+    webhook_path: str = "telegram"
+    secret_token: SecretStr | None = Field(None, description="checked on every webhook request; random when unset")
+    overall_rate: float = Field(30.0, gt=0, description="messages per second over all chats")
+    chat_rate: float = Field(1.0, gt=0, description="messages per second in one chat (after a burst)")
+    chat_burst: int = Field(3, ge=1, description="messages one chat may get at once before chat_rate applies")
+    retries_429: int = Field(3, ge=0, description="waits on 429 retry_after before a reply goes back to the outbox")
+    send_attempts: int = Field(3, ge=1, description="tries on 5xx and timeouts before a reply goes back to the outbox")
+    typing: bool = Field(True, description="show 'typing…' while the bot works")
 
 
 class StaffTelegramConfig(BaseModel):
@@ -85,7 +99,9 @@ class StaffTelegramConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    chat_id: int | None = None
+    chat_id: int | None = Field(None, description="the staff group's id (negative); the bot must be a member")
+    poll_interval: float = Field(1.0, gt=0, description="seconds between looks for new escalations")
+    transcript_lines: int = Field(12, ge=0, description="last lines of the conversation in each escalation post")
 
 
 class WebchatConfig(BaseModel):

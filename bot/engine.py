@@ -78,6 +78,12 @@ class DialogueEngine:
         if message_id is None:
             return []  # the platform delivered this message before: it was handled then
         turn = _Turn(self, conversation, message_id, incoming.language_hint)
+        recent = self.store.incoming_since(conversation["id"], self.dialogue.flood_seconds)
+        if recent > self.dialogue.flood_messages:
+            # Flooding: the message is stored but not answered; one notice when the limit is crossed.
+            if recent == self.dialogue.flood_messages + 1 and conversation["state"] != "human":
+                turn.say("flood_warning")
+            return turn.replies
         turn.run(text, incoming.kind, too_long)
         return turn.replies
 

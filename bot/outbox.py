@@ -1,8 +1,9 @@
 """The outbox dispatcher: delivers queued replies (the bot's and staff's) on the customer's channel.
 
-Replies are rows in the store with delivery 'pending'. A dispatcher claims them per channel for a
-lease, sends them in order per chat, and marks them sent, or failed with a backoff. Because the
-queue lives in the store, a reply survives a crash or restart and any process may deliver it.
+Replies are rows in the store with delivery 'pending'. A dispatcher claims them per channel (or per
+chat) for a lease, sends each chat's replies in order — different chats concurrently — and marks
+them sent, or failed with a backoff (or the wait the platform asked for). Because the queue lives in
+the store, a reply survives a crash or restart and any process may deliver it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import random
 import socket
 from collections.abc import Mapping
+from typing import Any
 
 from bot.channels.base import Channel
 from bot.engine import to_outgoing
@@ -42,6 +44,7 @@ class OutboxDispatcher:
         poll_interval: float = 0.5,
         max_attempts: int = 10,
         lease_seconds: float = 60.0,
+        batch: int = 50,
     ) -> None:
         self.store = store
         self.channels = dict(channels)
@@ -49,43 +52,68 @@ class OutboxDispatcher:
         self.poll_interval = poll_interval
         self.max_attempts = max_attempts
         self.lease_seconds = lease_seconds
+        self.batch = batch
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Start the next round now instead of after the poll interval (e.g. a reply was just queued)."""
+        self._wake.set()
 
     async def dispatch_once(self) -> int:
-        """Deliver what is due now; return how many were sent."""
+        """Deliver what is due now on every channel; return how many were sent."""
         sent = 0
-        for name, channel in self.channels.items():
-            rows = await asyncio.to_thread(
-                self.store.claim_outbox, name, self.worker, 50, self.lease_seconds
-            )
-            blocked: set[str] = set()
-            for row in rows:
-                if row["chat_id"] in blocked:  # keep a chat's replies in order behind a failure
-                    await asyncio.to_thread(self.store.release_claim, row["id"])
-                    continue
-                if not await asyncio.to_thread(self.store.renew_claim, row["id"], self.worker, self.lease_seconds):
-                    continue  # this batch outlived its lease and another worker has the reply now
-                try:
-                    platform_id = await channel.send(to_outgoing(row))
-                except ChannelError as e:
-                    blocked.add(row["chat_id"])
-                    attempts = row["attempts"] + 1
-                    retry_after = getattr(e, "retry_after", None)
-                    retry_in = None if attempts >= self.max_attempts else (retry_after or backoff(attempts))
-                    log.warning("send of message %s on %s failed (attempt %d): %s", row["id"], name, attempts, e)
-                    await asyncio.to_thread(self.store.mark_failed, row["id"], str(e), retry_in)
-                    continue
-                await asyncio.to_thread(self.store.mark_sent, row["id"], platform_id)
-                sent += 1
+        for name in self.channels:
+            rows = await asyncio.to_thread(self.store.claim_outbox, name, self.worker, self.batch, self.lease_seconds)
+            sent += await self.deliver(name, rows)
         return sent
+
+    async def dispatch_chat(self, name: str, chat_id: str) -> int:
+        """Deliver what is due now in one chat of one channel (a channel's own fast path)."""
+        rows = await asyncio.to_thread(
+            self.store.claim_outbox, name, self.worker, self.batch, self.lease_seconds, chat_id
+        )
+        return await self.deliver(name, rows)
+
+    async def deliver(self, name: str, rows: list[dict[str, Any]]) -> int:
+        """Send claimed rows: each chat's in order, chats side by side; return how many were sent."""
+        chats: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            chats.setdefault(row["chat_id"], []).append(row)
+        counts = await asyncio.gather(*(self._deliver_chat(name, chat_rows) for chat_rows in chats.values()))
+        return sum(counts)
+
+    async def _deliver_chat(self, name: str, rows: list[dict[str, Any]]) -> int:
+        channel = self.channels[name]
+        for done, row in enumerate(rows):
+            if not await asyncio.to_thread(self.store.renew_claim, row["id"], self.worker, self.lease_seconds):
+                continue  # this batch outlived its lease and another worker has the reply now
+            try:
+                platform_id = await channel.send(to_outgoing(row))
+            except ChannelError as e:
+                await self._failed(name, row, e)
+                for later in rows[done + 1 :]:  # keep the chat's replies in order behind the failure
+                    await asyncio.to_thread(self.store.release_claim, later["id"])
+                return done
+            await asyncio.to_thread(self.store.mark_sent, row["id"], platform_id)
+        return len(rows)
+
+    async def _failed(self, name: str, row: dict[str, Any], error: ChannelError) -> None:
+        attempts = row["attempts"] + 1
+        retry_after = getattr(error, "retry_after", None)
+        give_up = getattr(error, "permanent", False) or attempts >= self.max_attempts
+        retry_in = None if give_up else (retry_after or backoff(attempts))
+        log.warning("send of message %s on %s failed (attempt %d): %s", row["id"], name, attempts, error)
+        await asyncio.to_thread(self.store.mark_failed, row["id"], str(error), retry_in)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatch until `stop` is set."""
         while not stop.is_set():
+            self._wake.clear()
             try:
                 await self.dispatch_once()
-            except Exception:  # noqa: BLE001 - a broken round must not end delivery for good
+            except Exception:
                 log.exception("outbox round failed; retrying")
-            try:
-                await asyncio.wait_for(stop.wait(), self.poll_interval)
-            except TimeoutError:
-                pass
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+            await asyncio.wait(waiters, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()

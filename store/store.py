@@ -322,6 +322,14 @@ class Store:
         )
         return int(rows[0]["id"]) if rows else None
 
+    def incoming_since(self, conversation_id: int, seconds: float) -> int:
+        """How many customer messages this conversation received in the last `seconds` (flood limits)."""
+        rows = self.backend.query(
+            "SELECT COUNT(*) AS n FROM messages WHERE conversation_id = ? AND direction = 'in' AND created_at >= ?",
+            [conversation_id, self.clock() - seconds],
+        )
+        return int(rows[0]["n"])
+
     def set_analysis(self, message_id: int, analysis: dict[str, Any]) -> None:
         self._update("messages", message_id, {"analysis": _encode(analysis)})
 
@@ -887,3 +895,132 @@ class Store:
                     [cutoff],
                 ),
             }
+
+    # -- console --
+
+    def inbox(self, limit: int = 200) -> list[Row]:
+        """Escalated conversations waiting for or owned by a person, most urgent and oldest first."""
+        return self._all(
+            "SELECT c.id AS conversation_id, c.state, c.owner, c.channel, c.language, c.customer_id, "
+            "c.updated_at, cu.display_name, t.id AS ticket_id, t.priority, t.reason, t.summary, t.sla_due_at, "
+            "t.first_response_at, COALESCE(t.created_at, c.created_at) AS escalated_at "
+            "FROM conversations c JOIN customers cu ON cu.id = c.customer_id "
+            "LEFT JOIN tickets t ON t.conversation_id = c.id AND t.kind = 'escalation' "
+            "WHERE c.state IN ('waiting', 'human') "
+            "ORDER BY CASE t.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END, "
+            "t.sla_due_at NULLS LAST, escalated_at, c.id LIMIT ?",
+            [limit],
+        )
+
+    def chat_messages(self, channel: str, chat_id: str, after_id: int = 0, limit: int = 200) -> list[Row]:
+        """What a customer sees in one chat, across its conversations: their messages and delivered replies."""
+        return self._all(
+            "SELECT id, conversation_id, direction, author, kind, text, buttons, created_at FROM messages "
+            "WHERE channel = ? AND chat_id = ? AND id > ? AND (direction = 'in' OR delivery = 'sent') "
+            "ORDER BY id LIMIT ?",
+            [channel, chat_id, after_id, limit],
+        )
+
+    def ticket_for_mention(self, mention_id: int) -> Row | None:
+        return self._one("SELECT * FROM tickets WHERE mention_id = ? ORDER BY id LIMIT 1", [mention_id])
+
+    def positive_authors(self, min_mentions: int = 2, limit: int = 50) -> list[Row]:
+        """Authors with repeated positive mentions (ambassador candidates), most mentions first."""
+        return self._all(
+            "SELECT source, author, MAX(author_name) AS author_name, MAX(author_reach) AS reach, "
+            "COUNT(*) AS mentions, MAX(created_at) AS last_at, MAX(url) AS url FROM mentions "
+            "WHERE sentiment = 'positive' AND author IS NOT NULL GROUP BY source, author "
+            "HAVING COUNT(*) >= ? ORDER BY COUNT(*) DESC, MAX(author_reach) DESC LIMIT ?",
+            [min_mentions, limit],
+        )
+
+    def report_rows(self, since: float, limit: int = 100_000) -> dict[str, list[Row]]:
+        """The rows the dashboard computes its figures from, for everything since `since`."""
+        return {
+            "conversations": self._all(
+                "SELECT id, customer_id, channel, language, state, created_at, updated_at, closed_at "
+                "FROM conversations WHERE created_at >= ? ORDER BY id LIMIT ?",
+                [since, limit],
+            ),
+            "tickets": self._all(
+                "SELECT t.id, t.kind, t.status, t.priority, t.conversation_id, t.csat, t.reopened, t.sla_due_at, "
+                "t.created_at, t.first_response_at, t.resolved_at, c.channel, c.language "
+                "FROM tickets t LEFT JOIN conversations c ON c.id = t.conversation_id "
+                "WHERE t.created_at >= ? ORDER BY t.id LIMIT ?",
+                [since, limit],
+            ),
+            "messages": self._all(
+                "SELECT m.id, m.analysis, m.created_at, c.channel, c.language FROM messages m "
+                "JOIN conversations c ON c.id = m.conversation_id "
+                "WHERE m.direction = 'in' AND m.created_at >= ? ORDER BY m.id LIMIT ?",
+                [since, limit],
+            ),
+            "mentions": self._all(
+                "SELECT id, source, language, sentiment, complaint, flagged, created_at FROM mentions "
+                "WHERE created_at >= ? ORDER BY id LIMIT ?",
+                [since, limit],
+            ),
+        }
+
+    def update_user(self, username: str, **fields: Any) -> None:
+        """Change a staff user's password_hash, role, display_name or disabled flag."""
+        sets = ", ".join(f"{c} = ?" for c in fields)
+        if self.backend.execute(f"UPDATE users SET {sets} WHERE username = ?", [*fields.values(), username]) == 0:
+            raise NotFound(f"user {username!r} does not exist")
+
+    def remove_user(self, username: str) -> None:
+        if self.backend.execute("DELETE FROM users WHERE username = ?", [username]) == 0:
+            raise NotFound(f"user {username!r} does not exist")
+
+    def counts(self) -> dict[str, list[Row]]:
+        """Totals for /metrics: messages per direction and channel, mentions per source, escalations."""
+        return {
+            "messages": self._all(
+                "SELECT direction, channel, delivery, COUNT(*) AS n FROM messages GROUP BY direction, channel, delivery"
+            ),
+            "mentions": self._all("SELECT source, flagged, COUNT(*) AS n FROM mentions GROUP BY source, flagged"),
+            "events": self._all(
+                "SELECT kind, COUNT(*) AS n FROM events WHERE kind IN ('escalated', 'taken', 'agent_replied', "
+                "'handed_back', 'conversation_closed', 'csat', 'storm') GROUP BY kind"
+            ),
+            "conversations": self._all("SELECT state, COUNT(*) AS n FROM conversations GROUP BY state"),
+        }
+
+    # -- listeners --
+
+    def mention_ids(self, source: str, external_ids: Iterable[str]) -> dict[str, int]:
+        """Which of these external ids of a source are stored already: external id → mention id."""
+        ids, found = list(dict.fromkeys(external_ids)), {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            rows = self.backend.query(
+                f"SELECT id, external_id FROM mentions WHERE source = ? AND external_id IN "
+                f"({', '.join('?' for _ in chunk)})",
+                [source, *chunk],
+            )
+            found |= {r["external_id"]: int(r["id"]) for r in rows}
+        return found
+
+    def mentions_since(self, since: float, limit: int = 100000) -> list[Row]:
+        """Recent mentions, oldest first, with what triage needs to rebuild its memory after a restart."""
+        return self._all(
+            "SELECT id, source, external_id, text, topic, complaint, duplicate_of, url, "
+            "COALESCE(posted_at, created_at) AS at FROM mentions WHERE created_at >= ? ORDER BY id DESC LIMIT ?",
+            [since, limit],
+        )[::-1]
+
+    def author_mentions(self, since: float, source: str | None = None, author_id: str | None = None) -> list[Row]:
+        """Positive and negative mentions with a known author (for ambassadors), oldest first."""
+        where, params = ["created_at >= ?", "author_id IS NOT NULL", "duplicate_of IS NULL",
+                         "sentiment IN ('positive', 'negative')"], [since]
+        if source is not None:
+            where.append("source = ?")
+            params.append(source)
+        if author_id is not None:
+            where.append("author_id = ?")
+            params.append(author_id)
+        return self._all(
+            "SELECT id, source, external_id, author_id, author, author_name, author_reach, sentiment, text, url, "
+            f"COALESCE(posted_at, created_at) AS at FROM mentions WHERE {' AND '.join(where)} ORDER BY id",
+            params,
+        )

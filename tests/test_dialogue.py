@@ -166,3 +166,18 @@ def test_clarify_buttons_degrade_and_can_be_pressed(engine, responses):
     chat = Chat(engine, user="mo")
     replies = chat.say("/order_status", kind="button")
     assert matches(responses, replies[0].text, "ask_order_number", "nl")
+
+
+def test_a_flooding_customer_is_slowed_down_and_nothing_is_lost(analyzer, responses, tmp_path):
+    from bot.config import DialogueConfig
+
+    store = Store.open(f"sqlite:///{tmp_path / 'flood.db'}")
+    engine = DialogueEngine(store, analyzer, responses, dialogue=DialogueConfig(flood_messages=3, flood_seconds=60))
+    chat = Chat(engine, user="spam")
+    answered = [chat.say(f"Wat zijn jullie openingstijden? {i}") for i in range(6)]
+    assert all(answered[:3])
+    assert len(answered[3]) == 1 and matches(responses, answered[3][0].text, "flood_warning", "nl")
+    assert answered[4] == [] and answered[5] == []
+    incoming = [m for m in store.messages(chat.conversation["id"]) if m["direction"] == "in"]
+    assert len(incoming) == 6
+    store.close()

@@ -18,7 +18,9 @@ from webcare import __version__
 from webcare.app import App
 from webcare.commands.customers import customers
 from webcare.commands.store import store
+from webcare.commands.users import users
 from webcare.errors import WebcareError
+from webcare.runner import ROLES
 
 
 class WebcareGroup(click.Group):
@@ -80,6 +82,29 @@ def chat(app: App, user: str | None) -> None:
         channel.run(sys.stdin)
 
 
+@cli.command()
+@click.option(
+    "--only",
+    "roles",
+    multiple=True,
+    type=click.Choice(ROLES),
+    help="Run only this role (repeatable); roles share the store, so they can run as separate processes.",
+)
+@click.pass_obj
+def run(app: App, roles: tuple[str, ...]) -> None:
+    """Run webcare: console and web chat, Telegram, listeners and the outbox (all roles by default)."""
+    import asyncio
+    import logging
+
+    from webcare.runner import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app.store.migrate()
+    if not roles or set(roles) & {"bot", "console", "listeners"}:
+        app.analyzer(progress=_progress)
+    asyncio.run(serve(app, set(roles or ROLES), announce=_progress))
+
+
 @cli.group()
 def tickets() -> None:
     """List and show tickets in the store."""
@@ -129,7 +154,7 @@ def tickets_show(app: App, ticket_id: int, as_json: bool) -> None:
         console.print(f"  {line['author']:>12}: {line['text']}", markup=False)
 
 
-for _command in (customers, store):
+for _command in (customers, store, users):
     cli.add_command(_command)
 
 

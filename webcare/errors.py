@@ -34,6 +34,15 @@ class ChannelError(WebcareError):
     """A chat channel failed to start, receive or send."""
 
 
+class DeliveryFailed(ChannelError):
+    """A send failed: retry after `retry_after` seconds when the platform said so, never when `permanent`."""
+
+    def __init__(self, message: str, retry_after: float | None = None, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.permanent = permanent
+
+
 class ListenerError(WebcareError):
     """A social network listener failed to poll."""
 

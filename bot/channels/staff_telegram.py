@@ -1,0 +1,254 @@
+"""The staff Telegram group: escalations are posted there, and staff answer customers from it.
+
+Each escalated conversation (from any channel) is posted once per (re)opening of its ticket with the
+story so far and a "Take" button; later customer messages in it are forwarded. Staff reply to such a
+post (or write `/reply <ticket> <text>`) and the reply goes to the customer on the channel they used;
+`/take <ticket>` takes the case, `/done` (or `/close`) hands it back to the bot, which asks for CSAT.
+Only messages from the configured group count as staff actions: Telegram delivers them only from
+members, so membership of the group is what makes someone staff. Works with privacy mode on, since
+commands and replies to the bot's own posts always reach a bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from bot.config import StaffTelegramConfig
+from bot.engine import DialogueEngine
+from store import Store
+from webcare.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+TICKET_REF = re.compile(r"#(\d+)")
+HELP = ("Reply to a ticket post to answer the customer.\n"
+        "/take <ticket> — take the case · /reply <ticket> <text> — answer · /done [ticket] — hand back to the bot")
+
+
+def agent_name(user: User) -> str:
+    """How a staff member is named as owner and author: the @username, else first name and id."""
+    return user.username or f"{user.first_name}#{user.id}"
+
+
+def cursor_key(ticket_id: int) -> str:
+    return f"staff_telegram:ticket:{ticket_id}"
+
+
+class StaffBridge:
+    """Posts escalations to the staff group and turns what staff do there into store actions."""
+
+    def __init__(
+        self,
+        config: StaffTelegramConfig,
+        engine: DialogueEngine,
+        store: Store,
+        bot: Bot,
+        kick: Callable[[str], None],
+    ) -> None:
+        assert config.chat_id is not None
+        self.config = config
+        self.chat_id = config.chat_id
+        self.engine = engine
+        self.store = store
+        self.bot = bot
+        self.kick = kick  # delivers a Telegram customer chat's replies now
+        self._task: asyncio.Task | None = None
+        self._stop = asyncio.Event()
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._stop.clear()
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.sync_once()
+            except Exception:
+                log.exception("posting escalations to the staff group failed; retrying")
+            try:
+                await asyncio.wait_for(self._stop.wait(), self.config.poll_interval)
+            except TimeoutError:
+                pass
+
+    # -- posting to the group --------------------------------------------------------------------------
+
+    async def sync_once(self) -> int:
+        """Post new escalations and forward new customer messages of escalated chats; return posts made."""
+        posts = 0
+        conversations = await asyncio.to_thread(self.store.conversations, ["waiting", "human"], None, 500)
+        for conversation in conversations:
+            ticket = await asyncio.to_thread(self.store.ticket_for_conversation, conversation["id"])
+            if ticket is None:
+                continue
+            key = cursor_key(ticket["id"])
+            raw = await asyncio.to_thread(self.store.get_cursor, key)
+            seen = json.loads(raw) if raw else None
+            messages = await asyncio.to_thread(self.store.messages, conversation["id"])
+            last = messages[-1]["id"] if messages else 0
+            fresh = seen is None or seen["reopened"] != ticket["reopened"]
+            if fresh:
+                await self.post(self.card(ticket, conversation, messages), take_button=ticket["id"])
+                posts += 1
+            else:
+                for message in messages:
+                    if message["id"] > seen["last"] and message["direction"] == "in":
+                        await self.post(self.forward(ticket, message))
+                        posts += 1
+            if fresh or last > seen["last"]:
+                state = json.dumps({"reopened": ticket["reopened"], "last": last})
+                await asyncio.to_thread(self.store.set_cursor, key, state)
+        return posts
+
+    def card(self, ticket: dict[str, Any], conversation: dict[str, Any], messages: list[dict[str, Any]]) -> str:
+        """The escalation post: ticket, priority, reason, the story-so-far summary and the last lines."""
+        story = ticket["story"] or {}
+        lines = [
+            f"🎫 <b>#{ticket['id']}</b> · {html.escape(ticket['priority'])} · "
+            + f"{html.escape(ticket['reason'] or '')} · {html.escape(conversation['channel'])}",
+            html.escape(ticket["summary"] or ""),
+        ]
+        transcript = story.get("transcript") or [{"author": m["author"], "text": m["text"]} for m in messages]
+        shown = transcript[-self.config.transcript_lines:] if self.config.transcript_lines else []
+        if shown:
+            lines.append("")
+            lines += [f"<i>{html.escape(t['author'])}</i>: {html.escape(t['text'] or '')}" for t in shown]
+        lines += ["", f"Reply to this message to answer. /take {ticket['id']} · /done {ticket['id']}"]
+        return "\n".join(lines)
+
+    @staticmethod
+    def forward(ticket: dict[str, Any], message: dict[str, Any]) -> str:
+        text = message["text"] if message["kind"] in ("text", "button") else f"[{message['kind']}]"
+        return f"💬 <b>#{ticket['id']}</b> customer: {html.escape(text or '')}"
+
+    async def post(self, text: str, take_button: int | None = None, reply_to: int | None = None) -> Message:
+        markup = None
+        if take_button is not None:
+            markup = InlineKeyboardMarkup([[InlineKeyboardButton(f"Take #{take_button}",
+                                                                 callback_data=f"take:{take_button}")]])
+        return await self.bot.send_message(self.chat_id, text[:4096], parse_mode="HTML", reply_markup=markup,
+                                           reply_to_message_id=reply_to)
+
+    async def say(self, text: str, reply_to: Message | None) -> None:
+        """A short plain-text note to staff; its failure is logged, never raised."""
+        try:
+            await self.post(html.escape(text), reply_to=reply_to.message_id if reply_to else None)
+        except TelegramError as e:
+            log.warning("could not tell the staff group %r: %s", text, e)
+
+    # -- what staff do ---------------------------------------------------------------------------------
+
+    async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None or user.is_bot:
+            return
+        text = (message.text or message.caption or "").strip()
+        command, rest = "", text
+        if text.startswith("/"):
+            head, _, rest = text.partition(" ")
+            command = head.split("@")[0].lower()
+        referenced = self._referenced_ticket(message)
+        agent = agent_name(user)
+        try:
+            if command == "/take":
+                await self.take(self._ticket_arg(rest, referenced), agent, message)
+            elif command in ("/done", "/close"):
+                await self.done(self._ticket_arg(rest, referenced), agent, message)
+            elif command == "/reply":
+                number, _, reply = rest.strip().partition(" ")
+                await self.reply(self._ticket_arg(number, None), agent, reply, message)
+            elif command in ("/help", "/start"):
+                await self.say(HELP, message)
+            elif not command and referenced is not None:
+                if not text or message.text is None:
+                    await self.say("Only text is passed on to customers.", message)
+                else:
+                    await self.reply(referenced, agent, text, message)
+        except StoreError as e:
+            await self.say(str(e), message)
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None or query.from_user.is_bot:
+            return
+        data = query.data or ""
+        if not data.startswith("take:") or not data[5:].isdigit():
+            await query.answer()
+            return
+        try:
+            conversation = await self.take(int(data[5:]), agent_name(query.from_user), None)
+        except StoreError as e:
+            await query.answer(str(e)[:200], show_alert=True)
+            return
+        await query.answer(f"You own #{data[5:]} now" if conversation else "")
+
+    def _referenced_ticket(self, message: Message) -> int | None:
+        """The ticket of the bot's post this message replies to."""
+        original = message.reply_to_message
+        if original is None or original.from_user is None or original.from_user.id != self.bot.id:
+            return None
+        found = TICKET_REF.search(original.text or original.caption or "")
+        return int(found.group(1)) if found else None
+
+    @staticmethod
+    def _ticket_arg(text: str, referenced: int | None) -> int:
+        text = text.strip().lstrip("#")
+        if text.isdigit():
+            return int(text)
+        if referenced is not None:
+            return referenced
+        raise StoreError("which ticket? Give its number (e.g. /take 12) or reply to its post")
+
+    async def _conversation_of(self, ticket_id: int) -> dict[str, Any]:
+        ticket = await asyncio.to_thread(self.store.ticket, ticket_id)
+        if ticket["conversation_id"] is None:
+            raise StoreError(f"ticket #{ticket_id} is not a chat with a customer")
+        return await asyncio.to_thread(self.store.conversation, ticket["conversation_id"])
+
+    async def take(self, ticket_id: int, agent: str, message: Message | None) -> dict[str, Any]:
+        conversation = await self._conversation_of(ticket_id)
+        if conversation["state"] == "human" and conversation["owner"] == agent:
+            return conversation
+        taken = await asyncio.to_thread(self.store.take, conversation["id"], agent)
+        await self.say(f"{agent} took #{ticket_id}.", message)
+        return taken
+
+    async def reply(self, ticket_id: int, agent: str, text: str, message: Message) -> None:
+        if not text.strip():
+            raise StoreError("an empty reply is not sent")
+        conversation = await self._conversation_of(ticket_id)
+        if conversation["state"] in ("bot", "closed"):
+            raise StoreError(f"#{ticket_id} is back with the bot; /take {ticket_id} first to answer")
+        await asyncio.to_thread(self.store.agent_reply, conversation["id"], agent, text)
+        self._deliver(conversation)
+
+    async def done(self, ticket_id: int, agent: str, message: Message) -> None:
+        conversation = await self._conversation_of(ticket_id)
+        if conversation["state"] in ("bot", "closed"):
+            raise StoreError(f"#{ticket_id} is already back with the bot")
+        await asyncio.to_thread(self.engine.hand_back, conversation["id"], agent)
+        self._deliver(conversation)
+        await self.say(f"#{ticket_id} is back with the bot (handed back by {agent}); the customer is asked for a rating.",
+                       message)
+
+    def _deliver(self, conversation: dict[str, Any]) -> None:
+        """Telegram customers get the reply now; other channels' outbox dispatchers pick it up."""
+        if conversation["channel"] == "telegram":
+            self.kick(conversation["chat_id"])

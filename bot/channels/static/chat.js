@@ -1,0 +1,71 @@
+// The customer web chat: posts messages as JSON, receives everything through server-sent events.
+// Every text is put in the page with textContent, never as HTML.
+"use strict";
+(function () {
+  const list = document.getElementById("messages");
+  const form = document.getElementById("composer");
+  const input = document.getElementById("text");
+  const status = document.getElementById("status");
+  const dutch = (navigator.language || "").toLowerCase().startsWith("nl");
+  const words = dutch
+    ? { you: "Jij", bot: "Assistent", staff: "Medewerker", send: "Versturen", placeholder: "Typ je bericht…", offline: "verbinding verbroken, opnieuw…", title: "Klantenservice" }
+    : { you: "You", bot: "Assistant", staff: "Staff", send: "Send", placeholder: "Type your message…", offline: "reconnecting…", title: "Customer care" };
+  document.getElementById("send").textContent = words.send;
+  input.placeholder = words.placeholder;
+  document.querySelector("header strong").textContent = words.title;
+  let last = 0;
+  let counter = 0;
+
+  function show(message) {
+    if (message.id <= last) return;
+    last = message.id;
+    const item = document.createElement("li");
+    item.className = message.from;
+    item.dataset.id = message.id;
+    const who = document.createElement("span");
+    who.className = "who";
+    who.textContent = message.from === "customer" ? words.you
+      : message.from === "agent" ? (message.name || words.staff) + " · " + words.staff : words.bot;
+    const bubble = document.createElement("div");
+    bubble.className = "bubble";
+    bubble.textContent = message.text;
+    item.append(who, bubble);
+    if (message.buttons && message.buttons.length) {
+      const row = document.createElement("div");
+      row.className = "buttons";
+      for (const b of message.buttons) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = b.title;
+        button.addEventListener("click", () => post(b.payload, "button"));
+        row.append(button);
+      }
+      item.append(row);
+    }
+    list.append(item);
+    list.scrollTop = list.scrollHeight;
+  }
+
+  async function post(text, kind) {
+    counter += 1;
+    const response = await fetch("/chat/api/messages", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ text: text, kind: kind, id: Date.now() + "-" + counter }),
+    });
+    if (!response.ok) status.textContent = (await response.json()).detail || response.statusText;
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    post(text, "text");
+  });
+
+  const source = new EventSource("/chat/api/stream?after=0");
+  source.onmessage = (event) => { status.textContent = ""; show(JSON.parse(event.data)); };
+  source.onerror = () => { status.textContent = words.offline; };
+  source.onopen = () => { status.textContent = ""; };
+})();

@@ -1,0 +1,202 @@
+"""The customer web chat: a page, an embeddable widget, and a JSON + server-sent-events API.
+
+Thin over the dialogue engine: a posted message becomes an `IncomingMessage`; replies (the bot's
+and staff's) are the chat's outbox rows, delivered by claiming them for this chat whenever the page
+asks, or by the outbox dispatcher calling `send`, which wakes the waiting page. The customer is one
+random chat id in an HttpOnly cookie; everything they see is read back from the store, so a reload,
+a second tab or a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import secrets
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+
+from bot.channels.base import IncomingMessage, OutgoingMessage
+from bot.engine import DialogueEngine
+from bot.outbox import worker_name
+from store import Store
+
+COOKIE = "webcare_chat"
+MAX_TEXT = 20_000
+STREAM_SECONDS = 25.0
+_CHAT_ID = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+_ASSETS = Path(__file__).with_name("static")  # chat.html, chat.js, chat.css, widget.js
+_KINDS = ("text", "button")
+
+
+class WebChat:
+    """The web chat channel: customers in browsers, one chat id each."""
+
+    name = "webchat"
+
+    def __init__(self, store: Store, engine: DialogueEngine | None = None, poll_seconds: float = 1.0) -> None:
+        self.store = store
+        self.engine = engine
+        self.poll_seconds = poll_seconds
+        self.worker = worker_name("webchat")
+        self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
+
+    async def start(self) -> None:
+        """Nothing to start: the web app serves the chat."""
+
+    async def stop(self) -> None:
+        for chat_id in list(self._waiters):
+            self.wake(chat_id)
+
+    async def send(self, message: OutgoingMessage) -> str | None:
+        """Called by the outbox dispatcher: the reply is in the store already; wake the customer's page."""
+        self.wake(message.chat_id)
+        return f"webchat:{message.message_id}"
+
+    def wake(self, chat_id: str) -> None:
+        """Wake the pages waiting on this chat (safe from any thread)."""
+        for loop, event in list(self._waiters.get(chat_id, ())):
+            loop.call_soon_threadsafe(event.set)
+
+    def post(self, chat_id: str, text: str, kind: str = "text", client_id: str | None = None) -> None:
+        """Hand one customer message to the dialogue engine (blocking: run it in a thread)."""
+        assert self.engine is not None
+        self.engine.handle(
+            IncomingMessage(
+                channel=self.name,
+                external_user_id=chat_id,
+                chat_id=chat_id,
+                text=text,
+                kind=kind,
+                platform_message_id=client_id,
+            )
+        )
+
+    def history(self, chat_id: str, after: int = 0) -> list[dict[str, Any]]:
+        """Deliver the chat's pending replies, then return what the customer sees after message `after`."""
+        for row in self.store.claim_outbox(self.name, self.worker, chat_id=chat_id):
+            self.store.mark_sent(row["id"], f"webchat:{row['id']}")
+        return [public(row) for row in self.store.chat_messages(self.name, chat_id, after)]
+
+    async def wait(self, chat_id: str, after: int, timeout: float) -> list[dict[str, Any]]:
+        """New messages after `after`, waiting up to `timeout` seconds for some to arrive."""
+        deadline = time.monotonic() + timeout
+        waiter = (asyncio.get_running_loop(), asyncio.Event())
+        waiters = self._waiters.setdefault(chat_id, set())
+        waiters.add(waiter)
+        try:
+            while True:
+                waiter[1].clear()
+                messages = await asyncio.to_thread(self.history, chat_id, after)
+                left = deadline - time.monotonic()
+                if messages or left <= 0:
+                    return messages
+                try:
+                    await asyncio.wait_for(waiter[1].wait(), min(left, self.poll_seconds))
+                except TimeoutError:
+                    pass
+        finally:
+            waiters.discard(waiter)
+            if not waiters:
+                self._waiters.pop(chat_id, None)
+
+
+def public(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored message as the customer's page shows it (no analysis, no staff internals)."""
+    author = row["author"]
+    sender = "customer" if row["direction"] == "in" else "agent" if author.startswith("agent:") else "bot"
+    return {
+        "id": row["id"],
+        "from": sender,
+        "name": author.removeprefix("agent:") if sender == "agent" else None,
+        "text": row["text"],
+        "kind": row["kind"],
+        "buttons": row["buttons"] or [],
+        "at": row["created_at"],
+    }
+
+
+def _chat_id(request: Request) -> str:
+    chat_id = request.cookies.get(COOKIE, "")
+    if not _CHAT_ID.match(chat_id):
+        raise HTTPException(401, "no chat session: open the chat page first")
+    return chat_id
+
+
+def router(chat: WebChat, secure_cookies: bool = False) -> APIRouter:
+    """The web chat's routes, to include under /chat in the web app."""
+    api = APIRouter()
+
+    @api.get("/chat", include_in_schema=False)
+    def page(request: Request) -> Response:
+        response = FileResponse(_ASSETS / "chat.html", media_type="text/html")
+        if not _CHAT_ID.match(request.cookies.get(COOKIE, "")):
+            response.set_cookie(COOKIE, secrets.token_urlsafe(24), max_age=90 * 86400, httponly=True,
+                                samesite="lax", secure=secure_cookies)
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors *"
+        )
+        return response
+
+    @api.get("/chat/assets/{name}", include_in_schema=False)
+    def asset(name: str) -> Response:
+        if name not in ("chat.js", "chat.css", "widget.js"):
+            raise HTTPException(404)
+        types = {"js": "text/javascript", "css": "text/css"}
+        return FileResponse(_ASSETS / name, media_type=types[name.rsplit(".", 1)[1]])
+
+    @api.post("/chat/api/messages")
+    async def send_message(request: Request) -> JSONResponse:
+        chat_id = _chat_id(request)
+        if chat.engine is None:
+            raise HTTPException(503, "the chat bot is not running in this process")
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            raise HTTPException(415, "send JSON: {\"text\": \"…\"}")
+        try:
+            body = json.loads(await request.body())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise HTTPException(400, f"the body is not valid JSON ({e})") from e
+        if not isinstance(body, dict) or not isinstance(body.get("text"), str):
+            raise HTTPException(400, "the body needs a \"text\" string")
+        text, kind = body["text"], body.get("kind", "text")
+        client_id = body.get("id")
+        if kind not in _KINDS:
+            raise HTTPException(400, f"kind must be one of {', '.join(_KINDS)}")
+        if len(text) > MAX_TEXT:
+            raise HTTPException(413, f"a message may have at most {MAX_TEXT} characters")
+        if client_id is not None and (not isinstance(client_id, str) or len(client_id) > 64):
+            raise HTTPException(400, "id must be a string of at most 64 characters")
+        await asyncio.to_thread(chat.post, chat_id, text, kind, client_id and f"{chat_id}:{client_id}")
+        chat.wake(chat_id)
+        return JSONResponse({"ok": True}, status_code=202)
+
+    @api.get("/chat/api/messages")
+    async def messages(request: Request, after: int = 0, wait: float = 0.0) -> dict[str, Any]:
+        chat_id = _chat_id(request)
+        return {"messages": await chat.wait(chat_id, after, max(0.0, min(wait, STREAM_SECONDS)))}
+
+    @api.get("/chat/api/stream")
+    async def stream(request: Request, after: int = 0) -> StreamingResponse:
+        chat_id = _chat_id(request)
+        last = request.headers.get("last-event-id", "")
+        start = int(last) if last.isdigit() else after
+
+        async def events() -> AsyncIterator[str]:
+            seen = start
+            deadline = time.monotonic() + STREAM_SECONDS
+            yield "retry: 1000\n\n"
+            while time.monotonic() < deadline and not await request.is_disconnected():
+                for message in await chat.wait(chat_id, seen, chat.poll_seconds * 5):
+                    seen = message["id"]
+                    yield f"id: {seen}\ndata: {json.dumps(message, ensure_ascii=False)}\n\n"
+                yield ": keep-alive\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    return api

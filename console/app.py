@@ -1,0 +1,155 @@
+"""The web app: staff console (inbox, mention review, dashboard) and the customer web chat, in one FastAPI app."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.datastructures import FormData
+from starlette.middleware.sessions import SessionMiddleware
+
+from bot.channels.webchat import WebChat
+from bot.channels.webchat import router as webchat_router
+from console import inbox, mentions, reports
+from console.auth import LoginLimiter, authenticate, new_token
+from console.metrics import make_registry
+from console.pages import HERE, Forbidden, LoginRequired, checked_form, current_user, flash, render
+from store import Store
+from webcare.errors import NotFound, StoreError
+
+log = logging.getLogger(__name__)
+SESSION_COOKIE = "webcare_session"
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+HOME = {"agent": "/inbox", "social": "/mentions", "admin": "/inbox"}
+
+
+def create_app(store: Store, settings: Any, engine: Any = None) -> FastAPI:
+    """The console and web chat over one store; `engine` (a DialogueEngine) answers the web chat."""
+    config = settings.console
+    secret = config.secret_key.get_secret_value() if config.secret_key else None
+    if not secret:
+        log.warning("console.secret_key is not set: sessions end when webcare restarts")
+        secret = new_token()
+    app = FastAPI(title="webcare console", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.store = store
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.webchat = WebChat(store, engine)
+    app.state.limiters = {  # per user name, and (looser, for colleagues behind one NAT) per address
+        "user": LoginLimiter(config.login_attempts, config.login_window_seconds),
+        "addr": LoginLimiter(config.login_attempts * 4, config.login_window_seconds),
+    }
+    registry, latency = make_registry(store)
+    app.state.registry = registry
+
+    @app.middleware("http")
+    async def headers_and_timing(request: Request, call_next):
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        latency.labels(getattr(route, "path", "unmatched"), request.method).observe(time.perf_counter() - start)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie=SESSION_COOKIE,
+                       max_age=int(config.session_hours * 3600), same_site="strict",
+                       https_only=config.secure_cookies)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(webchat_router(app.state.webchat, config.secure_cookies))
+    app.include_router(inbox.router)
+    app.include_router(mentions.router)
+    app.include_router(reports.router)
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        if request.method != "GET" or request.headers.get("x-requested-with") == "fetch":
+            return PlainTextResponse("sign in first", status_code=401)
+        return RedirectResponse(f"/login?next={exc.next_url}", status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+        response = render(request, "error.html", current_user(request), message=str(exc))
+        response.status_code = 403
+        return response
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, exc: NotFound) -> Response:
+        response = render(request, "error.html", current_user(request), message=str(exc))
+        response.status_code = 404
+        return response
+
+    @app.exception_handler(StoreError)
+    async def _store_error(request: Request, exc: StoreError) -> Response:
+        flash(request, str(exc), "error")
+        return RedirectResponse(request.headers.get("referer") or "/", status_code=303)
+
+    @app.get("/", include_in_schema=False)
+    def home(request: Request) -> Response:
+        user = current_user(request)
+        return RedirectResponse(HOME[user["role"]] if user else "/login", status_code=303)
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_page(request: Request, next: str = "/") -> Response:
+        return render(request, "login.html", None, next=_safe_next(next))
+
+    @app.post("/login")
+    def login(request: Request, form: FormData = Depends(checked_form)) -> Response:
+        username = str(form.get("username", "")).strip()
+        password = str(form.get("password", ""))
+        client = request.client.host if request.client else "unknown"
+        limiters: dict[str, LoginLimiter] = request.app.state.limiters
+        keys = {"user": username.lower(), "addr": client}
+        wait = max(limiters[kind].retry_after(key) for kind, key in keys.items())
+        if wait > 0:
+            response = render(request, "login.html", None, next=_safe_next(str(form.get("next", "/"))),
+                              error=f"Too many failed sign-ins. Try again in {int(wait) + 1} seconds.")
+            response.status_code = 429
+            response.headers["Retry-After"] = str(int(wait) + 1)
+            return response
+        user = authenticate(store, username, password)
+        if user is None:
+            for kind, key in keys.items():
+                limiters[kind].failed(key)
+            store.log_event("login_failed", actor=username[:100], data={"address": client})
+            response = render(request, "login.html", None, next=_safe_next(str(form.get("next", "/"))),
+                              error="Wrong username or password.")
+            response.status_code = 401
+            return response
+        limiters["user"].succeeded(keys["user"])
+        request.session.clear()  # a fresh session (and CSRF token) after sign-in: no fixation
+        request.session.update(user=user["username"], csrf=new_token())
+        store.log_event("login", actor=user["username"])
+        target = _safe_next(str(form.get("next", "/")))
+        return RedirectResponse(HOME[user["role"]] if target == "/" else target, status_code=303)
+
+    @app.post("/logout")
+    def logout(request: Request, form: FormData = Depends(checked_form)) -> Response:
+        request.session.clear()
+        return RedirectResponse("/login", status_code=303)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        try:
+            version = store.schema_version()
+        except Exception as e:  # noqa: BLE001 - any failure means unhealthy
+            return PlainTextResponse(f"store unavailable: {e}", status_code=503)
+        return Response(f'{{"status": "ok", "schema": {version}}}', media_type="application/json")
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _safe_next(target: str) -> str:
+    """Only a path on this site (no open redirect to another host)."""
+    return target if target.startswith("/") and not target.startswith(("//", "/\\")) else "/"

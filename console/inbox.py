@@ -1,0 +1,170 @@
+"""The agent inbox and the conversation page: take, reply, canned replies, hand back, close, merge, split."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from bot.handoff import build_story
+from console.pages import checked_form, flash, fragment, render, require
+from webcare.errors import StoreError
+
+router = APIRouter()
+agent = require("agent")
+MAX_REPLY = 4000
+
+
+def _inbox_rows(request: Request, user: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    rows = request.app.state.store.inbox()
+    return {
+        "waiting": [r for r in rows if r["state"] == "waiting"],
+        "mine": [r for r in rows if r["state"] == "human" and r["owner"] == user["username"]],
+        "others": [r for r in rows if r["state"] == "human" and r["owner"] != user["username"]],
+    }
+
+
+@router.get("/inbox")
+def inbox_page(request: Request, user: dict = Depends(agent)) -> Response:
+    return render(request, "inbox.html", user, groups=_inbox_rows(request, user))
+
+
+@router.get("/inbox/rows")
+def inbox_rows(request: Request, user: dict = Depends(agent)) -> Response:
+    return fragment(request, "inbox_rows.html", groups=_inbox_rows(request, user), user=user)
+
+
+@router.get("/api/inbox")
+def inbox_json(request: Request, user: dict = Depends(agent)) -> dict[str, Any]:
+    return _inbox_rows(request, user)
+
+
+def _conversation_context(request: Request, conversation_id: int) -> dict[str, Any]:
+    store = request.app.state.store
+    conversation = store.conversation(conversation_id)
+    ticket = store.ticket_for_conversation(conversation_id)
+    _, story = build_story(store, conversation_id, (ticket or {}).get("reason") or "—")
+    customer = store.customer(conversation["customer_id"])
+    earlier = [c for c in store.conversations(customer_id=customer["id"], limit=20) if c["id"] != conversation_id]
+    language = conversation["language"] or request.app.state.settings.nlu.default_language
+    canned = request.app.state.settings.console.canned_replies
+    return {
+        "conversation": conversation,
+        "ticket": ticket,
+        "story": story,
+        "customer": customer,
+        "identities": store.identities(customer["id"]),
+        "earlier": earlier,
+        "messages": store.messages(conversation_id),
+        "canned": canned.get(language) or next(iter(canned.values()), {}),
+        "language": language,
+    }
+
+
+@router.get("/conversations/{conversation_id}")
+def conversation_page(request: Request, conversation_id: int, user: dict = Depends(agent)) -> Response:
+    return render(request, "conversation.html", user, **_conversation_context(request, conversation_id))
+
+
+@router.get("/conversations/{conversation_id}/transcript")
+def transcript(request: Request, conversation_id: int, user: dict = Depends(agent)) -> Response:
+    store = request.app.state.store
+    return fragment(request, "transcript.html", messages=store.messages(conversation_id),
+                    conversation=store.conversation(conversation_id))
+
+
+def _back(conversation_id: int) -> Response:
+    return RedirectResponse(f"/conversations/{conversation_id}", status_code=303)
+
+
+@router.post("/conversations/{conversation_id}/take")
+def take(request: Request, conversation_id: int, user: dict = Depends(agent),
+         form: FormData = Depends(checked_form)) -> Response:
+    request.app.state.store.take(conversation_id, user["username"], force=form.get("force") == "1")
+    return _back(conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/reply")
+def reply(request: Request, conversation_id: int, user: dict = Depends(agent),
+          form: FormData = Depends(checked_form)) -> Response:
+    text = str(form.get("text", "")).strip()
+    if not text:
+        flash(request, "Write a reply first.", "error")
+    elif len(text) > MAX_REPLY:
+        flash(request, f"A reply may have at most {MAX_REPLY} characters.", "error")
+    else:
+        store = request.app.state.store
+        conversation = store.conversation(conversation_id)
+        if conversation["state"] == "closed":
+            raise StoreError(f"conversation {conversation_id} is closed")
+        if conversation["state"] == "human" and conversation["owner"] != user["username"]:
+            raise StoreError(f"conversation {conversation_id} is owned by {conversation['owner']}; take it over first")
+        store.agent_reply(conversation_id, user["username"], text)
+        request.app.state.webchat.wake(conversation["chat_id"])
+    return _back(conversation_id)
+
+
+def _finish(request: Request, conversation_id: int, user: dict, close: bool) -> None:
+    """Give the conversation back to the bot (which asks for CSAT); closing also closes the ticket."""
+    store = request.app.state.store
+    conversation = store.conversation(conversation_id)
+    if conversation["state"] == "closed":
+        raise StoreError(f"conversation {conversation_id} is closed already")
+    engine = request.app.state.engine
+    if engine is not None:
+        engine.hand_back(conversation_id, user["username"])
+    else:
+        store.hand_back(conversation_id, user["username"])
+    if close:
+        ticket = store.ticket_for_conversation(conversation_id)
+        if ticket:
+            store.update_ticket(ticket["id"], status="closed")
+        store.log_event("ticket_closed", conversation_id=conversation_id, actor=user["username"],
+                        ticket_id=ticket["id"] if ticket else None)
+    request.app.state.webchat.wake(conversation["chat_id"])
+
+
+@router.post("/conversations/{conversation_id}/handback")
+def hand_back(request: Request, conversation_id: int, user: dict = Depends(agent),
+              form: FormData = Depends(checked_form)) -> Response:
+    _finish(request, conversation_id, user, close=False)
+    flash(request, "Handed back to the bot; the customer was asked how it went.")
+    return RedirectResponse("/inbox", status_code=303)
+
+
+@router.post("/conversations/{conversation_id}/close")
+def close(request: Request, conversation_id: int, user: dict = Depends(agent),
+          form: FormData = Depends(checked_form)) -> Response:
+    _finish(request, conversation_id, user, close=True)
+    flash(request, "Closed; the customer was asked how it went.")
+    return RedirectResponse("/inbox", status_code=303)
+
+
+@router.post("/customers/{customer_id}/merge")
+def merge(request: Request, customer_id: int, user: dict = Depends(agent),
+          form: FormData = Depends(checked_form)) -> Response:
+    other = str(form.get("other", "")).strip().lstrip("#")
+    if not other.isdigit():
+        flash(request, "Give the number of the customer to merge into this one.", "error")
+    elif int(other) == customer_id:
+        flash(request, "That is this customer.", "error")
+    else:
+        request.app.state.store.merge_customers(customer_id, int(other), actor=user["username"])
+        flash(request, f"Customer #{other} merged into #{customer_id}.")
+    return _return(form)
+
+
+@router.post("/identities/{identity_id}/split")
+def split(request: Request, identity_id: int, user: dict = Depends(agent),
+          form: FormData = Depends(checked_form)) -> Response:
+    new_id = request.app.state.store.split_identity(identity_id, actor=user["username"])
+    flash(request, f"Identity moved to a new customer #{new_id}.")
+    return _return(form)
+
+
+def _return(form: FormData) -> Response:
+    """Back to the conversation page the form was on (never to another site)."""
+    back = str(form.get("back", ""))
+    return RedirectResponse(back if back.startswith("/conversations/") else "/inbox", status_code=303)

@@ -1,0 +1,119 @@
+"""What every console page shares: templates, the signed-in user, role checks, CSRF-checked forms."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
+
+from console.auth import new_token, same_token
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+NAV = (("inbox", "Inbox", ("agent", "admin")), ("mentions", "Mentions", ("social", "admin")),
+       ("storms", "Storms", ("social", "admin")), ("ambassadors", "Ambassadors", ("social", "admin")),
+       ("dashboard", "Dashboard", ("agent", "social", "admin")))
+
+
+class LoginRequired(Exception):
+    """No signed-in staff user: the browser is sent to the login page."""
+
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
+
+
+class Forbidden(Exception):
+    """A signed-in user without the role a page needs, or a form without a valid CSRF token."""
+
+
+def when(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else ""
+
+
+templates.env.filters["when"] = when
+templates.env.globals["quote"] = quote
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token, made on first use."""
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = new_token()
+    return token
+
+
+def current_user(request: Request) -> dict[str, Any] | None:
+    """The signed-in staff user, re-read from the store (a removed or disabled user is signed out)."""
+    username = request.session.get("user")
+    if not username:
+        return None
+    user = request.app.state.store.user(username)
+    if user is None or user["disabled"]:
+        request.session.pop("user", None)
+        return None
+    return user
+
+
+def require(*roles: str):
+    """A dependency: the signed-in user, who must have one of `roles` (admin may do everything)."""
+
+    def dependency(request: Request) -> dict[str, Any]:
+        user = current_user(request)
+        if user is None:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise LoginRequired(target)
+        if user["role"] != "admin" and user["role"] not in roles:
+            raise Forbidden(f"this page is for {' or '.join(roles)} staff")
+        return user
+
+    return dependency
+
+
+async def checked_form(request: Request) -> FormData:
+    """The posted form, after checking its CSRF token against the session's (or the X-CSRF-Token header)."""
+    form = await request.form()
+    given = form.get("csrf") or request.headers.get("x-csrf-token")
+    if not same_token(request.session.get("csrf"), given if isinstance(given, str) else None):
+        raise Forbidden("the form has expired or did not come from this console; reload the page and try again")
+    return form
+
+
+def flash(request: Request, message: str, kind: str = "info") -> None:
+    request.session.setdefault("flash", []).append([kind, message])
+
+
+def render(request: Request, name: str, user: dict[str, Any] | None, **context: Any):
+    """A page with the shared context: user, navigation, CSRF token, flashes and storm banner."""
+    app = request.app
+    config = app.state.settings.console
+    storms = []
+    if user is not None:
+        since = app.state.store.clock() - config.storm_banner_hours * 3600
+        storms = app.state.store.events("storm", since=since)[-3:]
+    nav = [(key, title) for key, title, roles in NAV if user and (user["role"] == "admin" or user["role"] in roles)]
+    return templates.TemplateResponse(
+        request,
+        name,
+        {
+            "user": user,
+            "nav": nav,
+            "csrf": csrf_token(request),
+            "flashes": request.session.pop("flash", []),
+            "storms": storms,
+            "refresh_ms": int(config.refresh_seconds * 1000),
+            "now": app.state.store.clock(),
+            **context,
+        },
+    )
+
+
+def fragment(request: Request, name: str, **context: Any):
+    """A part of a page for live updates (no layout)."""
+    return templates.TemplateResponse(
+        request, name, {"csrf": csrf_token(request), "now": request.app.state.store.clock(), **context}
+    )

@@ -1,0 +1,80 @@
+"""Dashboard (figures, plots, CSV/JSON export), storm alerts and ambassadors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import Response
+
+from console import charts
+from console.dashboard import PERIODS, SENTIMENTS, compute, series_rows
+from console.pages import render, require
+
+router = APIRouter()
+staff = require("agent", "social")
+social = require("social")
+
+
+def _report(request: Request, period: str, channel: str | None, language: str | None) -> dict[str, Any]:
+    if period not in PERIODS:
+        raise HTTPException(400, f"period must be one of {', '.join(PERIODS)}")
+    return compute(request.app.state.store, period, channel or None, language or None)
+
+
+@router.get("/dashboard")
+def dashboard(request: Request, period: str = "7d", channel: str = "", language: str = "",
+              user: dict = Depends(staff)) -> Response:
+    report = _report(request, period, channel, language)
+    series = report["series"]
+    plots = [
+        charts.line_chart("Customer messages by sentiment", series["labels"],
+                          {s: series["messages"][s] for s in SENTIMENTS}),
+        charts.line_chart("Mentions by sentiment", series["labels"], {s: series["mentions"][s] for s in SENTIMENTS}),
+        charts.line_chart("Complaints (dashed: storm alerts)", series["labels"],
+                          {"complaints": series["complaints"]}, markers=series["storm_marks"]),
+        charts.bar_chart("Volume per channel", report["volumes"]),
+    ]
+    return render(request, "dashboard.html", user, report=report, plots=plots, periods=list(PERIODS),
+                  languages=request.app.state.settings.nlu.languages)
+
+
+@router.get("/dashboard/export.json")
+def export_json(request: Request, period: str = "7d", channel: str = "", language: str = "",
+                user: dict = Depends(staff)) -> Response:
+    report = _report(request, period, channel, language)
+    return Response(json.dumps(report, ensure_ascii=False, default=str), media_type="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="webcare-{period}.json"'})
+
+
+@router.get("/dashboard/export.csv")
+def export_csv(request: Request, period: str = "7d", channel: str = "", language: str = "",
+               table: str = "series", user: dict = Depends(staff)) -> Response:
+    report = _report(request, period, channel, language)
+    if table == "series":
+        rows = series_rows(report)
+    elif table == "figures":
+        rows = [{"figure": k, "value": "" if v is None else v} for k, v in report["figures"].items()]
+    else:
+        raise HTTPException(400, "table must be series or figures")
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["empty"])
+    writer.writeheader()
+    writer.writerows(rows)
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="webcare-{table}-{period}.csv"'})
+
+
+@router.get("/storms")
+def storms(request: Request, user: dict = Depends(social)) -> Response:
+    store = request.app.state.store
+    rows = [{"at": e["created_at"], **(e["data"] or {})} for e in store.events("storm")][::-1]
+    return render(request, "storms.html", user, alerts=rows)
+
+
+@router.get("/ambassadors")
+def ambassadors(request: Request, user: dict = Depends(social)) -> Response:
+    return render(request, "ambassadors.html", user, ambassadors=request.app.state.store.positive_authors())

@@ -1,0 +1,62 @@
+// Live parts of the console without reloading: refreshes [data-refresh] regions, counts SLA timers down.
+// Fragments come from the server already escaped; nothing a customer wrote is turned into HTML here.
+"use strict";
+(function () {
+  const every = Number(document.body.dataset.refreshMs || 3000);
+
+  function minutes(seconds) {
+    const s = Math.abs(Math.round(seconds));
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+    return (h ? h + "h " : "") + (h || m ? m + "m " : "") + (h ? "" : r + "s");
+  }
+
+  function tick() {
+    const now = Date.now() / 1000;
+    for (const el of document.querySelectorAll("[data-due]")) {
+      const left = Number(el.dataset.due) - now;
+      el.textContent = left >= 0 ? minutes(left) + " left" : "overdue " + minutes(left);
+      el.classList.toggle("overdue", left < 0);
+      el.classList.toggle("soon", left >= 0 && left < 900);
+    }
+    for (const el of document.querySelectorAll("[data-since]")) {
+      el.textContent = minutes(now - Number(el.dataset.since));
+    }
+  }
+
+  function busy(region) {
+    const active = document.activeElement;
+    if (active && region.contains(active) && active.matches("input, textarea, select")) return true;
+    return [...region.querySelectorAll("input[type=text], input:not([type]), textarea")].some((i) => i.value);
+  }
+
+  async function refresh(region) {
+    if (document.hidden || busy(region)) return;
+    try {
+      const response = await fetch(region.dataset.refresh, { headers: { "X-Requested-With": "fetch" }, cache: "no-store" });
+      if (response.status === 401) { window.location.reload(); return; }
+      if (!response.ok) return;
+      const html = await response.text();
+      if (html !== region.dataset.last) {
+        const stick = region.scrollTop + region.clientHeight >= region.scrollHeight - 4;
+        region.innerHTML = html;
+        region.dataset.last = html;
+        if (stick) region.scrollTop = region.scrollHeight;
+        tick();
+      }
+    } catch (e) { /* offline for a moment: try again next round */ }
+  }
+
+  for (const region of document.querySelectorAll("[data-refresh]")) {
+    region.scrollTop = region.scrollHeight;
+    setInterval(() => refresh(region), every);
+  }
+  for (const button of document.querySelectorAll(".canned-reply")) {
+    button.addEventListener("click", () => {
+      const box = document.getElementById("reply-text");
+      box.value = button.dataset.text;
+      box.focus();
+    });
+  }
+  tick();
+  setInterval(tick, 1000);
+})();

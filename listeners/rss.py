@@ -1,0 +1,110 @@
+"""RSS and Atom feeds (review sites, news searches, forums) through feedparser.
+
+Feeds are fetched with requests (a timeout, and the status and headers in hand) sending the stored
+ETag and Last-Modified, so an unchanged feed costs a 304 and nothing else; feedparser parses the
+body. An entry's id is its guid, else its link, else a hash of its title and summary.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import html
+import logging
+import re
+import time
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import feedparser
+import requests
+
+from listeners.base import Mention, PollRateLimited, dump_cursor, load_cursor
+from listeners.config import FeedConfig, RSSConfig
+from webcare.errors import ConfigError, ListenerError
+
+log = logging.getLogger(__name__)
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def _retry_after(value: str | None, now: float) -> float:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date)."""
+    if not value:
+        return 60.0
+    if value.strip().isdigit():
+        return max(1.0, float(value))
+    try:
+        return max(1.0, parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError):
+        return 60.0
+
+
+class RSSListener:
+    """Polls each configured feed; keeps entries that mention a keyword (all when none are set)."""
+
+    name = "rss"
+
+    def __init__(self, config: RSSConfig, timeout: float = 30.0, clock: Any = time.time) -> None:
+        if not config.feeds:
+            raise ConfigError("listeners.rss: configure feeds (a list of {url, topic})")
+        self.config = config
+        self.interval = config.interval_seconds
+        self.timeout = timeout
+        self.clock = clock
+        self.keywords = [k.lower() for k in config.keywords]
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = "webcare-listener (+https://github.com/webcare)"
+
+    def poll(self, cursor: str | None) -> tuple[list[Mention], str | None]:
+        state = load_cursor(cursor, self.name)
+        found: list[Mention] = []
+        for feed in self.config.feeds:
+            try:
+                state[feed.url] = self._poll_feed(feed, state.get(feed.url) or {}, found)
+            except PollRateLimited as e:
+                raise PollRateLimited(str(e), e.retry_after, found, dump_cursor(state)) from e
+        return found, dump_cursor(state)
+
+    def _poll_feed(self, feed: FeedConfig, s: dict[str, Any], out: list[Mention]) -> dict[str, Any]:
+        headers = {}
+        if s.get("etag"):
+            headers["If-None-Match"] = s["etag"]
+        if s.get("modified"):
+            headers["If-Modified-Since"] = s["modified"]
+        try:
+            response = self.session.get(feed.url, headers=headers, timeout=self.timeout)
+        except requests.RequestException as e:
+            raise ListenerError(f"rss: {feed.url}: {e}") from e
+        if response.status_code == 304:
+            return s
+        if response.status_code in (429, 503) and "Retry-After" in response.headers:
+            wait = _retry_after(response.headers.get("Retry-After"), self.clock())
+            raise PollRateLimited(f"rss: {feed.url} asks to wait", wait, [], None)
+        if response.status_code >= 400:
+            raise ListenerError(f"rss: {feed.url}: HTTP {response.status_code}")
+        parsed = feedparser.parse(response.content, response_headers={k.lower(): v for k, v in response.headers.items()})
+        if parsed.bozo and not parsed.entries:
+            raise ListenerError(f"rss: {feed.url}: not a feed ({parsed.get('bozo_exception')})")
+        for entry in parsed.entries:
+            mention = self._mention(entry, feed)
+            if mention is not None:
+                out.append(mention)
+        return {k: v for k, v in {"etag": response.headers.get("ETag"),
+                                  "modified": response.headers.get("Last-Modified")}.items() if v}
+
+    def _mention(self, entry: Any, feed: FeedConfig) -> Mention | None:
+        title = html.unescape(_TAGS.sub("", entry.get("title") or "")).strip()
+        summary = html.unescape(_TAGS.sub(" ", entry.get("summary") or "")).strip()
+        text = " — ".join(t for t in (title, summary) if t)
+        if not text:
+            log.warning("rss: skipped an entry without title or text in %s", feed.url)
+            return None
+        if self.keywords and not any(k in text.lower() for k in self.keywords):
+            return None
+        external_id = entry.get("id") or entry.get("link") or hashlib.sha1(text.encode()).hexdigest()
+        stamp = entry.get("published_parsed") or entry.get("updated_parsed")
+        return Mention(
+            source=self.name, external_id=f"{feed.url}#{external_id}"[:500], text=" ".join(text.split()),
+            author=entry.get("author"), author_name=entry.get("author"), url=entry.get("link"),
+            posted_at=calendar.timegm(stamp) if stamp else None, query=feed.topic or feed.url,
+        )

@@ -1,0 +1,106 @@
+"""Sentiment (negative/neutral/positive), complaint (yes/no) and urgency (low/normal/high) heads.
+
+Each head is a logistic regression over the analyzer's features, trained on labelled rows
+(`{"text", "sentiment", "complaint", "urgency"}`; a row may lack some labels). A head without
+training data falls back to the word-list signal of `nlu.lexicon`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from nlu.lexicon import lexicon_affect
+
+SENTIMENTS = ("negative", "neutral", "positive")
+URGENCIES = ("low", "normal", "high")
+
+
+@dataclass(frozen=True)
+class Affect:
+    sentiment: str
+    sentiment_score: float  # -1 .. 1
+    complaint: bool
+    complaint_score: float  # 0 .. 1
+    urgency: str
+    urgency_score: float  # 0 (low) .. 1 (high): the expected level
+
+
+def _label(row: dict[str, Any], head: str) -> str | None:
+    value = row.get(head)
+    if value is None or value == "":
+        return None
+    if head == "complaint":
+        if isinstance(value, str):
+            return "yes" if value.lower() in ("yes", "true", "1", "complaint") else "no"
+        return "yes" if value else "no"
+    value = str(value).lower()
+    valid = SENTIMENTS if head == "sentiment" else URGENCIES
+    aliases = {"neg": "negative", "pos": "positive", "neu": "neutral", "medium": "normal"}
+    value = aliases.get(value, value)
+    return value if value in valid else None
+
+
+class AffectHeads:
+    """The three heads; `fit` on labelled rows and their feature rows, `predict` per feature row."""
+
+    HEADS = ("sentiment", "complaint", "urgency")
+
+    def __init__(self, c: float = 4.0) -> None:
+        self.c = c
+        self.models: dict[str, LogisticRegression] = {}
+        self.sizes: dict[str, int] = {}
+
+    def fit(self, X, rows: list[dict[str, Any]], progress: Callable[[str], None] | None = None,
+            heads: tuple[str, ...] = HEADS) -> AffectHeads:
+        for head in heads:
+            labels = [_label(r, head) for r in rows]
+            idx = [i for i, lbl in enumerate(labels) if lbl is not None]
+            if len({labels[i] for i in idx}) < 2:
+                continue
+            if progress:
+                progress(f"affect: {head} head on {len(idx)} labelled texts")
+            model = LogisticRegression(C=self.c, max_iter=500, class_weight="balanced")
+            self.models[head] = model.fit(X[idx], np.array([labels[i] for i in idx]))
+            self.sizes[head] = len(idx)
+        return self
+
+    @property
+    def trained(self) -> bool:
+        return bool(self.models)
+
+    def probabilities(self, head: str, X) -> list[dict[str, float]] | None:
+        model = self.models.get(head)
+        if model is None:
+            return None
+        return [dict(zip(model.classes_, map(float, row), strict=True)) for row in model.predict_proba(X)]
+
+    def predict(self, X, texts: list[str]) -> list[Affect]:
+        sent = self.probabilities("sentiment", X)
+        comp = self.probabilities("complaint", X)
+        urg = self.probabilities("urgency", X)
+        out = []
+        for i, text in enumerate(texts):
+            lex = lexicon_affect(text) if not (sent and comp and urg) else None
+            if sent:
+                p = sent[i]
+                s_score = p.get("positive", 0.0) - p.get("negative", 0.0)
+                sentiment = max(p, key=p.get)
+            else:
+                s_score = lex["sentiment"] * 0.6  # type: ignore[index]
+                sentiment = "negative" if s_score <= -0.2 else "positive" if s_score >= 0.2 else "neutral"
+            c_score = comp[i].get("yes", 0.0) if comp else lex["complaint"]  # type: ignore[index]
+            if urg:
+                p = urg[i]
+                u_score = p.get("normal", 0.0) * 0.5 + p.get("high", 0.0)
+                urgency = max(p, key=p.get)
+            else:
+                u_score = lex["urgency"]  # type: ignore[index]
+                urgency = "high" if u_score >= 0.7 else "normal"
+            out.append(Affect(sentiment, round(s_score, 4), c_score >= 0.5, round(c_score, 4),
+                              urgency, round(u_score, 4)))
+        return out

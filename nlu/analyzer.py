@@ -1,0 +1,217 @@
+"""The Analyzer: one object that trains, saves, loads and analyses, built from the small NLU parts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+from nlu.affect import AffectHeads
+from nlu.config import NLUConfig
+from nlu.data import BUILTIN_OOS, content_hash, load_affect, load_articles, load_catalogue, load_nlu
+from nlu.encoders import Features
+from nlu.entities import EntityExtractor
+from nlu.intents import IntentClassifier
+from nlu.knowledge import KnowledgeBase
+from nlu.language import LanguageDetector
+from nlu.types import Analysis
+from webcare.errors import ModelNotTrained, NLUError
+
+MODEL_FORMAT = 1
+MODEL_FILE = "analyzer.joblib"
+META_FILE = "meta.json"
+_JUNK = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
+Progress = Callable[[str], None]
+
+
+def clean(text: Any) -> str:
+    """Text made safe to analyse: str, NFC, no control characters or replacement junk."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    text = unicodedata.normalize("NFC", str(text or ""))
+    return _JUNK.sub(" ", text).strip()
+
+
+def _fingerprint(config: NLUConfig, extra: str = "") -> str:
+    keys = ("languages", "encoder", "hf_model", "hf_max_length", "intent_c", "oos_label",
+            "out_of_scope_threshold", "builtin_out_of_scope", "knowledge_threshold", "knowledge_top_k", "order_number_pattern", "affect_c")
+    settings = {k: getattr(config, k) for k in keys}
+    settings["builtin_oos"] = hashlib.sha256(BUILTIN_OOS.read_bytes()).hexdigest()
+    return content_hash(Path(config.data_dir), config.languages,
+                        json.dumps({"format": MODEL_FORMAT, **settings, "extra": extra}, sort_keys=True))
+
+
+class Analyzer:
+    """Language, intent (+ out of scope), entities, sentiment/complaint/urgency and knowledge hits."""
+
+    def __init__(self, config: NLUConfig, features: Features, intents: IntentClassifier, affect: AffectHeads,
+                 knowledge: KnowledgeBase, entities: EntityExtractor, meta: dict[str, Any]) -> None:
+        self.config = config
+        self.features = features
+        self.intents = intents
+        self.affect = affect
+        self.knowledge = knowledge
+        self.entities = entities
+        self.meta = meta
+        self.language = LanguageDetector(config.detect_languages, config.default_language, config.short_text_words)
+        for lang in config.languages:  # build the BM25 indexes now: analysing stays read-only
+            knowledge._index(lang)
+
+    # -- training and persistence ---------------------------------------------------------------
+
+    @classmethod
+    def train(cls, config: NLUConfig, progress: Progress | None = None,
+              extra_affect: list[dict[str, Any]] | None = None) -> Analyzer:
+        """Train on the content in `config.data_dir` (plus `extra_affect` rows) and save to `model_dir`."""
+        say = progress or (lambda _: None)
+        started = time.perf_counter()
+        data_dir = Path(config.data_dir)
+        data = load_nlu(data_dir, config.languages, config.oos_label if config.builtin_out_of_scope else None)
+        if not data.examples:
+            raise NLUError(f"no intent examples found in {data_dir / 'nlu'}/<language>.yml "
+                           f"for languages {', '.join(config.languages)}")
+        articles = load_articles(data_dir, config.languages)
+        products = load_catalogue(data_dir)
+        affect_rows = load_affect(data_dir, config.languages, "train") + list(extra_affect or [])
+        say(f"nlu: {len(data.examples)} intent examples, {len(articles)} articles, "
+            f"{len(affect_rows)} affect texts, {len(products)} products")
+        features = Features(config.encoder, hf_model=config.hf_model, threads=config.threads,
+                            cache_dir=config.cache_dir, hf_max_length=config.hf_max_length)
+        texts = [e.text for e in data.examples]
+        affect_texts = [clean(r["text"])[: config.max_chars] for r in affect_rows]
+        features.fit(texts + affect_texts + [q for a in articles for q in a.questions])
+        say(f"nlu: encoding with {features.spec}")
+        X = features.transform(texts, cached=True)
+        intents = IntentClassifier(config.intent_c, config.oos_label, config.out_of_scope_threshold)
+        intents.fit(X, [e.intent for e in data.examples], progress=say)
+        affect = AffectHeads(config.affect_c)
+        if affect_rows:
+            affect.fit(features.transform(affect_texts, cached=True), affect_rows, progress=say)
+        else:
+            say("affect: no labelled data in affect/<language>.jsonl; using the word-list fallback")
+        say("knowledge: indexing articles")
+        knowledge = KnowledgeBase(articles, config.knowledge_threshold, config.knowledge_top_k)
+        knowledge.fit(features.sentence_encoder)
+        meta = {
+            "format": MODEL_FORMAT,
+            "hash": _fingerprint(config, _rows_key(extra_affect)),
+            "trained_at": time.time(),
+            "train_seconds": round(time.perf_counter() - started, 2),
+            "encoder": features.spec,
+            "intents": intents.classes,
+            "examples": len(data.examples),
+            "articles": len(articles),
+            "affect_rows": len(affect_rows),
+            "affect_heads": sorted(affect.models),
+            "out_of_scope_threshold": intents.threshold,
+            "temperature": intents.temperature,
+        }
+        analyzer = cls(config, features, intents, affect, knowledge,
+                       EntityExtractor(data, products, config.order_number_pattern), meta)
+        analyzer.save()
+        say(f"nlu: trained in {meta['train_seconds']} s, saved to {config.model_dir}")
+        return analyzer
+
+    def save(self) -> None:
+        model_dir = Path(self.config.model_dir)
+        model_dir.mkdir(parents=True, exist_ok=True)
+        state = {"features": self.features, "intents": self.intents, "affect": self.affect,
+                 "knowledge": self.knowledge, "entities": self.entities}
+        tmp = model_dir / f".{MODEL_FILE}.{os.getpid()}.tmp"
+        joblib.dump(state, tmp)
+        os.replace(tmp, model_dir / MODEL_FILE)
+        (model_dir / META_FILE).write_text(json.dumps(self.meta, indent=2))
+
+    @classmethod
+    def load(cls, config: NLUConfig) -> Analyzer:
+        """The saved model; `ModelNotTrained` when there is none (or it is unreadable)."""
+        model_dir = Path(config.model_dir)
+        path, meta_path = model_dir / MODEL_FILE, model_dir / META_FILE
+        if not path.exists() or not meta_path.exists():
+            raise ModelNotTrained(f"no trained NLU model in {model_dir}: run `webcare nlu train` first")
+        try:
+            meta = json.loads(meta_path.read_text())
+            if meta.get("format") != MODEL_FORMAT:
+                raise ValueError(f"model format {meta.get('format')}, this webcare reads {MODEL_FORMAT}")
+            state = joblib.load(path)
+        except Exception as e:  # noqa: BLE001 - any unreadable model means: train again
+            raise ModelNotTrained(f"the NLU model in {model_dir} cannot be read ({e}): "
+                                  "run `webcare nlu train` again") from e
+        return cls(config, state["features"], state["intents"], state["affect"], state["knowledge"],
+                   state["entities"], meta)
+
+    @classmethod
+    def load_or_train(cls, config: NLUConfig, progress: Progress | None = None) -> Analyzer:
+        """Load the saved model, or train when there is none or the content or settings changed."""
+        meta_path = Path(config.model_dir) / META_FILE
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            meta = {}
+        if meta.get("hash") == _fingerprint(config):
+            try:
+                return cls.load(config)
+            except ModelNotTrained:
+                pass
+        if progress:
+            progress("nlu: the content changed or no model exists; training")
+        return cls.train(config, progress)
+
+    # -- analysis ------------------------------------------------------------------------------
+
+    def analyze(self, text: str, context: dict[str, Any] | None = None) -> Analysis:
+        """Analyse one text; `context` may carry the conversation's `language` and what it is `expecting`."""
+        return self.analyze_many([text], [context])[0]
+
+    def analyze_many(self, texts: list[str], contexts: list[dict[str, Any] | None] | None = None) -> list[Analysis]:
+        """Analyse a batch (one encoder pass for all texts)."""
+        contexts = contexts or [None] * len(texts)
+        if len(contexts) != len(texts):
+            raise NLUError("analyze_many needs one context per text")
+        cleaned = [clean(t) for t in texts]
+        cut = [t[: self.config.max_chars] for t in cleaned]
+        live = [i for i, t in enumerate(cut) if any(ch.isalnum() for ch in t)]
+        results = [self._empty(t, c) for t, c in zip(cleaned, contexts, strict=True)]
+        affect_only = [i for i, t in enumerate(cut) if t and i not in set(live)]  # emoji only: affect still counts
+        batch = live + affect_only
+        if not batch:
+            return results
+        batch_texts = [cut[i] for i in batch]
+        sentence = self.features.sentence_encoder
+        dense = sentence.encode(batch_texts) if sentence is not None else None
+        X = self.features.transform(batch_texts, dense=dense)
+        intents = self.intents.predict(X[: len(live)]) if live else []
+        affects = self.affect.predict(X, batch_texts)
+        for row, i in enumerate(batch):
+            a = results[i]
+            context = contexts[i] or {}
+            affect = affects[row]
+            a.sentiment, a.sentiment_score = affect.sentiment, affect.sentiment_score  # type: ignore[assignment]
+            a.complaint, a.complaint_score = affect.complaint, affect.complaint_score
+            a.urgency, a.urgency_score = affect.urgency, affect.urgency_score  # type: ignore[assignment]
+            if row >= len(live):
+                continue
+            p = intents[row]
+            a.intent, a.confidence, a.ranking, a.out_of_scope = p.intent, round(p.confidence, 4), \
+                [(n, round(c, 4)) for n, c in p.ranking[:5]], p.out_of_scope
+            a.entities = self.entities.extract(cleaned[i], context.get("expecting"))
+            vector = dense[row] if dense is not None else None
+            a.knowledge = self.knowledge.search(cut[i], a.language, vector)
+        return results
+
+    def _empty(self, text: str, context: dict[str, Any] | None) -> Analysis:
+        fallback = (context or {}).get("language") or self.config.default_language
+        language, confidence = self.language.detect(text[: self.config.max_chars], fallback)
+        return Analysis(text=text, language=language, language_confidence=confidence, out_of_scope=True)
+
+
+def _rows_key(rows: list[dict[str, Any]] | None) -> str:
+    return "" if not rows else hashlib.sha256(json.dumps(rows, sort_keys=True, default=str).encode()).hexdigest()

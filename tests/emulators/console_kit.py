@@ -1,0 +1,98 @@
+"""Helpers for the console, web chat and browser tests: a keyword analyzer, a little content, signed-in clients."""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import Any
+
+from bot.engine import DialogueEngine
+from bot.responses import Responses
+from nlu.types import Analysis, Entity
+from store import Store
+from webcare.config import Settings
+
+PASSWORD = "correct horse battery"
+TEMPLATES = {
+    "en": {
+        "greet": "Hello! How can I help?", "help": "Ask me about orders.", "fallback": "Sorry, I did not get that.",
+        "fallback_again": "I still do not understand; a colleague will help.",
+        "complaint_empathy": "I'm sorry to hear that.", "escalate_ack": "A colleague will help you ({wait}), ticket {ticket}.",
+        "escalate_ack_closed": "A colleague will help you {opens}, ticket {ticket}.",
+        "already_escalated": "A colleague is on the way.", "handed_back": "I'm back: the bot again.",
+        "csat_ask": "How did we do? 1 to 5.", "csat_thanks": "Thanks for your rating!",
+        "emoji_only": "🙂", "empty_message": "Say something?", "non_text": "I can only read text.",
+        "flood_warning": "Slow down please.", "message_too_long": "Too long (max {limit}).",
+        "knowledge_answer": "{answer}", "knowledge_unknown": "I don't know that.", "clarify": "Did you mean:",
+        "button_human": "A person", "language_switched": "English it is.", "order_status": "Order {order_number}: {status}.",
+        "order_not_found": "No order {order_number}.", "ask_order_number": "What is your order number?",
+    },
+}
+TEMPLATES["nl"] = {k: v for k, v in TEMPLATES["en"].items()}
+TEMPLATES["nl"] |= {"greet": "Hallo! Waarmee kan ik helpen?", "handed_back": "Ik ben er weer: de bot.",
+                    "csat_ask": "Hoe hebben we het gedaan? 1 tot 5.", "csat_thanks": "Dank voor je cijfer!"}
+DOMAIN = "intents:\n  greet: {response: greet}\n  request_human: {action: escalate}\n  complain: {action: escalate}\n"
+
+
+def write_content(root: Path) -> Path:
+    """A minimal content folder (templates in nl and en, a domain) for the dialogue engine."""
+    import yaml
+
+    (root / "templates").mkdir(parents=True, exist_ok=True)
+    for language, templates in TEMPLATES.items():
+        (root / "templates" / f"{language}.yml").write_text(yaml.safe_dump(templates, allow_unicode=True), "utf-8")
+    (root / "domain.yml").write_text(DOMAIN, "utf-8")
+    return root
+
+
+class KeywordAnalyzer:
+    """A tiny stand-in for nlu.Analyzer: keywords decide intent, sentiment and complaint."""
+
+    def analyze(self, text: str, context: dict[str, Any] | None = None) -> Analysis:
+        lower = text.lower()
+        dutch = any(w in lower.split() for w in ("hallo", "ik", "mijn", "wil", "een", "waar"))
+        analysis = Analysis(text=text, language="nl" if dutch else "en", out_of_scope=True)
+        if re.search(r"\b(human|person|mens|medewerker)\b", lower):
+            analysis.intent, analysis.confidence, analysis.out_of_scope = "request_human", 0.95, False
+        elif re.search(r"\b(hello|hi|hallo)\b", lower):
+            analysis.intent, analysis.confidence, analysis.out_of_scope = "greet", 0.9, False
+        if re.search(r"\b(angry|terrible|broken|boos|slecht)\b", lower):
+            analysis.sentiment, analysis.sentiment_score = "negative", -0.8
+            analysis.complaint, analysis.complaint_score = True, 0.9
+        for match in re.finditer(r"\b\d{8}\b", text):
+            analysis.entities.append(Entity("order_number", match.group(), match.group(), match.start(), match.end()))
+        return analysis
+
+
+def make_engine(store: Store, content: Path, analyzer: Any = None) -> DialogueEngine:
+    return DialogueEngine(store, analyzer or KeywordAnalyzer(), Responses.load(content))
+
+
+def settings(**console: Any) -> Settings:
+    return Settings.model_validate({"console": {"secret_key": "test-secret", **console}})
+
+
+@functools.cache
+def password_hash() -> str:
+    """The hash of PASSWORD, made once (argon2 is slow on purpose)."""
+    from console.auth import hash_password
+
+    return hash_password(PASSWORD)
+
+
+def add_user(store: Store, username: str, role: str) -> None:
+    store.add_user(username, password_hash(), role, display_name=username.title())
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def login(client: Any, username: str, password: str = PASSWORD) -> Any:
+    """Sign a TestClient in through the login form; return the response."""
+    token = csrf_of(client.get("/login").text)
+    return client.post("/login", data={"username": username, "password": password, "csrf": token, "next": "/"},
+                       follow_redirects=False)
