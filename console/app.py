@@ -6,11 +6,10 @@ import logging
 import time
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.datastructures import FormData
 from starlette.middleware.sessions import SessionMiddleware
 
 from bot.channels.webchat import WebChat
@@ -18,7 +17,7 @@ from bot.channels.webchat import router as webchat_router
 from console import inbox, mentions, reports
 from console.auth import LoginLimiter, authenticate, new_token
 from console.metrics import make_registry
-from console.pages import HERE, Forbidden, LoginRequired, checked_form, current_user, flash, render
+from console.pages import HERE, CheckedForm, Forbidden, LoginRequired, current_user, flash, render
 from store import Store
 from webcare.errors import NotFound, StoreError
 
@@ -101,7 +100,7 @@ def create_app(store: Store, settings: Any, engine: Any = None) -> FastAPI:
         return render(request, "login.html", None, next=_safe_next(next))
 
     @app.post("/login")
-    def login(request: Request, form: FormData = Depends(checked_form)) -> Response:
+    def login(request: Request, form: CheckedForm) -> Response:
         username = str(form.get("username", "")).strip()
         password = str(form.get("password", ""))
         client = request.client.host if request.client else "unknown"
@@ -131,7 +130,7 @@ def create_app(store: Store, settings: Any, engine: Any = None) -> FastAPI:
         return RedirectResponse(HOME[user["role"]] if target == "/" else target, status_code=303)
 
     @app.post("/logout")
-    def logout(request: Request, form: FormData = Depends(checked_form)) -> Response:
+    def logout(request: Request, form: CheckedForm) -> Response:
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
 

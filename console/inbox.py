@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from bot.handoff import build_story
-from console.pages import checked_form, flash, fragment, render, require
+from console.pages import CheckedForm, flash, fragment, render, role
 from webcare.errors import StoreError
 
 router = APIRouter()
-agent = require("agent")
+Agent = role("agent")
 MAX_REPLY = 4000
 
 
@@ -27,17 +27,17 @@ def _inbox_rows(request: Request, user: dict[str, Any]) -> dict[str, list[dict[s
 
 
 @router.get("/inbox")
-def inbox_page(request: Request, user: dict = Depends(agent)) -> Response:
+def inbox_page(request: Request, user: Agent) -> Response:
     return render(request, "inbox.html", user, groups=_inbox_rows(request, user))
 
 
 @router.get("/inbox/rows")
-def inbox_rows(request: Request, user: dict = Depends(agent)) -> Response:
+def inbox_rows(request: Request, user: Agent) -> Response:
     return fragment(request, "inbox_rows.html", groups=_inbox_rows(request, user), user=user)
 
 
 @router.get("/api/inbox")
-def inbox_json(request: Request, user: dict = Depends(agent)) -> dict[str, Any]:
+def inbox_json(request: Request, user: Agent) -> dict[str, Any]:
     return _inbox_rows(request, user)
 
 
@@ -64,12 +64,12 @@ def _conversation_context(request: Request, conversation_id: int) -> dict[str, A
 
 
 @router.get("/conversations/{conversation_id}")
-def conversation_page(request: Request, conversation_id: int, user: dict = Depends(agent)) -> Response:
+def conversation_page(request: Request, conversation_id: int, user: Agent) -> Response:
     return render(request, "conversation.html", user, **_conversation_context(request, conversation_id))
 
 
 @router.get("/conversations/{conversation_id}/transcript")
-def transcript(request: Request, conversation_id: int, user: dict = Depends(agent)) -> Response:
+def transcript(request: Request, conversation_id: int, user: Agent) -> Response:
     store = request.app.state.store
     return fragment(request, "transcript.html", messages=store.messages(conversation_id),
                     conversation=store.conversation(conversation_id))
@@ -80,15 +80,15 @@ def _back(conversation_id: int) -> Response:
 
 
 @router.post("/conversations/{conversation_id}/take")
-def take(request: Request, conversation_id: int, user: dict = Depends(agent),
-         form: FormData = Depends(checked_form)) -> Response:
+def take(request: Request, conversation_id: int, user: Agent,
+         form: CheckedForm) -> Response:
     request.app.state.store.take(conversation_id, user["username"], force=form.get("force") == "1")
     return _back(conversation_id)
 
 
 @router.post("/conversations/{conversation_id}/reply")
-def reply(request: Request, conversation_id: int, user: dict = Depends(agent),
-          form: FormData = Depends(checked_form)) -> Response:
+def reply(request: Request, conversation_id: int, user: Agent,
+          form: CheckedForm) -> Response:
     text = str(form.get("text", "")).strip()
     if not text:
         flash(request, "Write a reply first.", "error")
@@ -127,24 +127,24 @@ def _finish(request: Request, conversation_id: int, user: dict, close: bool) -> 
 
 
 @router.post("/conversations/{conversation_id}/handback")
-def hand_back(request: Request, conversation_id: int, user: dict = Depends(agent),
-              form: FormData = Depends(checked_form)) -> Response:
+def hand_back(request: Request, conversation_id: int, user: Agent,
+              form: CheckedForm) -> Response:
     _finish(request, conversation_id, user, close=False)
     flash(request, "Handed back to the bot; the customer was asked how it went.")
     return RedirectResponse("/inbox", status_code=303)
 
 
 @router.post("/conversations/{conversation_id}/close")
-def close(request: Request, conversation_id: int, user: dict = Depends(agent),
-          form: FormData = Depends(checked_form)) -> Response:
+def close(request: Request, conversation_id: int, user: Agent,
+          form: CheckedForm) -> Response:
     _finish(request, conversation_id, user, close=True)
     flash(request, "Closed; the customer was asked how it went.")
     return RedirectResponse("/inbox", status_code=303)
 
 
 @router.post("/customers/{customer_id}/merge")
-def merge(request: Request, customer_id: int, user: dict = Depends(agent),
-          form: FormData = Depends(checked_form)) -> Response:
+def merge(request: Request, customer_id: int, user: Agent,
+          form: CheckedForm) -> Response:
     other = str(form.get("other", "")).strip().lstrip("#")
     if not other.isdigit():
         flash(request, "Give the number of the customer to merge into this one.", "error")
@@ -157,8 +157,8 @@ def merge(request: Request, customer_id: int, user: dict = Depends(agent),
 
 
 @router.post("/identities/{identity_id}/split")
-def split(request: Request, identity_id: int, user: dict = Depends(agent),
-          form: FormData = Depends(checked_form)) -> Response:
+def split(request: Request, identity_id: int, user: Agent,
+          form: CheckedForm) -> Response:
     new_id = request.app.state.store.split_identity(identity_id, actor=user["username"])
     flash(request, f"Identity moved to a new customer #{new_id}.")
     return _return(form)

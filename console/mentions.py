@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from console.pages import checked_form, flash, fragment, render, require
+from console.pages import CheckedForm, flash, fragment, render, role
 from store import Store
 
 router = APIRouter()
-social = require("social")
+Social = role("social")
 SENTIMENTS = ("negative", "neutral", "positive")
 MAX_REPLY = 1000
 
@@ -28,14 +28,14 @@ def _queue(store: Store, status: str) -> list[dict[str, Any]]:
 
 
 @router.get("/mentions")
-def mentions_page(request: Request, status: str = "new", user: dict = Depends(social)) -> Response:
+def mentions_page(request: Request, user: Social, status: str = "new") -> Response:
     status = status if status in ("new", "reviewed") else "new"
     return render(request, "mentions.html", user, mentions=_queue(request.app.state.store, status), status=status,
                   sentiments=SENTIMENTS)
 
 
 @router.get("/mentions/rows")
-def mentions_rows(request: Request, status: str = "new", user: dict = Depends(social)) -> Response:
+def mentions_rows(request: Request, user: Social, status: str = "new") -> Response:
     status = status if status in ("new", "reviewed") else "new"
     return fragment(request, "mention_rows.html", mentions=_queue(request.app.state.store, status),
                     status=status, sentiments=SENTIMENTS)
@@ -47,8 +47,8 @@ def _label(store: Store, mention: dict[str, Any], task: str, label: str, user: d
 
 
 @router.post("/mentions/{mention_id}/review")
-def review(request: Request, mention_id: int, user: dict = Depends(social),
-           form: FormData = Depends(checked_form)) -> Response:
+def review(request: Request, user: Social, mention_id: int,
+           form: CheckedForm) -> Response:
     """confirm / dismiss (relevant or not), and corrections of sentiment and complaint."""
     store: Store = request.app.state.store
     mention = store.mention(mention_id)
@@ -77,8 +77,8 @@ def review(request: Request, mention_id: int, user: dict = Depends(social),
 
 
 @router.post("/mentions/{mention_id}/reply")
-def reply(request: Request, mention_id: int, user: dict = Depends(social),
-          form: FormData = Depends(checked_form)) -> Response:
+def reply(request: Request, user: Social, mention_id: int,
+          form: CheckedForm) -> Response:
     """Queue a public reply on the mention's network (the outbox delivers it where a channel exists)."""
     store: Store = request.app.state.store
     mention = store.mention(mention_id)
@@ -99,8 +99,8 @@ def reply(request: Request, mention_id: int, user: dict = Depends(social),
 
 
 @router.post("/mentions/{mention_id}/ticket")
-def to_ticket(request: Request, mention_id: int, user: dict = Depends(social),
-              form: FormData = Depends(checked_form)) -> Response:
+def to_ticket(request: Request, user: Social, mention_id: int,
+              form: CheckedForm) -> Response:
     store: Store = request.app.state.store
     mention = store.mention(mention_id)
     ticket = store.ticket_for_mention(mention_id)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
@@ -117,3 +117,11 @@ def fragment(request: Request, name: str, **context: Any):
     return templates.TemplateResponse(
         request, name, {"csrf": csrf_token(request), "now": request.app.state.store.clock(), **context}
     )
+
+
+CheckedForm = Annotated[FormData, Depends(checked_form)]
+
+
+def role(*roles: str) -> Any:
+    """A parameter type: the signed-in user with one of `roles` (see `require`)."""
+    return Annotated[dict, Depends(require(*roles))]

@@ -7,16 +7,16 @@ import io
 import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from console import charts
 from console.dashboard import PERIODS, SENTIMENTS, compute, series_rows
-from console.pages import render, require
+from console.pages import render, role
 
 router = APIRouter()
-staff = require("agent", "social")
-social = require("social")
+Staff = role("agent", "social")
+Social = role("social")
 
 
 def _report(request: Request, period: str, channel: str | None, language: str | None) -> dict[str, Any]:
@@ -26,8 +26,7 @@ def _report(request: Request, period: str, channel: str | None, language: str | 
 
 
 @router.get("/dashboard")
-def dashboard(request: Request, period: str = "7d", channel: str = "", language: str = "",
-              user: dict = Depends(staff)) -> Response:
+def dashboard(request: Request, user: Staff, period: str = "7d", channel: str = "", language: str = "") -> Response:
     report = _report(request, period, channel, language)
     series = report["series"]
     plots = [
@@ -43,16 +42,15 @@ def dashboard(request: Request, period: str = "7d", channel: str = "", language:
 
 
 @router.get("/dashboard/export.json")
-def export_json(request: Request, period: str = "7d", channel: str = "", language: str = "",
-                user: dict = Depends(staff)) -> Response:
+def export_json(request: Request, user: Staff, period: str = "7d", channel: str = "", language: str = "") -> Response:
     report = _report(request, period, channel, language)
     return Response(json.dumps(report, ensure_ascii=False, default=str), media_type="application/json",
                     headers={"Content-Disposition": f'attachment; filename="webcare-{period}.json"'})
 
 
 @router.get("/dashboard/export.csv")
-def export_csv(request: Request, period: str = "7d", channel: str = "", language: str = "",
-               table: str = "series", user: dict = Depends(staff)) -> Response:
+def export_csv(request: Request, user: Staff, period: str = "7d", channel: str = "", language: str = "",
+               table: str = "series") -> Response:
     report = _report(request, period, channel, language)
     if table == "series":
         rows = series_rows(report)
@@ -69,12 +67,12 @@ def export_csv(request: Request, period: str = "7d", channel: str = "", language
 
 
 @router.get("/storms")
-def storms(request: Request, user: dict = Depends(social)) -> Response:
+def storms(request: Request, user: Social) -> Response:
     store = request.app.state.store
     rows = [{"at": e["created_at"], **(e["data"] or {})} for e in store.events("storm")][::-1]
     return render(request, "storms.html", user, alerts=rows)
 
 
 @router.get("/ambassadors")
-def ambassadors(request: Request, user: dict = Depends(social)) -> Response:
+def ambassadors(request: Request, user: Social) -> Response:
     return render(request, "ambassadors.html", user, ambassadors=request.app.state.store.positive_authors())

@@ -5,7 +5,7 @@ weighted mean and variance of the complaint count per closed window (quiet windo
 The open window is a storm once its count reaches `min_count` and lies `z_threshold` standard
 deviations above the mean (the deviation never below √mean nor 1, as for counts). One alert per
 topic per cooldown; it names the topic, the main source, the count, the baseline, sample posts
-and the top terms.
+and the top terms (`sample` holds texts, `examples` the mentions with ids and links).
 """
 
 from __future__ import annotations
@@ -93,7 +93,8 @@ class StormDetector:
             "baseline": round(state.mean, 2),
             "z": round(z, 1),
             "window_minutes": self.config.window_minutes,
-            "sample": list(state.sample),
+            "sample": [e["text"] for e in state.sample],
+            "examples": list(state.sample),
             "top_terms": [w for w, _ in state.terms.most_common(5)],
         }
 
@@ -110,5 +111,5 @@ def storm_text(storm: dict[str, Any]) -> str:
         f"{storm['window_minutes']:g} min (usually {storm['baseline']:g}).",
         f"Top terms: {', '.join(storm['top_terms']) or '-'}",
     ]
-    lines += [f"• {s['text'][:140]}" for s in storm["sample"][:3]]
+    lines += [f"• {text[:140]}" for text in storm["sample"][:3]]
     return "\n".join(lines)

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
-from nlu.lexicon import lexicon_affect
+from nlu.lexicon import lexicon_affect, lexicon_features
 
 SENTIMENTS = ("negative", "neutral", "positive")
 URGENCIES = ("low", "normal", "high")
@@ -45,6 +46,15 @@ def _label(row: dict[str, Any], head: str) -> str | None:
     return value if value in valid else None
 
 
+LEXICON_WEIGHT = 3.0
+
+
+def with_lexicon(X, texts: list[str]):
+    """The analyzer's features plus the word-list cues (negation, complaint and urgency words)."""
+    cues = sparse.csr_matrix(np.array([lexicon_features(t) for t in texts], np.float32) * LEXICON_WEIGHT)
+    return sparse.hstack([X, cues], format="csr")
+
+
 class AffectHeads:
     """The three heads; `fit` on labelled rows and their feature rows, `predict` per feature row."""
 
@@ -57,6 +67,7 @@ class AffectHeads:
 
     def fit(self, X, rows: list[dict[str, Any]], progress: Callable[[str], None] | None = None,
             heads: tuple[str, ...] = HEADS) -> AffectHeads:
+        X = with_lexicon(X, [str(r["text"]) for r in rows])
         for head in heads:
             labels = [_label(r, head) for r in rows]
             idx = [i for i, lbl in enumerate(labels) if lbl is not None]
@@ -74,12 +85,15 @@ class AffectHeads:
         return bool(self.models)
 
     def probabilities(self, head: str, X) -> list[dict[str, float]] | None:
+        """Class probabilities per row of `with_lexicon` features; None when the head is not trained."""
         model = self.models.get(head)
         if model is None:
             return None
-        return [dict(zip(model.classes_, map(float, row), strict=True)) for row in model.predict_proba(X)]
+        classes = [str(c) for c in model.classes_]
+        return [dict(zip(classes, map(float, row), strict=True)) for row in model.predict_proba(X)]
 
     def predict(self, X, texts: list[str]) -> list[Affect]:
+        X = with_lexicon(X, texts)
         sent = self.probabilities("sentiment", X)
         comp = self.probabilities("complaint", X)
         urg = self.probabilities("urgency", X)

@@ -41,7 +41,7 @@ def clean(text: Any) -> str:
 
 
 def _fingerprint(config: NLUConfig, extra: str = "") -> str:
-    keys = ("languages", "encoder", "hf_model", "hf_max_length", "intent_c", "oos_label",
+    keys = ("languages", "encoder", "hf_model", "tfidf_features", "hf_max_length", "intent_c", "oos_label",
             "out_of_scope_threshold", "builtin_out_of_scope", "knowledge_threshold", "knowledge_top_k", "order_number_pattern", "affect_c")
     settings = {k: getattr(config, k) for k in keys}
     settings["builtin_oos"] = hashlib.sha256(BUILTIN_OOS.read_bytes()).hexdigest()
@@ -84,7 +84,8 @@ class Analyzer:
         say(f"nlu: {len(data.examples)} intent examples, {len(articles)} articles, "
             f"{len(affect_rows)} affect texts, {len(products)} products")
         features = Features(config.encoder, hf_model=config.hf_model, threads=config.threads,
-                            cache_dir=config.cache_dir, hf_max_length=config.hf_max_length)
+                            cache_dir=config.cache_dir, hf_max_length=config.hf_max_length,
+                            tfidf_features=config.tfidf_features)
         texts = [e.text for e in data.examples]
         affect_texts = [clean(r["text"])[: config.max_chars] for r in affect_rows]
         features.fit(texts + affect_texts + [q for a in articles for q in a.questions])

@@ -20,7 +20,8 @@ class NLUConfig(BaseModel):
     threads: int = 2  # BLAS/torch threads for encoding
     detect_languages: list[str] = Field(default_factory=lambda: ["nl", "en", "fr"])
     short_text_words: int = 3  # texts this short keep the conversation's language unless detection is sure
-    intent_c: float = 10.0  # inverse regularisation of the intent classifier
+    intent_c: float = 1.0  # inverse regularisation of the intent classifier (a linear SVM)
+    tfidf_features: int = 30000  # vocabulary size of the character n-gram TF-IDF
     out_of_scope_threshold: float | None = None  # null = learned from held-out predictions on the training data
     oos_label: str = "out_of_scope"  # examples with this intent teach what is out of scope
     builtin_out_of_scope: bool = True  # add nlu/data/out_of_scope.yml (general questions) as that intent

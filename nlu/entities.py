@@ -51,7 +51,9 @@ class EntityExtractor:
         self.synonyms = dict(data.synonyms)
         self.regexes = [(name, re.compile(p, re.IGNORECASE)) for name, ps in data.regexes.items() for p in ps
                         if name not in ("order_number",)]
-        self.lookups = [(name, pat) for name, items in data.lookups.items() if (pat := _word_pattern(items))]
+        lookups = {name: items + [v for v, canon in data.synonyms.items() if canon.lower() in {i.lower() for i in items}]
+                   for name, items in data.lookups.items()}  # a synonym of a listed value is found too
+        self.lookups = [(name, pat) for name, items in lookups.items() if (pat := _word_pattern(items))]
         self.lookup_values = {item.lower(): item for items in data.lookups.values() for item in items}
         self.product_names: dict[str, str] = {}
         for p in products:

@@ -1,6 +1,6 @@
 """Intent classifier with calibrated confidences and an out-of-scope verdict.
 
-A linear model over the configured features. Confidences are the softmax of its scores with a
+A linear SVM (one-vs-rest) over the configured features. Confidences are the softmax of its scores with a
 temperature fitted on held-out predictions (validation data, or cross-validation on the training
 data). A text is out of scope when the `oos_label` class wins or the confidence is below a threshold
 learned the same way (or set in config.yml).
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from sklearn.linear_model import LogisticRegression
+from sklearn.svm import LinearSVC
 from sklearn.model_selection import StratifiedKFold
 
 from webcare.errors import NLUError
@@ -38,19 +38,19 @@ def _softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
 class IntentClassifier:
     """Fit on feature rows and labels; predict intent, confidence, ranking and out-of-scope."""
 
-    def __init__(self, c: float = 10.0, oos_label: str = "out_of_scope", threshold: float | None = None) -> None:
+    def __init__(self, c: float = 1.0, oos_label: str = "out_of_scope", threshold: float | None = None) -> None:
         self.c = c
         self.oos_label = oos_label
         self.fixed_threshold = threshold
         self.threshold = threshold if threshold is not None else 0.0
         self.temperature = 1.0
-        self.model: LogisticRegression | None = None
+        self.model: LinearSVC | None = None
         self.classes: list[str] = []
 
-    def _new_model(self) -> LogisticRegression:
-        return LogisticRegression(C=self.c, max_iter=300, tol=1e-3)
+    def _new_model(self) -> LinearSVC:
+        return LinearSVC(C=self.c)
 
-    def _scores(self, model: LogisticRegression, X) -> np.ndarray:
+    def _scores(self, model: LinearSVC, X) -> np.ndarray:
         scores = model.decision_function(X)
         if scores.ndim == 1:  # two classes
             scores = np.stack([-scores / 2, scores / 2], axis=1)

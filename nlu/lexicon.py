@@ -37,6 +37,23 @@ _NEG_EMOJI = set("😡😠🤬😤😞😢😭👎💩🙄😒")
 _POS_EMOJI = set("😀😃😄😁😊🙂😍🥰👍❤💯🎉🙏")
 
 
+def lexicon_features(text: str) -> list[float]:
+    """Word-list cues as model features: polarity, negated polarity, complaint and urgency cues."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    pos = neg = neg_pos = neg_neg = 0.0
+    for i, w in enumerate(words):
+        negated = any(p in NEGATORS for p in words[max(0, i - 3) : i])
+        if w in POSITIVE:
+            neg_pos, pos = (neg_pos + 1, pos) if negated else (neg_pos, pos + 1)
+        elif w in NEGATIVE:
+            neg_neg, neg = (neg_neg + 1, neg) if negated else (neg_neg, neg + 1)
+    pos += sum(1 for ch in text if ch in _POS_EMOJI)
+    neg += sum(1 for ch in text if ch in _NEG_EMOJI)
+    squash = [min(v, 3.0) / 3.0 for v in (pos, neg, neg_pos, neg_neg)]
+    return squash + [float(bool(COMPLAINT.search(text))), float(bool(URGENT.search(text))),
+                     min(text.count("!"), 3) / 3.0]
+
+
 def lexicon_affect(text: str) -> dict[str, float]:
     """Sentiment in [-1, 1], complaint and urgency in [0, 1], from word lists with simple negation."""
     words = [w.lower() for w in _WORD.findall(text)]

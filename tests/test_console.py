@@ -8,7 +8,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from console import create_app
-from tests.emulators.console_kit import PASSWORD, add_user, csrf_of, login, make_engine, settings, write_content
+from tests.emulators.console_kit import (
+    PASSWORD,
+    add_user,
+    csrf_of,
+    login,
+    make_engine,
+    settings,
+    write_content,
+)
 
 
 @pytest.fixture

@@ -77,14 +77,15 @@ def test_rate_limit_then_server_error_then_success_through_the_runner(store, mas
     listener = MastodonListener(settings(masto.url), timeout=5, clock=lambda: now[0])
     runner = ListenerRunner(store, [listener], Triage(store, KeywordAnalyzer(), config()), clock=lambda: now[0],
                             backoff_base=1, backoff_max=2)
-    masto.fail_next(429, {"X-RateLimit-Reset": "2030-01-01T00:00:00.000Z", "X-RateLimit-Remaining": "0"})
+    masto.fail_next(429, {"X-RateLimit-Reset": "2030-01-01T00:00:00.000Z", "X-RateLimit-Remaining": "0"},
+                    path="/timelines/")
     assert runner.run_once()["mastodon"].new == 0
     assert runner.state["mastodon"].next_due > now[0] + 60
     now[0] = runner.state["mastodon"].next_due
-    masto.fail_next(500)
+    masto.fail_next(500, path="/timelines/")
     assert runner.run_once()["mastodon"] is None and runner.state["mastodon"].failures == 1
     now[0] += 10
-    assert runner.run_once()["mastodon"].new == 12
+    assert runner.run_once()["mastodon"].new == 10  # the newest page: a first poll starts from now
     assert runner.run_once(force=True)["mastodon"].new == 0
 
 

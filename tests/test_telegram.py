@@ -11,42 +11,16 @@ import pytest
 
 from bot.channels.base import Button, OutgoingMessage
 from bot.channels.telegram import TelegramChannel, callback_data, split_text, utf16_len
-from bot.config import EscalationConfig
 from bot.engine import DialogueEngine
 from bot.outbox import OutboxDispatcher
 from nlu.types import Analysis
 from store import Store
-from tests.emulators.telegram_api import BOT_USERNAME, TelegramEmulator
-from tests.emulators.telegram_harness import STAFF_CHAT, started, telegram_config, texts, until
+from tests.emulators.telegram_api import BOT_USERNAME
+from tests.emulators.telegram_harness import ALWAYS_OPEN, STAFF_CHAT, started, telegram_config, texts, until
 from tests.helpers import matches
 from webcare.errors import ConfigError
 
-ALWAYS_OPEN = EscalationConfig(business_hours={d: "00:00-23:59" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")})
-
-
-@pytest.fixture
-def tg():
-    with TelegramEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def db_url(tmp_path):
-    return f"sqlite:///{tmp_path / 'webcare.db'}"
-
-
-@pytest.fixture
-def engine(db_url, analyzer, responses):
-    store = Store.open(db_url)
-    yield DialogueEngine(store, analyzer, responses, escalation=ALWAYS_OPEN)
-    store.close()
-
-
-@pytest.fixture
-async def bot(tg, engine):
-    channel = await started(tg, engine)
-    yield channel
-    await channel.stop()
+pytest_plugins = ["tests.emulators.telegram_harness"]  # fixtures: tg, db_url, engine, bot
 
 
 def ticket_of(engine: DialogueEngine) -> dict:
@@ -264,7 +238,7 @@ async def test_a_429_is_waited_out_and_the_reply_sent_once(tg, bot, engine):
     bot.kick("1801")
     assert await texts(tg, 1801, 1) == ["Even geduld"]
     assert loop.time() - begun >= 1.0
-    assert len(tg.hits("/sendMessage")) == 2
+    assert len([r for r in tg.hits("/sendMessage") if b"chat_id=1801" in r.body]) == 2
     await asyncio.sleep(0.2)
     assert tg.texts(1801) == ["Even geduld"] and not engine.store.pending_outbox()
 

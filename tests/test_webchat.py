@@ -8,7 +8,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-import bot.channels.webchat as webchat
+from bot.channels import webchat
 from bot.channels.webchat import WebChat
 from bot.outbox import OutboxDispatcher
 from console import create_app

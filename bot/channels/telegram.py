@@ -13,7 +13,9 @@ import asyncio
 import logging
 import os
 import secrets
+import warnings
 from collections import OrderedDict
+from datetime import timedelta
 from typing import Any
 
 from aiolimiter import AsyncLimiter
@@ -29,6 +31,7 @@ from telegram.ext import (
 )
 from telegram.ext import filters as tg_filters
 from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
 from bot.channels.base import IncomingMessage, OutgoingMessage
 from bot.config import ChannelsConfig, StaffTelegramConfig, TelegramConfig
@@ -117,7 +120,9 @@ class RobustBot(ExtBot):
         except TelegramError:
             raise
         except Exception:  # noqa: BLE001 - a parse error: the raw batch is read again below
-            raw = await self.do_api_request("getUpdates", api_kwargs={"offset": offset, "limit": limit, "timeout": 0})
+            with warnings.catch_warnings():  # PTB prefers get_updates, which is what just failed
+                warnings.simplefilter("ignore", PTBUserWarning)
+                raw = await self.do_api_request("getUpdates", api_kwargs={"offset": offset, "limit": limit})
         updates = []
         for data in raw if isinstance(raw, list) else []:
             try:
@@ -394,8 +399,10 @@ class TelegramChannel:
             try:
                 return await self.application.bot.send_message(chat_id, text, reply_markup=markup)
             except RetryAfter as e:  # still limited after the rate limiter's own waits
-                wait = e.retry_after
-                seconds = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
+                with warnings.catch_warnings():  # its type changes from int to timedelta in PTB 23
+                    warnings.simplefilter("ignore", PTBDeprecationWarning)
+                    wait = e.retry_after
+                seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
                 raise DeliveryFailed(f"Telegram asks to wait {seconds:.0f}s", retry_after=seconds) from e
             except (Forbidden, BadRequest, ChatMigrated) as e:
                 raise DeliveryFailed(f"Telegram refused the message: {e}", permanent=True) from e

@@ -44,7 +44,7 @@ class MastodonEmulator(Emulator):
                 form = dict(parse_qsl(request.body.decode()))
             self.posted.append(form)
             return Reply(200, self.status(form.get("status", ""), author="acme"))
-        if request.path in ("/api/v1/instance", "/api/v2/instance"):
+        if request.path.rstrip("/") in ("/api/v1/instance", "/api/v2/instance"):
             return Reply(200, {"uri": "social.example", "domain": "social.example", "title": "Social",
                                "version": "4.3.0", "api_versions": {"mastodon": 2}})
         if request.path.startswith("/api/v1/timelines/tag/"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from console.auth import ROLES, check_role, hash_password
@@ -10,7 +12,7 @@ from webcare.app import App
 
 def _password(stdin: bool) -> str:
     if stdin:
-        return click.get_text_stream("stdin").readline().rstrip("\r\n")
+        return sys.stdin.readline().rstrip("\r\n")
     return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 

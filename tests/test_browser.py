@@ -1,0 +1,232 @@
+"""End to end in a real headless Chromium (Debian's chromium + chromedriver, nothing downloaded).
+
+A customer chats on the web chat (at http://localhost:PORT) while staff use the console (at
+http://127.0.0.1:PORT, another origin, so the two keep separate cookies in one browser). Also takes
+the screenshots for docs/console.md when WEBCARE_SCREENSHOTS is set to a folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from console import create_app
+from console.config import ConsoleConfig
+from console.server import build_server
+from store import Store
+from tests.emulators.console_kit import PASSWORD, add_user, make_engine, settings, write_content
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+SHOTS = os.environ.get("WEBCARE_SCREENSHOTS")
+
+
+def _missing() -> str | None:
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install webcare[test])"
+    for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
+        if not os.access(path, os.X_OK):
+            return f"{path} not found: apt-get install chromium chromium-driver ({package})"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    reason = _missing()
+    if reason:
+        pytest.skip(reason)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1280,900", "--lang=en-US", "--disable-extensions"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The console and web chat served by uvicorn on a free port, over a SQLite file store."""
+    root = tmp_path_factory.mktemp("browser")
+    store = Store.open(f"sqlite:///{root / 'webcare.db'}")
+    engine = make_engine(store, write_content(root / "content"))
+    app = create_app(store, settings(refresh_seconds=0.5), engine)
+    add_user(store, "alice", "agent")
+    add_user(store, "sam", "social")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = build_server(app, ConsoleConfig(port=port))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the console did not start"
+    yield {"store": store, "console": f"http://127.0.0.1:{port}", "chat": f"http://localhost:{port}/chat"}
+    server.should_exit = True
+    thread.join(10)
+    store.close()
+
+
+def wait_for(driver, condition, timeout: float = 15):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
+
+
+def by_css(selector: str):
+    from selenium.webdriver.common.by import By
+
+    return By.CSS_SELECTOR, selector
+
+
+def chat_texts(driver) -> list[str]:
+    return [e.text for e in driver.find_elements(*by_css("#messages .bubble"))]
+
+
+def chat_say(driver, text: str) -> None:
+    count = len(chat_texts(driver))
+    box = driver.find_element(*by_css("#text"))
+    box.send_keys(text)
+    driver.find_element(*by_css("#send")).click()
+    wait_for(driver, lambda d: len(chat_texts(d)) > count + 1 or text in chat_texts(d)[count:])
+
+
+def sign_in(driver, site, username: str) -> None:
+    driver.get(site["console"] + "/login")
+    driver.find_element(*by_css("input[name=username]")).send_keys(username)
+    driver.find_element(*by_css("input[name=password]")).send_keys(PASSWORD)
+    driver.find_element(*by_css("form.login button")).click()
+    wait_for(driver, lambda d: "/login" not in d.current_url)
+
+
+def shot(driver, name: str) -> None:
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(Path(SHOTS) / f"{name}.png"))
+
+
+def seed_queue(store: Store) -> None:
+    """A few other escalated customers, so the inbox looks like a working day."""
+    for n, (name, priority, reason) in enumerate((("Daan de Vries", "high", "complaint"),
+                                                  ("Emma Jansen", "normal", "fallbacks"))):
+        customer = store.identify("telegram", f"tg-{n}", name)
+        conversation = store.open_conversation(customer["id"], "telegram", f"tg-{n}")
+        store.record_incoming(conversation["id"], "Mijn pakket is nog steeds niet bezorgd!")
+        store.escalate(conversation["id"], reason, priority, f"{name} via telegram; escalated: {reason}.",
+                       sla_due_at=store.clock() + (40 + 60 * n) * 60)
+
+
+def test_customer_and_agent_end_to_end(browser, site):
+    store = site["store"]
+    seed_queue(store)
+    browser.get(site["chat"])
+    chat_tab = browser.current_window_handle
+    chat_say(browser, 'hello <img src=x onerror="window.pwned=1"><script>window.pwned=2</script>')
+    wait_for(browser, lambda d: "Hello! How can I help?" in chat_texts(d))
+    assert chat_texts(browser)[0].startswith("hello <img src=x")  # shown as text, never run
+    chat_say(browser, "my order 12345678 is broken, I want a human")
+    wait_for(browser, lambda d: any("A colleague will help you" in t for t in chat_texts(d)))
+    shot(browser, "webchat")
+
+    browser.switch_to.new_window("tab")
+    console_tab = browser.current_window_handle
+    sign_in(browser, site, "alice")
+    assert browser.execute_script("return document.cookie") == ""  # the session cookie is HttpOnly
+    conversation_id = next(r for r in store.inbox() if r["channel"] == "webchat")["conversation_id"]
+    link = wait_for(browser, lambda d: d.find_element(*by_css(f'a[href="/conversations/{conversation_id}"]')))
+    wait_for(browser, lambda d: "left" in d.find_element(*by_css(".sla")).text)  # SLA countdown runs
+    shot(browser, "inbox")
+    link.click()
+    wait_for(browser, lambda d: d.find_element(*by_css("#take"))).click()
+    box = wait_for(browser, lambda d: d.find_element(*by_css("#reply-text")))
+    browser.find_element(*by_css(".canned-reply")).click()  # a canned reply fills the box
+    assert box.get_attribute("value")
+    box.clear()
+    box.send_keys("Hi, this is Alice. I'm sorry about order 12345678, a new one is on its way.")
+    browser.find_element(*by_css("#send-reply")).click()
+    wait_for(browser, lambda d: "Alice" in d.find_element(*by_css("#transcript")).text)
+
+    browser.switch_to.window(chat_tab)
+    wait_for(browser, lambda d: any("this is Alice" in t for t in chat_texts(d)))  # pushed, no reload
+    assert browser.execute_script("return window.pwned") is None
+    chat_say(browser, "Thank you!")
+
+    browser.switch_to.window(console_tab)
+    wait_for(browser, lambda d: "Thank you!" in d.find_element(*by_css("#transcript")).text)  # live update
+    shot(browser, "conversation")
+    browser.find_element(*by_css("#close")).click()
+    wait_for(browser, lambda d: "asked how it went" in d.page_source)
+
+    browser.switch_to.window(chat_tab)
+    wait_for(browser, lambda d: any("How did we do" in t for t in chat_texts(d)))
+    buttons = browser.find_elements(*by_css("#messages li:last-child .buttons button"))
+    assert [b.text for b in buttons] == ["1", "2", "3", "4", "5"]
+    buttons[3].click()
+    wait_for(browser, lambda d: "Thanks for your rating!" in chat_texts(d))
+    assert store.ticket_for_conversation(conversation_id)["csat"] == 4
+
+    browser.switch_to.window(console_tab)
+    store.log_event("storm", data={"topic": "bezorging", "source": "x", "count": 42, "baseline": 4.2,
+                                   "sample": ["Waar blijft mijn pakket?"]})
+    browser.get(site["console"] + "/dashboard?period=24h")
+    wait_for(browser, lambda d: len(d.find_elements(*by_css("svg.chart"))) == 4)
+    assert "Complaint storm" in browser.find_element(*by_css(".banner")).text
+    shot(browser, "dashboard")
+
+
+def test_social_team_reviews_and_dismisses_a_mention(browser, site):
+    store = site["store"]
+    base = {"source": "x", "author_reach": 5400, "language": "nl", "urgency": "normal", "flagged": 1,
+            "url": "https://x.example/status/1"}
+    store.ingest_mentions([
+        base | {"external_id": "t1", "author": "boze_klant", "author_name": "Boze Klant", "sentiment": "negative",
+                "sentiment_score": -0.8, "complaint": 1, "complaint_score": 0.93, "priority": 0.9,
+                "text": "@shop al 2 weken geen pakket <script>window.pwned=3</script> #slecht"},
+        base | {"external_id": "t2", "author": "spam4u", "author_name": "Spam", "sentiment": "neutral",
+                "sentiment_score": 0.0, "complaint": 0, "complaint_score": 0.1, "priority": 0.4,
+                "text": "Win een iPhone bij shop!!! klik hier"},
+    ])
+    browser.get(site["console"] + "/login")
+    if browser.find_elements(*by_css(".logout button")):
+        browser.find_element(*by_css(".logout button")).click()
+    sign_in(browser, site, "sam")
+    wait_for(browser, lambda d: d.find_elements(*by_css("article.mention")))
+    assert browser.execute_script("return window.pwned") is None
+    assert "<script>window.pwned=3</script>" in browser.find_element(*by_css("article.mention .text")).text
+    shot(browser, "mentions")
+    spam = next(m for m in store.mentions() if m["external_id"] == "t2")
+    browser.find_element(*by_css(f"#mention-{spam['id']} button.dismiss")).click()
+    wait_for(browser, lambda d: not d.find_elements(*by_css(f"#mention-{spam['id']}")))
+    assert "dismissed" in browser.find_element(*by_css(".flash")).text
+    assert [(label["label"], label["author"]) for label in store.labels("mention_flag")] == [("not_relevant", "sam")]
+
+
+def test_a_forged_cross_site_form_changes_nothing(browser, site):
+    store = site["store"]
+    conversation_id = store.conversations(states=["bot", "waiting", "human", "closed"])[0]["id"]
+    before = len(store.messages(conversation_id))
+    target = f"{site['console']}/conversations/{conversation_id}/reply"
+    browser.get(site["chat"])  # another origin than the console, where an attacker's page would be
+    browser.execute_script(
+        "const f = document.createElement('form'); f.method = 'post'; f.action = arguments[0];"
+        "const t = document.createElement('input'); t.name = 'text'; t.value = 'forged'; f.append(t);"
+        "document.body.append(f); f.submit();", target)
+    wait_for(browser, lambda d: "/chat" not in d.current_url)
+    assert len(store.messages(conversation_id)) == before
+    assert not [m for m in store.messages(conversation_id) if m["text"] == "forged"]
