@@ -237,8 +237,10 @@ class _Turn:
         order = self.engine.responses.orders.get(order_number)
         if order is None:
             return self.say("order_not_found", order_number=order_number)
-        status = self.engine.responses.order_status_label(order.get("status", ""), self.language)
-        self.say("order_status", order_number=order_number, status=status,
+        code = order.get("status", "")
+        status = self.engine.responses.order_status_label(code, self.language)
+        template = f"order_status_{code}" if self.engine.responses.has(f"order_status_{code}", self.language) else "order_status"
+        self.say(template, order_number=order_number, status=status,
                  carrier=order.get("carrier", ""), eta=order.get("eta", ""))
 
     def clarify(self, analysis: Analysis) -> None:
@@ -311,7 +313,7 @@ class _Turn:
 
     def from_payload(self, payload: str) -> Analysis:
         """A pressed button or a typed /command, as a certain analysis."""
-        name, _, rest = payload.lstrip("/").partition(" ")
+        name = payload.lstrip("/").partition(" ")[0]
         name = {"human": "request_human", "start": "start", "help": "help"}.get(name, name)
         return Analysis(text=payload, language=self.language, intent=name, confidence=1.0,
                         ranking=[(name, 1.0)], sentiment="neutral")

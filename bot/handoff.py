@@ -68,7 +68,7 @@ def estimate_wait(config: EscalationConfig, queue_length: int, now_ts: float) ->
         rounded = max(5, int(math.ceil(minutes / 5.0) * 5))
         if now + timedelta(minutes=rounded) <= today[1]:
             return WaitEstimate(open_now=True, minutes=rounded)
-    for days_ahead in range(0, 8):
+    for days_ahead in range(8):
         day = now + timedelta(days=days_ahead)
         hours = _hours(config, day)
         if hours and hours[0] > now:

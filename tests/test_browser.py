@@ -20,7 +20,8 @@ from console import create_app
 from console.config import ConsoleConfig
 from console.server import build_server
 from store import Store
-from tests.emulators.console_kit import PASSWORD, add_user, make_engine, settings, write_content
+from tests.emulators.console_kit import PASSWORD, add_user, settings
+from tests.helpers import matches
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -59,11 +60,13 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """The console and web chat served by uvicorn on a free port, over a SQLite file store."""
+def site(tmp_path_factory, browser, analyzer, responses):
+    """The console and web chat served by uvicorn on a free port, over a SQLite file store and the real NLU."""
+    from bot.engine import DialogueEngine
+
     root = tmp_path_factory.mktemp("browser")
     store = Store.open(f"sqlite:///{root / 'webcare.db'}")
-    engine = make_engine(store, write_content(root / "content"))
+    engine = DialogueEngine(store, analyzer, responses)
     app = create_app(store, settings(refresh_seconds=0.5), engine)
     add_user(store, "alice", "agent")
     add_user(store, "sam", "social")
@@ -77,7 +80,8 @@ def site(tmp_path_factory):
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     assert server.started, "the console did not start"
-    yield {"store": store, "console": f"http://127.0.0.1:{port}", "chat": f"http://localhost:{port}/chat"}
+    yield {"store": store, "console": f"http://127.0.0.1:{port}", "chat": f"http://localhost:{port}/chat",
+           "responses": responses}
     server.should_exit = True
     thread.join(10)
     store.close()
@@ -132,16 +136,20 @@ def seed_queue(store: Store) -> None:
                        sla_due_at=store.clock() + (40 + 60 * n) * 60)
 
 
+def said(site, driver, template: str) -> bool:
+    return any(matches(site["responses"], t, template, "en") for t in chat_texts(driver))
+
+
 def test_customer_and_agent_end_to_end(browser, site):
     store = site["store"]
     seed_queue(store)
     browser.get(site["chat"])
     chat_tab = browser.current_window_handle
-    chat_say(browser, 'hello <img src=x onerror="window.pwned=1"><script>window.pwned=2</script>')
-    wait_for(browser, lambda d: "Hello! How can I help?" in chat_texts(d))
-    assert chat_texts(browser)[0].startswith("hello <img src=x")  # shown as text, never run
-    chat_say(browser, "my order 12345678 is broken, I want a human")
-    wait_for(browser, lambda d: any("A colleague will help you" in t for t in chat_texts(d)))
+    chat_say(browser, 'Hello! <img src=x onerror="window.pwned=1"><script>window.pwned=2</script>')
+    wait_for(browser, lambda d: len(chat_texts(d)) >= 2)  # the bot answered
+    assert chat_texts(browser)[0].startswith("Hello! <img src=x")  # shown as text, never run
+    chat_say(browser, "My order 12345678 arrived broken. I want to talk to a human please.")
+    wait_for(browser, lambda d: said(site, d, "escalate_ack") or said(site, d, "escalate_ack_closed"))
     shot(browser, "webchat")
 
     browser.switch_to.new_window("tab")
@@ -174,11 +182,11 @@ def test_customer_and_agent_end_to_end(browser, site):
     wait_for(browser, lambda d: "asked how it went" in d.page_source)
 
     browser.switch_to.window(chat_tab)
-    wait_for(browser, lambda d: any("How did we do" in t for t in chat_texts(d)))
+    wait_for(browser, lambda d: said(site, d, "csat_ask"))
     buttons = browser.find_elements(*by_css("#messages li:last-child .buttons button"))
     assert [b.text for b in buttons] == ["1", "2", "3", "4", "5"]
     buttons[3].click()
-    wait_for(browser, lambda d: "Thanks for your rating!" in chat_texts(d))
+    wait_for(browser, lambda d: said(site, d, "csat_thanks"))
     assert store.ticket_for_conversation(conversation_id)["csat"] == 4
 
     browser.switch_to.window(console_tab)

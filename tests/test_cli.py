@@ -105,7 +105,7 @@ def test_piped_chat_answers_dutch_asks_once_and_escalates(project, analyzer, res
     assert len(blocks) == 3, done.stdout
     asks = [matches(responses, block, "ask_order_number", "nl") for block in blocks]
     assert asks == [True, False, False]
-    assert matches(responses, blocks[1], "order_status", "nl") and "12345678" in blocks[1]
+    assert matches(responses, blocks[1], "order_status_shipped", "nl") and "12345678" in blocks[1]
     listed = CliRunner().invoke(cli, ["tickets", "list", "--json"])
     tickets = json.loads(listed.output)
     assert len(tickets) == 1 and "12345678" in tickets[0]["summary"]

@@ -44,7 +44,7 @@ def test_dutch_order_question_asks_the_number_once_then_escalates(engine, respon
     assert len(first) == 1 and matches(responses, first[0].text, "ask_order_number", "nl")
     second = chat.say("12345678")
     assert len(second) == 1 and "12345678" in second[0].text
-    assert matches(responses, second[0].text, "order_status", "nl")
+    assert matches(responses, second[0].text, "order_status_shipped", "nl")
     third = chat.say("Ik wil een medewerker spreken")
     assert matches(responses, third[-1].text, "escalate_ack", "nl") or matches(
         responses, third[-1].text, "escalate_ack_closed", "nl")
