@@ -40,13 +40,13 @@ def clean(text: Any) -> str:
     return _JUNK.sub(" ", text).strip()
 
 
-def _fingerprint(config: NLUConfig, extra: str = "") -> str:
+def _fingerprint(config: NLUConfig) -> str:
     keys = ("languages", "encoder", "hf_model", "tfidf_features", "hf_max_length", "intent_c", "oos_label",
             "out_of_scope_threshold", "builtin_out_of_scope", "knowledge_threshold", "knowledge_top_k", "order_number_pattern", "affect_c")
     settings = {k: getattr(config, k) for k in keys}
     settings["builtin_oos"] = hashlib.sha256(BUILTIN_OOS.read_bytes()).hexdigest()
     return content_hash(Path(config.data_dir), config.languages,
-                        json.dumps({"format": MODEL_FORMAT, **settings, "extra": extra}, sort_keys=True))
+                        json.dumps({"format": MODEL_FORMAT, **settings}, sort_keys=True))
 
 
 class Analyzer:
@@ -69,9 +69,16 @@ class Analyzer:
 
     @classmethod
     def train(cls, config: NLUConfig, progress: Progress | None = None,
-              extra_affect: list[dict[str, Any]] | None = None) -> Analyzer:
-        """Train on the content in `config.data_dir` (plus `extra_affect` rows) and save to `model_dir`."""
+              label_files: list[tuple[str, str]] | None = None) -> Analyzer:
+        """Train on the content in `config.data_dir` and save to `model_dir`. `label_files` adds a team's
+        own labels: (head, JSONL path) pairs, e.g. ("sentiment", "labels/sentiment.jsonl"), whose
+        `{"text", "label"}` rows are remembered and folded in again on every retraining."""
+        from nlu.datasets import read_jsonl_rows
+        from nlu.evaluate import affect_rows as to_affect
+
         say = progress or (lambda _: None)
+        label_files = [(head, str(Path(path).resolve())) for head, path in label_files or []]
+        extra_affect = [row for head, path in label_files for row in to_affect(read_jsonl_rows(path), head)]
         started = time.perf_counter()
         data_dir = Path(config.data_dir)
         data = load_nlu(data_dir, config.languages, config.oos_label if config.builtin_out_of_scope else None)
@@ -103,11 +110,12 @@ class Analyzer:
         knowledge.fit(features.sentence_encoder)
         meta = {
             "format": MODEL_FORMAT,
-            "hash": _fingerprint(config, _rows_key(extra_affect)),
+            "hash": _fingerprint(config),
+            "label_files": label_files,
             "trained_at": time.time(),
             "train_seconds": round(time.perf_counter() - started, 2),
             "encoder": features.spec,
-            "intents": intents.classes,
+            "intents": [c for c in intents.classes if c != config.oos_label],
             "examples": len(data.examples),
             "articles": len(articles),
             "affect_rows": len(affect_rows),
@@ -164,7 +172,8 @@ class Analyzer:
                 pass
         if progress:
             progress("nlu: the content changed or no model exists; training")
-        return cls.train(config, progress)
+        label_files = [(head, path) for head, path in meta.get("label_files", []) if Path(path).exists()]
+        return cls.train(config, progress, label_files)
 
     # -- analysis ------------------------------------------------------------------------------
 
@@ -213,6 +222,3 @@ class Analyzer:
         language, confidence = self.language.detect(text[: self.config.max_chars], fallback)
         return Analysis(text=text, language=language, language_confidence=confidence, out_of_scope=True)
 
-
-def _rows_key(rows: list[dict[str, Any]] | None) -> str:
-    return "" if not rows else hashlib.sha256(json.dumps(rows, sort_keys=True, default=str).encode()).hexdigest()

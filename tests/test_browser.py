@@ -20,7 +20,7 @@ from console import create_app
 from console.config import ConsoleConfig
 from console.server import build_server
 from store import Store
-from tests.emulators.console_kit import PASSWORD, add_user, settings
+from tests.emulators.console_kit import PASSWORD, add_user, seed_history, settings
 from tests.helpers import matches
 
 pytestmark = pytest.mark.browser
@@ -70,6 +70,7 @@ def site(tmp_path_factory, browser, analyzer, responses):
     app = create_app(store, settings(refresh_seconds=0.5), engine)
     add_user(store, "alice", "agent")
     add_user(store, "sam", "social")
+    seed_history(store)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -88,9 +89,11 @@ def site(tmp_path_factory, browser, analyzer, responses):
 
 
 def wait_for(driver, condition, timeout: float = 15):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
+    wait = WebDriverWait(driver, timeout, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException])
+    return wait.until(condition)
 
 
 def by_css(selector: str):
@@ -119,10 +122,12 @@ def sign_in(driver, site, username: str) -> None:
     wait_for(driver, lambda d: "/login" not in d.current_url)
 
 
-def shot(driver, name: str) -> None:
+def shot(driver, name: str, height: int = 900) -> None:
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        driver.set_window_size(1280, height)
         driver.save_screenshot(str(Path(SHOTS) / f"{name}.png"))
+        driver.set_window_size(1280, 900)
 
 
 def seed_queue(store: Store) -> None:
@@ -177,7 +182,7 @@ def test_customer_and_agent_end_to_end(browser, site):
 
     browser.switch_to.window(console_tab)
     wait_for(browser, lambda d: "Thank you!" in d.find_element(*by_css("#transcript")).text)  # live update
-    shot(browser, "conversation")
+    shot(browser, "conversation", 1000)
     browser.find_element(*by_css("#close")).click()
     wait_for(browser, lambda d: "asked how it went" in d.page_source)
 
@@ -190,12 +195,12 @@ def test_customer_and_agent_end_to_end(browser, site):
     assert store.ticket_for_conversation(conversation_id)["csat"] == 4
 
     browser.switch_to.window(console_tab)
-    store.log_event("storm", data={"topic": "bezorging", "source": "x", "count": 42, "baseline": 4.2,
-                                   "sample": ["Waar blijft mijn pakket?"]})
-    browser.get(site["console"] + "/dashboard?period=24h")
+    store.log_event("storm", data={"topic": "retour", "source": "bluesky", "count": 42, "baseline": 4.2,
+                                   "sample": ["Waar blijft mijn geld?"]})
+    browser.get(site["console"] + "/dashboard?period=7d")
     wait_for(browser, lambda d: len(d.find_elements(*by_css("svg.chart"))) == 4)
     assert "Complaint storm" in browser.find_element(*by_css(".banner")).text
-    shot(browser, "dashboard")
+    shot(browser, "dashboard", 1250)
 
 
 def test_social_team_reviews_and_dismisses_a_mention(browser, site):

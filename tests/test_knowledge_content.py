@@ -1,4 +1,4 @@
-"""The shipped knowledge base (`responses/knowledge/<lang>/<id>.md`) and catalogue (`responses/catalogue.yml`).
+"""The shipped knowledge base (`responses/knowledge/<lang>/<id>.md`) and catalogue (`catalogue.yml`).
 
 Each check is a small function that returns the problems it finds, so a broken file fails with every
 problem named; the last tests feed broken content to the checks to prove they catch it.
@@ -23,6 +23,7 @@ MAX_ANSWER_CHARS = 600
 ARTICLE_KEYS = {"id", "title", "intents", "questions", "url"}
 REQUIRED_KEYS = {"id", "title", "questions"}
 ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+INTENT = re.compile(r"^[a-z_]+$")
 SKU = re.compile(r"^HR-[A-Z]{2}-\d{3}$")
 PRODUCT_KEYS = {"sku", "name", "category", "price_eur", "in_stock", "synonyms_nl", "synonyms_en"}
 
@@ -36,7 +37,7 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
         raise ValueError("front matter is never closed with a --- line")
     meta = yaml.safe_load(front)
     if not isinstance(meta, dict):
-        raise ValueError("front matter is not a mapping")
+        raise TypeError("front matter is not a mapping")
     return meta, body.strip()
 
 
@@ -44,7 +45,7 @@ def article_problems(path: Path) -> list[str]:
     """Everything wrong with one article file; empty when it is fine."""
     try:
         meta, answer = split_front_matter(path.read_text(encoding="utf-8"))
-    except (ValueError, yaml.YAMLError) as e:
+    except (ValueError, TypeError, yaml.YAMLError) as e:
         return [f"front matter: {e}"]
     problems = [f"missing key {k!r}" for k in sorted(REQUIRED_KEYS - meta.keys())]
     problems += [f"unknown key {k!r}" for k in sorted(meta.keys() - ARTICLE_KEYS)]
@@ -62,7 +63,7 @@ def article_problems(path: Path) -> list[str]:
         if len({q.casefold() for q in [*questions, str(title)]}) != len(questions) + 1:
             problems.append("questions repeat each other or the title")
     intents = meta.get("intents", [])
-    if not isinstance(intents, list) or not all(isinstance(i, str) and re.match(r"^[a-z_]+$", i) for i in intents):
+    if not isinstance(intents, list) or not all(isinstance(i, str) and INTENT.match(i) for i in intents):
         problems.append("intents must be a list of snake_case intent names")
     url = meta.get("url")
     if url is not None and not (isinstance(url, str) and url.startswith("https://huisraad.example/")):
@@ -110,7 +111,8 @@ def catalogue_problems(doc: Any) -> list[str]:
         if product.get("category") not in categories:
             problems.append(f"{sku}: category {product.get('category')!r} is not listed under `categories`")
         price = product.get("price_eur")
-        if isinstance(price, bool) or not isinstance(price, (int, float)) or price <= 0 or round(price, 2) != price:
+        amount = isinstance(price, (int, float)) and not isinstance(price, bool)
+        if not amount or price <= 0 or round(price, 2) != price:
             problems.append(f"{sku}: price_eur {price!r} must be a positive amount in euros and cents")
         if not isinstance(product.get("in_stock"), bool):
             problems.append(f"{sku}: in_stock must be true or false, got {product.get('in_stock')!r}")
@@ -141,7 +143,7 @@ def load(path: Path) -> tuple[dict[str, Any], str]:
 ALL_ARTICLES = [p for lang in LANGUAGES for p in article_paths(lang)]
 
 
-# -- the shipped knowledge base ---------------------------------------------------------------------------------
+# -- the shipped knowledge base ------------------------------------------------------------------------------
 
 def test_both_languages_have_the_same_articles():
     ids = {lang: {p.stem for p in article_paths(lang)} for lang in LANGUAGES}
@@ -170,7 +172,8 @@ def test_article_intents_exist_in_the_training_data():
     for lang in LANGUAGES:
         path = CONTENT / "nlu" / f"{lang}.yml"
         if path.exists():
-            declared |= {e["intent"] for e in yaml.safe_load(path.read_text("utf-8"))["nlu"] if "intent" in e}
+            items = yaml.safe_load(path.read_text("utf-8"))["nlu"]
+            declared |= {e["intent"] for e in items if "intent" in e}
     if not declared:
         pytest.skip("no responses/nlu/<lang>.yml training data to check intents against")
     used = {i for p in ALL_ARTICLES for i in load(p)[0].get("intents") or []}
@@ -194,7 +197,7 @@ def test_the_nlu_loader_reads_every_article():
     assert (hit.title, hit.answer, list(hit.questions)) == (meta["title"], answer, meta["questions"])
 
 
-# -- the shipped catalogue --------------------------------------------------------------------------------------
+# -- the shipped catalogue -----------------------------------------------------------------------------------
 
 def test_catalogue_is_valid():
     doc = yaml.safe_load((CONTENT / "catalogue.yml").read_text(encoding="utf-8"))
@@ -205,12 +208,12 @@ def test_catalogue_is_valid():
     assert stock == {True, False}, "the demo needs products both in and out of stock"
 
 
-# -- the knowledge base answers questions it has not seen -----------------------------------------------------------
+# -- the knowledge base answers questions it has not seen ----------------------------------------------------
 
 # Customer questions written apart from the articles (never tuned on): article id -> (nl, en).
 HELD_OUT: dict[str, tuple[str, str]] = {
     "airfryer-cleaning": ("Er zit allemaal vet in mijn airfryer, hoe krijg ik dat eruit?",
-        "There"s grease all over the inside of my air fryer, how do I clean it?"),
+        "There's grease all over the inside of my air fryer, how do I clean it?"),
     "business-invoice": ("Kan de factuur op naam van mijn eenmanszaak?",
         "Can the invoice be made out to my business?"),
     "cancel-order": ("Ik heb per ongeluk de verkeerde kleur besteld, kan ik de order annuleren?",
@@ -230,9 +233,9 @@ HELD_OUT: dict[str, tuple[str, str]] = {
     "customer-service-contact": ("Tot hoe laat is jullie helpdesk bereikbaar?",
         "Until what time is your helpdesk open?"),
     "damaged-on-arrival": ("Mijn nieuwe stofzuiger gaat niet aan",
-        "My new vacuum cleaner won"t switch on"),
+        "My new vacuum cleaner won't switch on"),
     "delete-account-gdpr": ("Ik wil geen klant meer zijn, haal mijn account weg",
-        "I don"t want to be a customer anymore, remove my account"),
+        "I don't want to be a customer anymore, remove my account"),
     "delivery-abroad": ("Leveren jullie ook in Gent?",
         "Do you deliver to Ghent?"),
     "delivery-times": ("Wanneer komt mijn bestelling ongeveer?",
@@ -268,7 +271,7 @@ HELD_OUT: dict[str, tuple[str, str]] = {
     "order-status-help": ("Wat betekent status verzonden?",
         "What does the status shipped mean?"),
     "password-reset": ("Ik krijg geen mail om mijn wachtwoord te resetten",
-        "I don"t get the e-mail to reset my password"),
+        "I don't get the e-mail to reset my password"),
     "payment-failed": ("Mijn iDEAL-betaling is afgebroken",
         "My iDEAL payment was interrupted"),
     "payment-methods": ("Kan ik met Bancontact betalen?",
@@ -284,9 +287,9 @@ HELD_OUT: dict[str, tuple[str, str]] = {
     "recycling-old-appliances": ("Nemen jullie oude waterkokers in?",
         "Do you take back old kettles?"),
     "refund-timing": ("Ik heb mijn retour al een week geleden gestuurd, waar blijft mijn geld?",
-        "I sent my return a week ago, where"s my money?"),
+        "I sent my return a week ago, where's my money?"),
     "repair-process": ("Mijn robotstofzuiger rijdt niet meer, kan hij gerepareerd worden?",
-        "My robot vacuum doesn"t move anymore, can it be repaired?"),
+        "My robot vacuum doesn't move anymore, can it be repaired?"),
     "return-costs": ("Kost een retour geld?",
         "Does a return cost money?"),
     "return-opened-product": ("Ik heb de blender één keer gebruikt, kan ik hem nog terugsturen?",
@@ -294,11 +297,11 @@ HELD_OUT: dict[str, tuple[str, str]] = {
     "return-period": ("Ik heb de stofzuiger 2 weken geleden gekocht, mag hij nog terug?",
         "I bought the vacuum 2 weeks ago, can I still return it?"),
     "robot-vacuum-app": ("De app herkent mijn robot niet",
-        "The app doesn"t recognise my robot"),
+        "The app doesn't recognise my robot"),
     "shipping-costs": ("Wat zijn de bezorgkosten naar België?",
         "What are the delivery costs to Belgium?"),
     "spare-parts": ("Ik zoek een nieuwe kan voor mijn blender",
-        "I"m looking for a new jug for my blender"),
+        "I'm looking for a new jug for my blender"),
     "stock-alerts": ("De Robbie Mini is uitverkocht, komt hij terug?",
         "The Robbie Mini is sold out, will it come back?"),
     "store-hours-amsterdam": ("Wanneer is de winkel in Amsterdam open?",
@@ -340,10 +343,11 @@ def test_the_analyzer_finds_the_article_for_unseen_questions(analyzer, language)
     index = LANGUAGES.index(language)
     found = [article_id for article_id, questions in HELD_OUT.items()
              if article_id in [hit.article_id for hit in analyzer.analyze(questions[index]).knowledge]]
-    assert len(found) / len(HELD_OUT) >= MIN_FOUND[language], f"found only {len(found)}/{len(HELD_OUT)}"
+    share = len(found) / len(HELD_OUT)
+    assert share >= MIN_FOUND[language], f"found only {len(found)}/{len(HELD_OUT)}"
 
 
-# -- the checks catch broken content ----------------------------------------------------------------------------
+# -- the checks catch broken content -------------------------------------------------------------------------
 
 GOOD = """---
 id: sample

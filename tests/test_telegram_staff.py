@@ -10,10 +10,10 @@ from tests.emulators.telegram_api import TelegramEmulator
 from tests.emulators.telegram_harness import STAFF_CHAT, texts, until
 from tests.helpers import matches
 
-pytest_plugins = ["tests.emulators.telegram_harness"]  # fixtures: tg, db_url, engine, bot
+pytest_plugins = ["tests.emulators.telegram_fixtures"]  # fixtures: tg, db_url, engine, bot
 
 
-def staff(tg: TelegramEmulator, user: int, text: str, name: str, reply_to: dict | None = None, **payload) -> None:
+def staff(tg: TelegramEmulator, user: int, text: str | None, name: str, reply_to: dict | None = None, **payload) -> None:
     tg.message(user, text, chat_id=STAFF_CHAT, chat_type="supergroup", first_name=name, reply_to=reply_to, **payload)
 
 
@@ -38,7 +38,7 @@ async def test_reply_command_take_conflicts_and_what_is_not_relayed(tg, bot, eng
 
     staff(tg, 7002, f"/take {ticket['id']}", "Kim")  # owned by Sam: Kim is told, nothing changes
     await until(lambda: any("already owned" in t for t in staff_posts(tg)), what="the refusal")
-    staff(tg, 7002, "Hier is een foto", "Kim", reply_to=tg.as_message(card),
+    staff(tg, 7002, None, "Kim", reply_to=tg.as_message(card), caption="Hier is een foto",
           photo=[{"file_id": "p", "file_unique_id": "u", "width": 1, "height": 1}])
     await until(lambda: any("Only text" in t for t in staff_posts(tg)), what="the photo refusal")
     staff(tg, 7002, "/reply 999 hallo", "Kim")
@@ -72,7 +72,7 @@ async def test_each_escalation_is_posted_once_and_again_when_reopened(tg, bot, e
     tg.message(3201, "Ik wil een medewerker spreken")  # asked again while waiting: no second post
     await texts(tg, 3201, 2)
     await asyncio.sleep(0.3)
-    cards = lambda: [p for p in tg.sent("sendMessage", STAFF_CHAT) if p.get("reply_markup")]  # noqa: E731
+    cards = lambda: [p for p in tg.sent("sendMessage", STAFF_CHAT) if p.get("reply_markup")]
     assert len(cards()) == 1
     staff(tg, 7001, f"/done {ticket['id']}", "Sam")
     await texts(tg, 3201, 4)

@@ -18,6 +18,7 @@ from webcare import __version__
 from webcare.app import App
 from webcare.commands.customers import customers
 from webcare.commands.mentions import listen, mentions
+from webcare.commands.nlu import nlu
 from webcare.commands.store import store
 from webcare.commands.users import users
 from webcare.errors import WebcareError
@@ -155,7 +156,7 @@ def tickets_show(app: App, ticket_id: int, as_json: bool) -> None:
         console.print(f"  {line['author']:>12}: {line['text']}", markup=False)
 
 
-for _command in (customers, store, users, listen, mentions):
+for _command in (customers, store, users, listen, mentions, nlu):
     cli.add_command(_command)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import random
 import re
 from pathlib import Path
 from typing import Any
@@ -96,3 +97,41 @@ def login(client: Any, username: str, password: str = PASSWORD) -> Any:
     token = csrf_of(client.get("/login").text)
     return client.post("/login", data={"username": username, "password": password, "csrf": token, "next": "/"},
                        follow_redirects=False)
+
+
+def seed_history(store: Store, days: int = 7, per_day: int = 10) -> None:
+    """A week of believable history (conversations, escalations, CSAT, mentions, a storm) for screenshots."""
+    now = store.clock()
+    rng = random.Random(7)
+    moods = ("negative", "neutral", "positive")
+    mentions = []
+    for day in range(days, 0, -1):
+        for n in range(per_day):
+            start = now - day * 86400 + n * 2400
+
+            def at(offset: float, start: float = start) -> Store:
+                return Store(store.backend, clock=lambda: start + offset)
+
+            channel = ("telegram", "webchat")[n % 2]
+            customer = at(0).identify(channel, f"hist-{day}-{n}", f"Klant {day}-{n}")
+            conversation = at(0).open_conversation(customer["id"], channel, f"hist-{day}-{n}")["id"]
+            mood = rng.choices(moods, (2, 5, 3))[0]
+            message = at(0).record_incoming(conversation, "Waar is mijn bestelling?")
+            at(0).set_analysis(message, {"intent": "order_status", "sentiment": mood, "complaint": mood == "negative",
+                                         "sentiment_score": {"negative": -0.7, "neutral": 0, "positive": 0.6}[mood]})
+            if n % 3 == 0:
+                at(5).escalate(conversation, "complaint", "high" if n % 2 else "normal", sla_due_at=start + 7200)
+                at(60 * (5 + n * 4 + day)).agent_reply(conversation, "alice", "Ik kijk het voor je na.")
+                at(60 * (30 + n * 9)).hand_back(conversation, "alice")
+                ticket = store.ticket_for_conversation(conversation)
+                at(60 * (31 + n * 9)).record_csat(ticket["id"], 3 + (day + n) % 3)
+            at(600).close_conversation(conversation)
+        for n in range(per_day * (4 if day == 2 else 1)):
+            mood = rng.choices(moods, (3, 4, 3) if day != 2 else (8, 2, 1))[0]
+            mentions.append({"source": ("x", "bluesky", "mastodon")[n % 3], "external_id": f"hist-{day}-{n}",
+                             "author": f"user{n % 7}", "text": "Over de bezorging…", "sentiment": mood,
+                             "complaint": int(mood == "negative" or day == 2), "created_at": now - day * 86400 + n * 900})
+    store.ingest_mentions(mentions)
+    Store(store.backend, clock=lambda: now - 2 * 86400 + 3 * 3600).log_event(
+        "storm", data={"topic": "bezorging", "source": "x", "count": 38, "baseline": 4.1,
+                       "sample": ["Al een week geen pakket!", "Bezorger belt niet eens aan"]})

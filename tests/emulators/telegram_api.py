@@ -56,6 +56,7 @@ class TelegramEmulator(Emulator):
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
         self._chat_types: dict[int, str] = {}
+        self.last_update_id = 0
         self._changed = threading.Condition()
 
     @property
@@ -72,6 +73,7 @@ class TelegramEmulator(Emulator):
         """Queue a raw update (an `update_id` is added when missing); return its id."""
         update = dict(update)
         update.setdefault("update_id", next(self._update_ids))
+        self.last_update_id = update["update_id"]
         if self.webhook.get("url"):
             threading.Thread(target=self._post_webhook, args=(update,), daemon=True).start()
         else:

@@ -7,12 +7,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from bot.channels.telegram import TelegramChannel
 from bot.config import EscalationConfig, StaffTelegramConfig, TelegramConfig
 from bot.engine import DialogueEngine
-from store import Store
 from tests.emulators.telegram_api import TelegramEmulator
 
 STAFF_CHAT = -100500
@@ -52,31 +49,3 @@ async def started(tg: TelegramEmulator, engine: DialogueEngine, staff: bool = Tr
                               staff_config() if staff else None)
     await channel.start()
     return channel
-
-
-# -- fixtures (a test module names this module in `pytest_plugins`) --------------------------------------------
-
-
-@pytest.fixture
-def tg():
-    with TelegramEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def db_url(tmp_path):
-    return f"sqlite:///{tmp_path / 'webcare.db'}"
-
-
-@pytest.fixture
-def engine(db_url, analyzer, responses):
-    store = Store.open(db_url)
-    yield DialogueEngine(store, analyzer, responses, escalation=ALWAYS_OPEN)
-    store.close()
-
-
-@pytest.fixture
-async def bot(tg, engine):
-    channel = await started(tg, engine)
-    yield channel
-    await channel.stop()

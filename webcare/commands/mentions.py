@@ -71,11 +71,11 @@ def mentions_list(app: App, flagged: bool, status: str | None, limit: int, as_js
     if as_json:
         _json(rows)
         return
-    table = Table("id", "source", "author", "prio", "sentiment", "flag", "status", "posted", "text")
+    table = Table("id", "source", "author", "prio", "flag", "text")
     for m in rows:
-        table.add_row(str(m["id"]), m["source"], m["author"] or "", f"{m['priority'] or 0:.2f}", m["sentiment"] or "",
-                      "dup" if m["duplicate_of"] else "yes" if m["flagged"] else "", m["review_status"],
-                      _when(m["posted_at"] or m["created_at"]), " ".join(m["text"].split())[:80])
+        flag = "dup" if m["duplicate_of"] else m["review_status"] if m["flagged"] else ""
+        table.add_row(str(m["id"]), m["source"], m["author"] or "", f"{m['priority'] or 0:.2f}", flag,
+                      " ".join(m["text"].split())[:100])
     Console().print(table if rows else "No mentions.")
 
 

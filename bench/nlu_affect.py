@@ -1,0 +1,48 @@
+"""Affect benchmarks with the shipped heads (trained only on responses/affect train split):
+TweetEval sentiment (test), Dutch bol.com reviews (test), Dutch political tweets (test), and our own
+test split for sentiment, complaint and urgency; plus batched throughput. Prints JSON and writes
+bench/results/nlu_affect.json. The public sets are only read for evaluation, never trained on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from nlu import Analyzer, NLUConfig
+from nlu.data import AFFECT_FIELDS, load_affect
+from nlu.datasets import SENTIMENT_SETS, data_dir
+from nlu.evaluate import evaluate_affect
+
+KEYS = ("accuracy", "macro_f1", "macro_recall", "n_test", "texts_per_second")
+
+
+def main() -> dict:
+    config = NLUConfig(model_dir=".webcare/bench-models")
+    analyzer = Analyzer.load_or_train(config)
+    root = data_dir()
+    results: dict = {}
+    for name, read in SENTIMENT_SETS.items():
+        report = evaluate_affect("sentiment", read(root), analyzer.features, analyzer.affect)
+        results[f"sentiment/{name}"] = {k: report[k] for k in KEYS} | {"per_class": report["per_class"]}
+    ours = load_affect(Path(config.data_dir), config.languages, "test")
+    for head in AFFECT_FIELDS:
+        for lang in [*config.languages, None]:
+            rows = [{"text": r["text"], "label": r[head]} for r in ours if lang in (None, r.get("lang"))]
+            report = evaluate_affect(head, rows, analyzer.features, analyzer.affect)
+            results[f"{head}/ours-{lang or 'all'}"] = {k: report[k] for k in KEYS}
+    texts = [r["text"] for r in SENTIMENT_SETS["tweeteval"](root)[:2000]]
+    started = time.perf_counter()
+    for i in range(0, len(texts), 256):
+        analyzer.analyze_many(texts[i : i + 256])
+    results["analyze_many_texts_per_second"] = round(len(texts) / (time.perf_counter() - started), 1)
+    return results
+
+
+if __name__ == "__main__":
+    out = main()
+    path = Path(__file__).parent / "results" / "nlu_affect.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(out, indent=2))
+    print(json.dumps(out, indent=2))

@@ -1,0 +1,51 @@
+"""Latency of one `Analyzer.analyze` call (p50/p95/p99, ms), batched throughput (texts/s), training
+time and memory on the shipped content. Prints JSON and writes bench/results/nlu_latency.json."""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import time
+from pathlib import Path
+
+from nlu import Analyzer, NLUConfig
+from nlu.data import load_affect, load_nlu
+
+
+def main() -> dict:
+    config = NLUConfig(model_dir=".webcare/bench-models")
+    started = time.perf_counter()
+    analyzer = Analyzer.load_or_train(config)
+    load_seconds = time.perf_counter() - started
+    texts = [e.text for e in load_nlu(Path(config.data_dir), config.languages).examples]
+    texts += [r["text"] for r in load_affect(Path(config.data_dir), config.languages, "test")]
+    for t in texts[:20]:
+        analyzer.analyze(t)  # warm up
+    sample = texts[::3][:600]
+    timings = []
+    for t in sample:
+        t0 = time.perf_counter()
+        analyzer.analyze(t, {"language": "nl"})
+        timings.append((time.perf_counter() - t0) * 1000)
+    timings.sort()
+    started = time.perf_counter()
+    for i in range(0, len(texts), 256):
+        analyzer.analyze_many(texts[i : i + 256])
+    throughput = len(texts) / (time.perf_counter() - started)
+    q = statistics.quantiles(timings, n=100)
+    return {
+        "n_single": len(sample), "p50_ms": round(q[49], 2), "p95_ms": round(q[94], 2), "p99_ms": round(q[98], 2),
+        "batched_texts_per_second": round(throughput, 1), "n_batched": len(texts),
+        "load_or_train_seconds": round(load_seconds, 2), "train_seconds": analyzer.meta["train_seconds"],
+        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "encoder": analyzer.meta["encoder"],
+    }
+
+
+if __name__ == "__main__":
+    out = main()
+    path = Path(__file__).parent / "results" / "nlu_latency.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(out, indent=2))
+    print(json.dumps(out, indent=2))

@@ -1,0 +1,132 @@
+"""Telegram latency: update served → reply arriving, through python-telegram-bot and the Bot API emulator.
+
+Every message comes from its own customer (a first message: customer, conversation, analysis, reply),
+in Dutch and English. The time is taken from the moment the emulator hands the update to the bot in a
+getUpdates answer to the moment the bot's sendMessage for that chat arrives at the emulator, so it
+covers PTB's parsing, the typing indicator, the default NLU, the dialogue engine, the store, the
+outbox, the rate limiters and PTB's HTTP send, all on loopback.
+
+- latency:    N messages offered at a steady rate under Telegram's limits (the bot's defaults:
+              30 requests/s overall; with the typing indicator a reply costs two requests).
+- burst:      N messages at once with the default limits (what a customer queue sees at peak).
+- capacity:   N messages at once with the limiters off (what this machine can do).
+
+Prints JSON and writes bench/results/telegram_latency.json.
+
+    python bench/telegram_latency.py [--n 500] [--rate 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.channels.telegram import TelegramChannel
+from bot.engine import DialogueEngine
+from bot.outbox import OutboxDispatcher
+from store import Store
+from tests.emulators.telegram_api import TelegramEmulator
+from tests.emulators.telegram_harness import telegram_config
+from webcare.app import App
+
+TEXTS = [
+    "Waar is mijn bestelling?", "Wat zijn jullie openingstijden?", "Hoe kan ik iets retourneren?",
+    "Where is my order 40218833?", "What are your opening hours?", "Kan ik met iDEAL betalen?",
+    "Mijn pakket is beschadigd aangekomen", "How much does delivery cost?", "Hallo!", "Bedankt voor de hulp",
+]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+async def run(engine: DialogueEngine, n: int, rate: float | None, first_user: int, **config: Any) -> dict[str, Any]:
+    """Offer `n` messages (at `rate` per second, or all at once) and time each reply."""
+    with TelegramEmulator() as tg:
+        channel = TelegramChannel(telegram_config(tg, poll_timeout=10, **config), engine, engine.store)
+        await channel.start()
+        stop = asyncio.Event()
+        sweeper = asyncio.create_task(OutboxDispatcher(engine.store, {"telegram": channel}).run(stop))
+        chats: dict[int, int] = {}
+        begun = time.perf_counter()
+        for i in range(n):
+            user = first_user + i
+            tg.message(user, TEXTS[i % len(TEXTS)], first_name=f"Klant{i}")
+            chats[user] = tg.last_update_id
+            if rate:
+                await asyncio.sleep(max(0.0, begun + (i + 1) / rate - time.perf_counter()))
+        first_reply: dict[int, float] = {}
+        while len(first_reply) < n and time.perf_counter() - begun < 600:
+            for call in list(tg.calls):
+                chat = call.params.get("chat_id")
+                if call.method == "sendMessage" and chat in chats and chat not in first_reply:
+                    first_reply[chat] = call.at
+            await asyncio.sleep(0.01)
+        ended = max(first_reply.values())
+        stop.set()
+        await sweeper
+        await channel.stop()
+        served = dict(tg.served)
+    latencies = [(first_reply[chat] - served[update_id]) * 1000 for chat, update_id in chats.items()
+                 if chat in first_reply and update_id in served]
+    return {
+        "messages": n,
+        "answered": len(first_reply),
+        "offered_per_s": rate or "all at once",
+        "p50_ms": round(percentile(latencies, 50), 1),
+        "p95_ms": round(percentile(latencies, 95), 1),
+        "p99_ms": round(percentile(latencies, 99), 1),
+        "mean_ms": round(statistics.fmean(latencies), 1),
+        "max_ms": round(max(latencies), 1),
+        "throughput_per_s": round(len(first_reply) / (ended - begun), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=500, help="messages per scenario")
+    parser.add_argument("--rate", type=float, default=10.0, help="messages per second offered in the latency run")
+    args = parser.parse_args()
+    app = App(ROOT / "config.yml")
+    analyzer = app.analyzer(progress=lambda m: print(m, file=sys.stderr))
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store.open(f"sqlite:///{tmp}/bench.db")
+        engine = DialogueEngine(store, analyzer, app.responses, dialogue=app.settings.dialogue,
+                                escalation=app.settings.escalation, languages=app.settings.nlu.languages,
+                                default_language=app.settings.nlu.default_language)
+        defaults = {"chat_rate": 1.0, "chat_burst": 3}
+        results["latency"] = asyncio.run(run(engine, args.n, args.rate, 10_000, **defaults))
+        results["burst"] = asyncio.run(run(engine, args.n, None, 20_000, **defaults))
+        results["capacity"] = asyncio.run(run(engine, args.n, None, 30_000, overall_rate=100_000, **defaults))
+        store.close()
+    report = {
+        "benchmark": "telegram_latency",
+        "what": "update served by the Bot API emulator -> the bot's sendMessage arriving, real PTB 22, loopback",
+        "nlu": "default (config.yml)",
+        "typing_indicator": True,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        **results,
+    }
+    text = json.dumps(report, indent=2)
+    print(text)
+    out = ROOT / "bench" / "results" / "telegram_latency.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
