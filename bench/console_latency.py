@@ -98,8 +98,11 @@ async def measure(client: httpx.AsyncClient, method: str, path: str, count: int,
         while not queue.empty():
             i = queue.get_nowait()
             start = time.perf_counter()
-            payload = None if body is None else {"text": body.format(i=i), "id": f"b{concurrency}-{i}"}
-            response = await client.request(method, path, json=payload)
+            if body is None:
+                response = await client.request(method, path)
+            else:  # every post is a new customer's first message: identify, analyse, answer, store
+                cookie = {"Cookie": f"webcare_chat=bench-{concurrency}-{i}-{'x' * 20}"}
+                response = await client.request(method, path, json={"text": body.format(i=i)}, headers=cookie)
             latencies.append(time.perf_counter() - start)
             errors += response.status_code >= 400
 
@@ -118,7 +121,8 @@ async def measure(client: httpx.AsyncClient, method: str, path: str, count: int,
 async def run(base: str, requests: int, levels: list[int], conversation_id: int) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=max(levels) + 4)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as staff, \
-            httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as customer:
+            httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as customer, \
+            httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as poster:
         token = re.search(r'name="csrf" value="([^"]+)"', (await staff.get("/login")).text).group(1)  # type: ignore[union-attr]
         from tests.emulators.console_kit import PASSWORD
 
@@ -133,7 +137,7 @@ async def run(base: str, requests: int, levels: list[int], conversation_id: int)
             ("mention queue", staff, "GET", "/mentions", None),
             ("dashboard 7d", staff, "GET", "/dashboard?period=7d", None),
             ("healthz", staff, "GET", "/healthz", None),
-            ("webchat post (bot turn)", customer, "POST", "/chat/api/messages", "hello {i}"),
+            ("webchat post (bot turn)", poster, "POST", "/chat/api/messages", "hello, where is order {i}?"),
             ("webchat poll", customer, "GET", "/chat/api/messages?after=0", None),
         ]
         results: dict[str, Any] = {}

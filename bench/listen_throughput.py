@@ -30,22 +30,22 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from listeners.base import Mention  # noqa: E402
-from listeners.config import ListenersConfig  # noqa: E402
-from listeners.dedupe import NearDuplicates  # noqa: E402
-from listeners.triage import Triage  # noqa: E402
-from nlu.types import Analysis  # noqa: E402
-from store import Store  # noqa: E402
+from listeners.base import Mention
+from listeners.config import ListenersConfig
+from listeners.dedupe import NearDuplicates
+from listeners.triage import Triage
+from nlu.types import Analysis
+from store import Store
 
 COMPLAINTS = {
-    "delivery": ["Mijn pakket {n} is al {d} dagen onderweg, waardeloos @acme", "Bezorger heeft pakket {n} gewoon bij de "
-                 "buren gegooid, ik ben er klaar mee", "Order {n} still not delivered after {d} days @acme, terrible"],
+    "delivery": ["Mijn pakket {n} is al {d} dagen onderweg, waardeloos @acme", ("Bezorger heeft pakket {n} gewoon bij de "
+                 "buren gegooid, ik ben er klaar mee"), "Order {n} still not delivered after {d} days @acme, terrible"],
     "payment": ["Al {d} keer dubbel betaald voor bestelling {n} en geen terugbetaling van acme",
                 "Refund for order {n} takes {d} weeks already, unacceptable"],
     "app": ["De acme app crasht elke keer bij afrekenen ({d}e poging)", "Can't log in to the acme app since update {d}"],
 }
-PRAISE = ["Wat een topservice van @acme, pakket {n} binnen een dag!", "Love my new airfryer from acme, order {n} was "
-          "perfect", "Super geholpen door de klantenservice van acme vandaag", "Acme delivered in {d} hours, great job"]
+PRAISE = ["Wat een topservice van @acme, pakket {n} binnen een dag!", ("Love my new airfryer from acme, order {n} was "
+          "perfect"), "Super geholpen door de klantenservice van acme vandaag", "Acme delivered in {d} hours, great job"]
 QUESTIONS = ["@acme hoe laat gaan jullie open op zondag?", "@acme can I return order {n} in store?",
              "@acme leveren jullie ook in België?"]
 NEUTRAL = ["Acme opent een nieuwe winkel in Utrecht", "Acme kwartaalcijfers: omzet {d}% hoger",

@@ -21,12 +21,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import platform
 import statistics
 import sys
 import tempfile
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +39,8 @@ from bot.channels.telegram import TelegramChannel
 from bot.engine import DialogueEngine
 from bot.outbox import OutboxDispatcher
 from store import Store
-from tests.emulators.telegram_api import TelegramEmulator
-from tests.emulators.telegram_harness import telegram_config
+from bot.config import TelegramConfig
+from tests.emulators.telegram_api import TOKEN, TelegramEmulator
 from webcare.app import App
 
 TEXTS = [
@@ -53,46 +55,62 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-async def run(engine: DialogueEngine, n: int, rate: float | None, first_user: int, **config: Any) -> dict[str, Any]:
-    """Offer `n` messages (at `rate` per second, or all at once) and time each reply."""
+def telegram_side(conn: Connection, n: int, rate: float | None, first_user: int) -> None:
+    """The emulator in its own process (as Telegram is): offer the messages, time the replies, report."""
     with TelegramEmulator() as tg:
-        channel = TelegramChannel(telegram_config(tg, poll_timeout=10, **config), engine, engine.store)
-        await channel.start()
-        stop = asyncio.Event()
-        sweeper = asyncio.create_task(OutboxDispatcher(engine.store, {"telegram": channel}).run(stop))
+        conn.send(tg.url)
+        conn.recv()  # the bot is running
         chats: dict[int, int] = {}
         begun = time.perf_counter()
         for i in range(n):
-            user = first_user + i
-            tg.message(user, TEXTS[i % len(TEXTS)], first_name=f"Klant{i}")
-            chats[user] = tg.last_update_id
+            tg.message(first_user + i, TEXTS[i % len(TEXTS)], first_name=f"Klant{i}")
+            chats[first_user + i] = tg.last_update_id
             if rate:
-                await asyncio.sleep(max(0.0, begun + (i + 1) / rate - time.perf_counter()))
-        first_reply: dict[int, float] = {}
-        while len(first_reply) < n and time.perf_counter() - begun < 600:
-            for call in list(tg.calls):
+                time.sleep(max(0.0, begun + (i + 1) / rate - time.perf_counter()))
+        replies: dict[int, float] = {}
+        seen = 0
+        while len(replies) < n and time.perf_counter() - begun < 600:
+            calls = tg.calls[seen:]
+            seen += len(calls)
+            for call in calls:
                 chat = call.params.get("chat_id")
-                if call.method == "sendMessage" and chat in chats and chat not in first_reply:
-                    first_reply[chat] = call.at
-            await asyncio.sleep(0.01)
-        ended = max(first_reply.values())
-        stop.set()
-        await sweeper
-        await channel.stop()
-        served = dict(tg.served)
-    latencies = [(first_reply[chat] - served[update_id]) * 1000 for chat, update_id in chats.items()
-                 if chat in first_reply and update_id in served]
-    return {
-        "messages": n,
-        "answered": len(first_reply),
-        "offered_per_s": rate or "all at once",
-        "p50_ms": round(percentile(latencies, 50), 1),
-        "p95_ms": round(percentile(latencies, 95), 1),
-        "p99_ms": round(percentile(latencies, 99), 1),
-        "mean_ms": round(statistics.fmean(latencies), 1),
-        "max_ms": round(max(latencies), 1),
-        "throughput_per_s": round(len(first_reply) / (ended - begun), 1),
-    }
+                if call.method == "sendMessage" and chat in chats and chat not in replies:
+                    replies[chat] = call.at
+            time.sleep(0.05)
+        latencies = [(replies[chat] - tg.served[update]) * 1000 for chat, update in chats.items()
+                     if chat in replies and update in tg.served]
+        conn.send({
+            "messages": n,
+            "answered": len(replies),
+            "offered_per_s": rate or "all at once",
+            "p50_ms": round(percentile(latencies, 50), 1),
+            "p95_ms": round(percentile(latencies, 95), 1),
+            "p99_ms": round(percentile(latencies, 99), 1),
+            "mean_ms": round(statistics.fmean(latencies), 1),
+            "max_ms": round(max(latencies), 1),
+            "throughput_per_s": round(len(replies) / (max(replies.values()) - begun), 1),
+        })
+
+
+async def run(engine: DialogueEngine, n: int, rate: float | None, first_user: int, **config: Any) -> dict[str, Any]:
+    """Run the bot against an emulator process offering `n` messages (at `rate`/s or all at once)."""
+    conn, child_conn = multiprocessing.get_context("spawn").Pipe()
+    child = multiprocessing.get_context("spawn").Process(
+        target=telegram_side, args=(child_conn, n, rate, first_user), daemon=True)
+    child.start()
+    url = await asyncio.to_thread(conn.recv)
+    settings = {"token": TOKEN, "base_url": f"{url}/bot", "base_file_url": f"{url}/file/bot", "poll_timeout": 10}
+    channel = TelegramChannel(TelegramConfig(**(settings | config)), engine, engine.store)
+    await channel.start()
+    stop = asyncio.Event()
+    sweeper = asyncio.create_task(OutboxDispatcher(engine.store, {"telegram": channel}).run(stop))
+    conn.send("go")
+    result = await asyncio.to_thread(conn.recv)
+    stop.set()
+    await sweeper
+    await channel.stop()
+    child.join(10)
+    return result
 
 
 def main() -> None:
@@ -108,17 +126,17 @@ def main() -> None:
         engine = DialogueEngine(store, analyzer, app.responses, dialogue=app.settings.dialogue,
                                 escalation=app.settings.escalation, languages=app.settings.nlu.languages,
                                 default_language=app.settings.nlu.default_language)
-        defaults = {"chat_rate": 1.0, "chat_burst": 3}
-        results["latency"] = asyncio.run(run(engine, args.n, args.rate, 10_000, **defaults))
-        results["burst"] = asyncio.run(run(engine, args.n, None, 20_000, **defaults))
-        results["capacity"] = asyncio.run(run(engine, args.n, None, 30_000, overall_rate=100_000, **defaults))
+        results["latency"] = asyncio.run(run(engine, args.n, args.rate, 10_000))
+        results["burst"] = asyncio.run(run(engine, args.n, None, 20_000))
+        results["capacity"] = asyncio.run(run(engine, args.n, None, 30_000, overall_rate=100_000))
         store.close()
     report = {
         "benchmark": "telegram_latency",
         "what": "update served by the Bot API emulator -> the bot's sendMessage arriving, real PTB 22, loopback",
         "nlu": "default (config.yml)",
         "typing_indicator": True,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {"cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 1),
+                    "python": platform.python_version(), "platform": platform.platform()},
         **results,
     }
     text = json.dumps(report, indent=2)

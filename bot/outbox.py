@@ -13,6 +13,7 @@ import logging
 import os
 import random
 import socket
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -59,33 +60,45 @@ class OutboxDispatcher:
         """Start the next round now instead of after the poll interval (e.g. a reply was just queued)."""
         self._wake.set()
 
+    def claim(self, name: str, chat_id: str | None = None) -> list[dict[str, Any]]:
+        """Claim what is due now on a channel (or in one of its chats) for this worker (blocking)."""
+        return self.store.claim_outbox(name, self.worker, self.batch, self.lease_seconds, chat_id)
+
     async def dispatch_once(self) -> int:
         """Deliver what is due now on every channel; return how many were sent."""
         sent = 0
         for name in self.channels:
-            rows = await asyncio.to_thread(self.store.claim_outbox, name, self.worker, self.batch, self.lease_seconds)
-            sent += await self.deliver(name, rows)
+            claimed_at = time.monotonic()
+            rows = await asyncio.to_thread(self.claim, name)
+            sent += await self.deliver(name, rows, claimed_at)
         return sent
 
     async def dispatch_chat(self, name: str, chat_id: str) -> int:
         """Deliver what is due now in one chat of one channel (a channel's own fast path)."""
-        rows = await asyncio.to_thread(
-            self.store.claim_outbox, name, self.worker, self.batch, self.lease_seconds, chat_id
-        )
-        return await self.deliver(name, rows)
+        claimed_at = time.monotonic()
+        rows = await asyncio.to_thread(self.claim, name, chat_id)
+        return await self.deliver(name, rows, claimed_at)
 
-    async def deliver(self, name: str, rows: list[dict[str, Any]]) -> int:
-        """Send claimed rows: each chat's in order, chats side by side; return how many were sent."""
+    async def deliver(self, name: str, rows: list[dict[str, Any]], claimed_at: float) -> int:
+        """Send rows claimed at `claimed_at` (monotonic): each chat's in order, chats side by side.
+
+        Returns how many were sent.
+        """
         chats: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
             chats.setdefault(row["chat_id"], []).append(row)
-        counts = await asyncio.gather(*(self._deliver_chat(name, chat_rows) for chat_rows in chats.values()))
+        counts = await asyncio.gather(
+            *(self._deliver_chat(name, chat_rows, claimed_at) for chat_rows in chats.values())
+        )
         return sum(counts)
 
-    async def _deliver_chat(self, name: str, rows: list[dict[str, Any]]) -> int:
+    async def _deliver_chat(self, name: str, rows: list[dict[str, Any]], claimed_at: float) -> int:
         channel = self.channels[name]
         for done, row in enumerate(rows):
-            if not await asyncio.to_thread(self.store.renew_claim, row["id"], self.worker, self.lease_seconds):
+            fresh = time.monotonic() - claimed_at < self.lease_seconds / 3
+            if not fresh and not await asyncio.to_thread(
+                self.store.renew_claim, row["id"], self.worker, self.lease_seconds
+            ):
                 continue  # this batch outlived its lease and another worker has the reply now
             try:
                 platform_id = await channel.send(to_outgoing(row))

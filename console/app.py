@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
@@ -71,7 +72,7 @@ def create_app(store: Store, settings: Any, engine: Any = None) -> FastAPI:
     async def _login(request: Request, exc: LoginRequired) -> Response:
         if request.method != "GET" or request.headers.get("x-requested-with") == "fetch":
             return PlainTextResponse("sign in first", status_code=401)
-        return RedirectResponse(f"/login?next={exc.next_url}", status_code=303)
+        return RedirectResponse(f"/login?next={quote(exc.next_url, safe='/')}", status_code=303)
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> Response:
@@ -88,7 +89,9 @@ def create_app(store: Store, settings: Any, engine: Any = None) -> FastAPI:
     @app.exception_handler(StoreError)
     async def _store_error(request: Request, exc: StoreError) -> Response:
         flash(request, str(exc), "error")
-        return RedirectResponse(request.headers.get("referer") or "/", status_code=303)
+        referer = urlsplit(request.headers.get("referer", ""))
+        back = referer.path + (f"?{referer.query}" if referer.query else "")
+        return RedirectResponse(_safe_next(back), status_code=303)
 
     @app.get("/", include_in_schema=False)
     def home(request: Request) -> Response:

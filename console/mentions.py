@@ -19,12 +19,13 @@ router = APIRouter()
 Social = role("social")
 SENTIMENTS = ("negative", "neutral", "positive")
 MAX_REPLY = 1000
+QUEUE_LIMIT = 50  # the most urgent first; the rest follow as these are reviewed
 
 
 def _queue(store: Store, status: str) -> list[dict[str, Any]]:
     if status == "new":
-        return store.mentions(flagged=True, review_status="new")
-    return [m for m in store.mentions(flagged=None, limit=200) if m["review_status"] != "new"]
+        return store.mentions(flagged=True, review_status="new", limit=QUEUE_LIMIT)
+    return [m for m in store.mentions(flagged=None, limit=4 * QUEUE_LIMIT) if m["review_status"] != "new"]
 
 
 @router.get("/mentions")

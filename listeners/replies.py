@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import tweepy
 from atproto import models
 from atproto_client import exceptions as atp
-from mastodon import MastodonError, MastodonRatelimitError
+from mastodon import MastodonError, MastodonNotFoundError, MastodonRatelimitError, MastodonUnauthorizedError
 
 from listeners.bluesky import BlueskyListener
 from listeners.config import BlueskyConfig, ListenersConfig, MastodonConfig, XConfig
@@ -128,6 +128,8 @@ class MastodonReplies(_Replies):
             reset = self.api.ratelimit_reset
             raise DeliveryFailed("mastodon: rate limited",
                                  retry_after=max(1.0, reset - time.time()) if reset else 60.0) from e
+        except (MastodonNotFoundError, MastodonUnauthorizedError) as e:
+            raise DeliveryFailed(f"mastodon: reply refused: {e}", permanent=True) from e
         except MastodonError as e:
             raise DeliveryFailed(f"mastodon: {e}") from e
         return str(status["id"])

@@ -123,7 +123,7 @@ class ListenerRunner:
             try:
                 mentions, cursor = listener.poll(self.store.get_cursor(key))
             except PollRateLimited as e:  # keep what came before the refused page, then wait
-                result = self.triage.process(e.mentions, (key, e.cursor))
+                result = self.triage.process(e.mentions, (key, e.cursor) if e.cursor is not None else None)
                 self._wait(state, listener.name, e)
                 return self._report(listener.name, result)
             except RateLimited as e:
@@ -133,7 +133,7 @@ class ListenerRunner:
         except WebcareError as e:
             self._fail(state, listener.name, e)
             return None
-        except Exception as e:  # noqa: BLE001 - a bug in one network's parsing must not stop the others
+        except Exception as e:
             log.exception("%s: poll failed", listener.name)
             self._fail(state, listener.name, e)
             return None
@@ -169,7 +169,6 @@ class ListenerRunner:
 
     def run(self) -> None:
         """Poll until `stop()` is called (from another thread or a signal handler)."""
-        self._stop.clear()
         while not self._stop.is_set():
             self.run_once()
             self._stop.wait(max(0.0, min(self.next_due() - self.clock(), 60.0)))

@@ -19,11 +19,12 @@ from typing import Any
 from listeners.config import StormConfig
 
 _WORD = re.compile(r"[^\W\d_]{4,}", re.UNICODE)
-STOPWORDS = set(
-    "that this with have from they what your about there their when will would been were just only also "
-    "niet maar voor door deze over naar want heeft hebben wordt worden geen meer zijn jullie mijn nog "
-    "echt weer gewoon waarom omdat alweer sinds vandaag".split()
-)
+STOPWORDS = {
+    "about", "also", "alweer", "been", "deze", "door", "echt", "from", "geen", "gewoon", "have", "hebben",
+    "heeft", "jullie", "just", "maar", "meer", "mijn", "naar", "niet", "nog", "omdat", "only", "over",
+    "sinds", "that", "their", "there", "they", "this", "vandaag", "voor", "waarom", "want", "weer", "were",
+    "what", "when", "will", "with", "worden", "wordt", "would", "your", "zijn",
+}
 
 
 @dataclass
@@ -107,8 +108,8 @@ class StormDetector:
 def storm_text(storm: dict[str, Any]) -> str:
     """The alert for the staff channel."""
     lines = [
-        f"⚠️ Complaint storm about '{storm['topic']}' on {storm['source']}: {storm['count']} complaints in "
-        f"{storm['window_minutes']:g} min (usually {storm['baseline']:g}).",
+        (f"⚠️ Complaint storm about '{storm['topic']}' on {storm['source']}: {storm['count']} complaints in "
+        f"{storm['window_minutes']:g} min (usually {storm['baseline']:g})."),
         f"Top terms: {', '.join(storm['top_terms']) or '-'}",
     ]
     lines += [f"• {text[:140]}" for text in storm["sample"][:3]]

@@ -87,10 +87,8 @@ class Triage:
         for row in self.store.mentions_since(self.clock() - RECENT_SECONDS, self.config.triage.dedupe_window):
             if row["duplicate_of"] is None:
                 self.near.add(row["text"], row["id"])
-            if row["complaint"]:
+            if row["complaint"]:  # replaying history also replays its alerts: no second alert after a restart
                 self.storms.observe(row["topic"] or "general", row["source"], row["at"])
-        for state in self.storms.topics.values():  # what was alerted before the restart stays alerted
-            state.last_alert = state.bucket * self.storms.window
 
     # -- scoring ------------------------------------------------------------------------------
 
@@ -240,5 +238,5 @@ class Triage:
             return
         try:
             self.notify(text)
-        except Exception:  # noqa: BLE001 - a failed alert must not stop listening; it is in the events
+        except Exception:
             log.exception("storm notification failed")

@@ -12,6 +12,7 @@ from tests.emulators.console_kit import (
     PASSWORD,
     add_user,
     csrf_of,
+    fast_argon2,  # noqa: F401 - autouse: cheap argon2 here
     login,
     make_engine,
     settings,
@@ -388,3 +389,13 @@ def test_healthz_and_metrics(app, customer):
     assert 'webcare_events_total{kind="escalated"} 1.0' in metrics
     assert "webcare_queue_length 1.0" in metrics
     assert re.search(r'webcare_http_request_seconds_count\{method="POST",route="/chat/api/messages"\} 2.0', metrics)
+
+
+def test_sign_in_returns_to_the_page_asked_for(app):
+    client = TestClient(app)
+    response = client.get("/dashboard?period=24h&language=nl", follow_redirects=False)
+    assert response.headers["location"] == "/login?next=/dashboard%3Fperiod%3D24h%26language%3Dnl"
+    token = csrf_of(client.get(response.headers["location"]).text)
+    signed = client.post("/login", data={"username": "alice", "password": PASSWORD, "csrf": token,
+                                         "next": "/dashboard?period=24h&language=nl"}, follow_redirects=False)
+    assert signed.headers["location"] == "/dashboard?period=24h&language=nl"

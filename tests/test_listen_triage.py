@@ -16,9 +16,9 @@ from listeners.triage import Triage
 from nlu.types import Analysis
 from store import Store
 
-_NEGATIVE = re.compile(r"\b(slecht|boos|kapot|waardeloos|terrible|broken|angry|never again|nooit meer)\b", re.I)
-_POSITIVE = re.compile(r"\b(top|super|geweldig|great|love|blij|fantastic)\b", re.I)
-_URGENT = re.compile(r"\b(nu|direct|asap|now|urgent|immediately)\b", re.I)
+_NEGATIVE = re.compile(r"\b(slecht|boos|kapot|waardeloos|terrible|broken|angry|never again|nooit meer)\b", re.IGNORECASE)
+_POSITIVE = re.compile(r"\b(top|super|geweldig|great|love|blij|fantastic)\b", re.IGNORECASE)
+_URGENT = re.compile(r"\b(nu|direct|asap|now|urgent|immediately)\b", re.IGNORECASE)
 
 
 class KeywordAnalyzer:
@@ -237,3 +237,26 @@ def test_store_verbs_for_listeners(any_store: Store):
     assert [r["external_id"] for r in recent] == ["1", "2", "9"] and recent[0]["at"] == 101.0
     authored = any_store.author_mentions(0.0, "x", "a")
     assert [r["external_id"] for r in authored] == ["0", "1", "2"]  # duplicates are not evidence
+
+
+def test_a_restart_does_not_alert_the_same_storm_twice(store):
+    def burst(start: int, count: int) -> list[Mention]:
+        return [mention(str(i), f"Bezorging kapot nummer {i}, waardeloos", author=f"u{i}", at=1_000_000.0 + i)
+                for i in range(start, start + count)]
+
+    Triage(store, KeywordAnalyzer(), config(), clock=lambda: 1_000_100.0).process(burst(0, 8))
+    assert len(store.events(kind="storm")) == 1
+    restarted = Triage(store, KeywordAnalyzer(), config(), clock=lambda: 1_000_100.0)
+    assert restarted.process(burst(8, 8)).storms == []
+    assert len(store.events(kind="storm")) == 1
+
+
+def test_triage_on_every_backend(any_store: Store):
+    triage = Triage(any_store, KeywordAnalyzer(), config(), clock=lambda: 1_000_000.0)
+    batch = [mention("1", "Pakket kapot, waardeloos", author="u1"), mention("2", "RT @h_u1: Pakket kapot, waardeloos",
+                                                                            author="u2", repost_of="1"),
+             mention("3", "Acme is top", author="u3")]
+    result = triage.process(batch, cursor=("listener:x", "c1"))
+    again = triage.process(batch, cursor=("listener:x", "c2"))
+    assert (result.new, result.duplicates, result.tickets, again.new, again.known) == (3, 1, 1, 0, 3)
+    assert any_store.get_cursor("listener:x") == "c2" and any_store.customer_by_identity("x", "u1") is not None

@@ -12,7 +12,12 @@ from bot.channels import webchat
 from bot.channels.webchat import WebChat
 from bot.outbox import OutboxDispatcher
 from console import create_app
-from tests.emulators.console_kit import make_engine, settings, write_content
+from tests.emulators.console_kit import (
+    fast_argon2,  # noqa: F401 - autouse: cheap argon2 here
+    make_engine,
+    settings,
+    write_content,
+)
 
 
 @pytest.fixture
@@ -60,7 +65,6 @@ def test_buttons_come_with_replies_and_can_be_pressed(chat, store):
     chat.post("/chat/api/messages", json={"text": "I want a human"})
     conversation = store.conversations()[0]
     store.take(conversation["id"], "alice")
-    from bot.engine import DialogueEngine  # noqa: F401 - the engine asks CSAT with buttons when handing back
     chat.app.state.engine.hand_back(conversation["id"], "alice")
     last = chat.get("/chat/api/messages").json()["messages"][-1]
     assert [b["payload"] for b in last["buttons"]] == [f"/csat {n}" for n in range(1, 6)]

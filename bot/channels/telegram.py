@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import secrets
+import time
 import warnings
 from collections import OrderedDict
 from datetime import timedelta
@@ -159,6 +160,7 @@ class TelegramChannel:
         self._parts_sent: dict[int, int] = {}  # outbox id -> parts of a split reply already sent
         self._delivering: dict[str, asyncio.Task] = {}
         self._again: set[str] = set()
+        self._claimed: dict[str, list[tuple[list[dict[str, Any]], float]]] = {}
         self.application = self._build(token)
         self.staff = None
         if staff is not None and staff.chat_id is not None:
@@ -346,16 +348,27 @@ class TelegramChannel:
             typing = asyncio.create_task(self._quietly(
                 self.application.bot.send_chat_action(int(incoming.chat_id), "typing")))
         try:
-            await asyncio.to_thread(self.engine.handle, incoming)
+            claimed_at = time.monotonic()
+            rows = await asyncio.to_thread(self._answer, incoming)
         finally:
             if typing is not None:
                 await typing
-        self.kick(incoming.chat_id)
+        self.kick(incoming.chat_id, rows, claimed_at)
+
+    def _answer(self, incoming: IncomingMessage) -> list[dict[str, Any]]:
+        """The engine's turn and the claim of the chat's replies, in one trip to a worker thread."""
+        self.engine.handle(incoming)
+        return self.outbox.claim(self.name, incoming.chat_id)
 
     # -- outgoing ------------------------------------------------------------------------------------
 
-    def kick(self, chat_id: str) -> None:
-        """Deliver a chat's pending replies now, in the background; one delivery per chat at a time."""
+    def kick(self, chat_id: str, claimed: list[dict[str, Any]] | None = None, claimed_at: float = 0.0) -> None:
+        """Deliver a chat's pending replies (and any already `claimed`) now, in the background.
+
+        One delivery runs per chat at a time, so a chat's replies keep their order.
+        """
+        if claimed:
+            self._claimed.setdefault(chat_id, []).append((claimed, claimed_at))
         self._again.add(chat_id)
         if chat_id not in self._delivering:
             self._delivering[chat_id] = asyncio.create_task(self._deliver(chat_id))
@@ -364,7 +377,11 @@ class TelegramChannel:
         try:
             while chat_id in self._again:
                 self._again.discard(chat_id)
-                await self.outbox.dispatch_chat(self.name, chat_id)
+                batches = self._claimed.pop(chat_id, [])
+                for rows, claimed_at in batches:
+                    await self.outbox.deliver(self.name, rows, claimed_at)
+                if not batches:  # nothing claimed for us: look in the outbox
+                    await self.outbox.dispatch_chat(self.name, chat_id)
         except Exception:
             log.exception("delivery to Telegram chat %s failed", chat_id)
         finally:

@@ -28,7 +28,8 @@ from store import Store
 
 COOKIE = "webcare_chat"
 MAX_TEXT = 20_000
-STREAM_SECONDS = 25.0
+STREAM_SECONDS = 25.0  # a stream ends after this; the browser reconnects with Last-Event-ID
+KEEP_ALIVE_SECONDS = 10.0
 _CHAT_ID = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 _ASSETS = Path(__file__).with_name("static")  # chat.html, chat.js, chat.css, widget.js
 _KINDS = ("text", "button")
@@ -190,8 +191,8 @@ def router(chat: WebChat, secure_cookies: bool = False) -> APIRouter:
             seen = start
             deadline = time.monotonic() + STREAM_SECONDS
             yield "retry: 1000\n\n"
-            while time.monotonic() < deadline and not await request.is_disconnected():
-                for message in await chat.wait(chat_id, seen, chat.poll_seconds * 5):
+            while (left := deadline - time.monotonic()) > 0 and not await request.is_disconnected():
+                for message in await chat.wait(chat_id, seen, min(left, KEEP_ALIVE_SECONDS)):
                     seen = message["id"]
                     yield f"id: {seen}\ndata: {json.dumps(message, ensure_ascii=False)}\n\n"
                 yield ": keep-alive\n\n"
