@@ -231,6 +231,10 @@ class _Turn:
         slots = self.conversation["slots"]
         if intent == "order_status":
             return self.order_status(slots["order_number"])
+        product = slots.get("product")
+        if intent == "product_availability" and product in self.engine.responses.in_stock:
+            stock = "product_in_stock" if self.engine.responses.in_stock[product] else "product_out_of_stock"
+            return self.say(stock, product=product)
         self.say(rule.response or intent, **slots)
 
     def order_status(self, order_number: str) -> None:

@@ -1,10 +1,11 @@
-"""Answer templates per language, the domain (what each intent does), and the demo orders."""
+"""Answer templates per language, the domain (what each intent does), the demo orders and the catalogue."""
 
 from __future__ import annotations
 
 import random
 import string
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,12 @@ class Responses:
     intents: dict[str, IntentRule]
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     titles: dict[str, dict[str, str]] = field(default_factory=dict)
+    in_stock: dict[str, bool] = field(default_factory=dict)  # catalogue product name -> in stock
     rng: random.Random = field(default_factory=random.Random)
 
     @classmethod
     def load(cls, content_dir: str | Path) -> Responses:
-        """Read `templates/<lang>.yml`, `domain.yml` and `demo_orders.yml` from a content folder."""
+        """Read `templates/<lang>.yml`, `domain.yml`, `demo_orders.yml` and `catalogue.yml` from a content folder."""
         root = Path(content_dir)
         templates: dict[str, dict[str, list[str]]] = {}
         titles: dict[str, dict[str, str]] = {}
@@ -59,8 +61,11 @@ class Responses:
             for name, rule in domain.items()
         }
         orders_file = root / "demo_orders.yml"
-        orders = {str(k): v for k, v in _read_yaml(orders_file).items()} if orders_file.exists() else {}
-        return cls(templates=templates, intents=intents, orders=orders, titles=titles)
+        orders = _current_orders(_read_yaml(orders_file)) if orders_file.exists() else {}
+        catalogue_file = root / "catalogue.yml"
+        products = _read_yaml(catalogue_file).get("products") or [] if catalogue_file.exists() else []
+        in_stock = {str(p["name"]): bool(p.get("in_stock", True)) for p in products if isinstance(p, dict) and p.get("name")}
+        return cls(templates=templates, intents=intents, orders=orders, titles=titles, in_stock=in_stock)
 
     @property
     def languages(self) -> list[str]:
@@ -84,6 +89,19 @@ class Responses:
     def intent_title(self, intent: str, language: str) -> str:
         """A human label for an intent, for clarify buttons."""
         return self.titles.get(language, {}).get(intent) or intent.replace("_", " ").capitalize()
+
+
+def _current_orders(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The demo orders, their eta moved by (today - `_as_of`) when the file names that day."""
+    as_of = data.pop("_as_of", None)
+    shift = date.today() - date.fromisoformat(str(as_of)) if as_of else timedelta(0)
+    orders = {}
+    for number, order in data.items():
+        order = dict(order or {})
+        if order.get("eta"):
+            order["eta"] = (date.fromisoformat(str(order["eta"])) + shift).isoformat()
+        orders[str(number)] = order
+    return orders
 
 
 class _Lenient(dict):

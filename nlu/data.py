@@ -234,9 +234,11 @@ def load_catalogue(data_dir: Path) -> list[Product]:
         synonyms = p.get("synonyms") or []
         if isinstance(synonyms, dict):  # per-language synonyms
             synonyms = [s for items in synonyms.values() for s in items or []]
+        synonyms = list(synonyms) + [s for key in p if key.startswith("synonyms_") for s in p[key] or []]
         names = p["name"].values() if isinstance(p["name"], dict) else [p["name"]]
         names = [str(n) for n in names]
-        out.append(Product(str(p.get("id") or names[0]), names[0], tuple(names[1:]) + tuple(map(str, synonyms))))
+        key = p.get("sku") or p.get("id") or names[0]
+        out.append(Product(str(key), names[0], tuple(dict.fromkeys([*names[1:], *map(str, synonyms)]))))
     return out
 
 

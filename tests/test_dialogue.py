@@ -181,3 +181,21 @@ def test_a_flooding_customer_is_slowed_down_and_nothing_is_lost(analyzer, respon
     incoming = [m for m in store.messages(chat.conversation["id"]) if m["direction"] == "in"]
     assert len(incoming) == 6
     store.close()
+
+
+@pytest.mark.parametrize(("question", "template", "product"), [
+    ("Is de barista 500 op voorraad?", "product_in_stock", "Vonk Barista 500 volautomatische espressomachine"),
+    ("Is the Vonk Capsa capsule machine in stock?", "product_out_of_stock", "Vonk Capsa capsulemachine"),
+])
+def test_stock_questions_are_answered_from_the_catalogue(engine, responses, question, template, product):
+    reply = Chat(engine).say(question)
+    language = "nl" if question.startswith("Is de") else "en"
+    assert len(reply) == 1 and product in reply[0].text
+    assert matches(responses, reply[0].text, template, language)
+
+
+def test_demo_order_dates_are_moved_to_today(responses):
+    from datetime import date
+
+    etas = [o["eta"] for o in responses.orders.values() if o.get("eta")]
+    assert etas and max(etas) >= date.today().isoformat()  # the demo never promises a date long past

@@ -101,7 +101,11 @@ def run(app: App, roles: tuple[str, ...]) -> None:
     from webcare.runner import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("httpx", "bm25s", "apscheduler"):  # a line per HTTP request or index build is noise
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     app.store.migrate()
+    if (not roles or "console" in roles) and not app.store.users():
+        _progress("no staff users yet: add one with `webcare users add NAME --role admin` to log in")
     if not roles or set(roles) & {"bot", "console", "listeners"}:
         app.analyzer(progress=_progress)
     asyncio.run(serve(app, set(roles or ROLES), announce=_progress))

@@ -26,6 +26,8 @@ from webcare.errors import ConfigError
 DEFAULT_PATH = Path("config.yml")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
+SHIPPED_ROOT = Path(__file__).resolve().parent.parent  # the source tree: responses/ lives here
+
 
 class Settings(BaseModel):
     """The whole of config.yml."""
@@ -110,16 +112,26 @@ def parse_settings(text: str, source: str = "config.yml") -> Settings:
 def load_settings(path: str | Path | None = None) -> Settings:
     """Load config.yml (or `path`); built-in defaults when the default file is absent.
 
-    Relative paths inside the file (store, models, content) are relative to the working directory.
+    Relative paths inside the file (store, models, content) are relative to the working directory;
+    a content folder that is not there falls back to the demo content shipped with webcare.
     """
     explicit = path is not None
     file = Path(path) if explicit else DEFAULT_PATH
     if not file.exists():
         if explicit:
             raise ConfigError(f"{file}: no such config file (create one with `webcare init`)")
-        return Settings()
+        return _with_content(Settings())
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{file}: cannot be read ({e})") from e
-    return parse_settings(text, str(file))
+    return _with_content(parse_settings(text, str(file)))
+
+
+def _with_content(settings: Settings) -> Settings:
+    """Point a relative `nlu.data_dir` that is missing here at the shipped demo content."""
+    data_dir = Path(settings.nlu.data_dir)
+    shipped = SHIPPED_ROOT / data_dir
+    if not data_dir.is_absolute() and not data_dir.exists() and shipped.is_dir():
+        settings.nlu.data_dir = str(shipped)
+    return settings
