@@ -6,10 +6,14 @@ getUpdates answer to the moment the bot's sendMessage for that chat arrives at t
 covers PTB's parsing, the typing indicator, the default NLU, the dialogue engine, the store, the
 outbox, the rate limiters and PTB's HTTP send, all on loopback.
 
-- latency:    N messages offered at a steady rate under Telegram's limits (the bot's defaults:
-              30 requests/s overall; with the typing indicator a reply costs two requests).
-- burst:      N messages at once with the default limits (what a customer queue sees at peak).
+- latency:    N messages offered at a steady rate under Telegram's limits: 10/s by default, i.e.
+              20 requests/s with the typing indicator against the bot's 30 requests/s overall.
+- burst:      N messages at once with the default limits: a queue, drained at ~15 replies/s
+              (two requests each), so this measures waiting, not the bot.
 - capacity:   N messages at once with the limiters off (what this machine can do).
+
+Each scenario first sends a few warm-up messages (not counted; the first one's latency is reported
+as the cold start: model loading, new HTTP connections).
 
 Prints JSON and writes bench/results/telegram_latency.json.
 
@@ -50,9 +54,40 @@ TEXTS = [
 ]
 
 
+WARMUP = 5  # messages (not counted) before each scenario: HTTP connections, first-use costs
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def offer(tg: TelegramEmulator, users: range, rate: float | None) -> dict[int, int]:
+    """Inject one message per user (at `rate`/s, or all at once); return chat id -> update id."""
+    chats: dict[int, int] = {}
+    begun = time.perf_counter()
+    for i, user in enumerate(users):
+        tg.message(user, TEXTS[i % len(TEXTS)], first_name=f"Klant{i}")
+        chats[user] = tg.last_update_id
+        if rate:
+            time.sleep(max(0.0, begun + (i + 1) / rate - time.perf_counter()))
+    return chats
+
+
+def replies_to(tg: TelegramEmulator, chats: dict[int, int], timeout: float = 600) -> dict[int, float]:
+    """Wait for the first sendMessage to each chat; return chat id -> when it arrived."""
+    replies: dict[int, float] = {}
+    seen = 0
+    deadline = time.perf_counter() + timeout
+    while len(replies) < len(chats) and time.perf_counter() < deadline:
+        calls = tg.calls[seen:]
+        seen += len(calls)
+        for call in calls:
+            chat = call.params.get("chat_id")
+            if call.method == "sendMessage" and chat in chats and chat not in replies:
+                replies[chat] = call.at
+        time.sleep(0.05)
+    return replies
 
 
 def telegram_side(conn: Connection, n: int, rate: float | None, first_user: int) -> None:
@@ -60,36 +95,31 @@ def telegram_side(conn: Connection, n: int, rate: float | None, first_user: int)
     with TelegramEmulator() as tg:
         conn.send(tg.url)
         conn.recv()  # the bot is running
-        chats: dict[int, int] = {}
+        cold: list[float] = []
+        for user in range(first_user - WARMUP, first_user):  # one at a time, so the first shows the cold start
+            warmup = offer(tg, range(user, user + 1), None)
+            cold.append((replies_to(tg, warmup, 120)[user] - tg.served[warmup[user]]) * 1000)
         begun = time.perf_counter()
-        for i in range(n):
-            tg.message(first_user + i, TEXTS[i % len(TEXTS)], first_name=f"Klant{i}")
-            chats[first_user + i] = tg.last_update_id
-            if rate:
-                time.sleep(max(0.0, begun + (i + 1) / rate - time.perf_counter()))
-        replies: dict[int, float] = {}
-        seen = 0
-        while len(replies) < n and time.perf_counter() - begun < 600:
-            calls = tg.calls[seen:]
-            seen += len(calls)
-            for call in calls:
-                chat = call.params.get("chat_id")
-                if call.method == "sendMessage" and chat in chats and chat not in replies:
-                    replies[chat] = call.at
-            time.sleep(0.05)
+        chats = offer(tg, range(first_user, first_user + n), rate)
+        offered_s = time.perf_counter() - begun
+        replies = replies_to(tg, chats)
         latencies = [(replies[chat] - tg.served[update]) * 1000 for chat, update in chats.items()
                      if chat in replies and update in tg.served]
         conn.send({
             "messages": n,
             "answered": len(replies),
-            "offered_per_s": rate or "all at once",
+            "offered_per_s": round(n / offered_s, 1) if rate else "all at once",
             "p50_ms": round(percentile(latencies, 50), 1),
             "p95_ms": round(percentile(latencies, 95), 1),
             "p99_ms": round(percentile(latencies, 99), 1),
             "mean_ms": round(statistics.fmean(latencies), 1),
             "max_ms": round(max(latencies), 1),
             "throughput_per_s": round(len(replies) / (max(replies.values()) - begun), 1),
+            "first_warmup_reply_ms": round(cold[0], 1),
+            "requests": {method: sum(1 for c in tg.calls if c.method == method and c.params.get("chat_id") in chats)
+                         for method in ("sendChatAction", "sendMessage")},
         })
+        conn.recv()  # the bot has stopped: only now may the emulator go away
 
 
 async def run(engine: DialogueEngine, n: int, rate: float | None, first_user: int, **config: Any) -> dict[str, Any]:
@@ -109,6 +139,7 @@ async def run(engine: DialogueEngine, n: int, rate: float | None, first_user: in
     stop.set()
     await sweeper
     await channel.stop()
+    conn.send("stopped")
     child.join(10)
     return result
 

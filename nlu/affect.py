@@ -16,6 +16,7 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
 from nlu.lexicon import lexicon_affect, lexicon_features
+from nlu.linear import probabilities
 
 SENTIMENTS = ("negative", "neutral", "positive")
 URGENCIES = ("low", "normal", "high")
@@ -49,10 +50,14 @@ def _label(row: dict[str, Any], head: str) -> str | None:
 LEXICON_WEIGHT = 3.0
 
 
+def lexicon_block(texts: list[str]) -> np.ndarray:
+    """The word-list cues (negation, complaint and urgency words) as extra feature columns."""
+    return np.array([lexicon_features(t) for t in texts], np.float32).reshape(len(texts), -1) * LEXICON_WEIGHT
+
+
 def with_lexicon(X, texts: list[str]):
-    """The analyzer's features plus the word-list cues (negation, complaint and urgency words)."""
-    cues = sparse.csr_matrix(np.array([lexicon_features(t) for t in texts], np.float32) * LEXICON_WEIGHT)
-    return sparse.hstack([X, cues], format="csr")
+    """The analyzer's features plus the word-list cues."""
+    return sparse.hstack([X, sparse.csr_matrix(lexicon_block(texts))], format="csr")
 
 
 class AffectHeads:
@@ -87,16 +92,23 @@ class AffectHeads:
     def probabilities(self, head: str, X) -> list[dict[str, float]] | None:
         """Class probabilities per row of `with_lexicon` features; None when the head is not trained."""
         model = self.models.get(head)
-        if model is None:
-            return None
-        classes = [str(c) for c in model.classes_]
-        return [dict(zip(classes, map(float, row), strict=True)) for row in model.predict_proba(X)]
+        return None if model is None else self._named(head, model.predict_proba(X))
+
+    def _named(self, head: str, probs: np.ndarray) -> list[dict[str, float]]:
+        classes = [str(c) for c in self.models[head].classes_]
+        return [dict(zip(classes, map(float, row), strict=True)) for row in probs]
 
     def predict(self, X, texts: list[str]) -> list[Affect]:
         X = with_lexicon(X, texts)
-        sent = self.probabilities("sentiment", X)
-        comp = self.probabilities("complaint", X)
-        urg = self.probabilities("urgency", X)
+        return self.from_probabilities({h: self.probabilities(h, X) for h in self.HEADS}, texts)
+
+    def from_decisions(self, decisions: dict[str, np.ndarray], texts: list[str]) -> list[Affect]:
+        """Affect from each trained head's decision values (e.g. computed by `nlu.linear.LinearScorer`)."""
+        return self.from_probabilities({h: self._named(h, probabilities(decisions[h])) if h in self.models else None
+                                        for h in self.HEADS}, texts)
+
+    def from_probabilities(self, probs: dict[str, list[dict[str, float]] | None], texts: list[str]) -> list[Affect]:
+        sent, comp, urg = probs["sentiment"], probs["complaint"], probs["urgency"]
         out = []
         for i, text in enumerate(texts):
             lex = lexicon_affect(text) if not (sent and comp and urg) else None

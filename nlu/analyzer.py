@@ -14,7 +14,7 @@ from typing import Any
 
 import joblib
 
-from nlu.affect import AffectHeads
+from nlu.affect import AffectHeads, lexicon_block
 from nlu.config import NLUConfig
 from nlu.data import BUILTIN_OOS, content_hash, load_affect, load_articles, load_catalogue, load_nlu
 from nlu.encoders import Features
@@ -22,6 +22,7 @@ from nlu.entities import EntityExtractor
 from nlu.intents import IntentClassifier
 from nlu.knowledge import KnowledgeBase
 from nlu.language import LanguageDetector
+from nlu.linear import LinearScorer
 from nlu.types import Analysis
 from webcare.errors import ModelNotTrained, NLUError
 
@@ -62,6 +63,8 @@ class Analyzer:
         self.entities = entities
         self.meta = meta
         self.language = LanguageDetector(config.detect_languages, config.default_language, config.short_text_words)
+        features.set_threads(config.threads)
+        self._linear: LinearScorer | None = None
         for lang in config.languages:  # build the BM25 indexes now: analysing stays read-only
             knowledge._index(lang)
 
@@ -188,34 +191,40 @@ class Analyzer:
             raise NLUError("analyze_many needs one context per text")
         cleaned = [clean(t) for t in texts]
         cut = [t[: self.config.max_chars] for t in cleaned]
-        live = [i for i, t in enumerate(cut) if any(ch.isalnum() for ch in t)]
         results = [self._empty(t, c) for t, c in zip(cleaned, contexts, strict=True)]
-        affect_only = [i for i, t in enumerate(cut) if t and i not in set(live)]  # emoji only: affect still counts
-        batch = live + affect_only
+        batch = [i for i, t in enumerate(cut) if t]  # emoji only: no intent, but affect still counts
         if not batch:
             return results
-        batch_texts = [cut[i] for i in batch]
+        unique = list(dict.fromkeys(cut[i] for i in batch))  # a repeated text ("ok", a retweet) is done once
+        row_of = {t: row for row, t in enumerate(unique)}
         sentence = self.features.sentence_encoder
-        dense = sentence.encode(batch_texts) if sentence is not None else None
-        X = self.features.transform(batch_texts, dense=dense)
-        intents = self.intents.predict(X[: len(live)]) if live else []
-        affects = self.affect.predict(X, batch_texts)
-        for row, i in enumerate(batch):
-            a = results[i]
-            context = contexts[i] or {}
+        dense = sentence.encode(unique) if sentence is not None else None
+        blocks = self.features.blocks(unique, dense=dense) + [lexicon_block(unique)]
+        decisions = self._scorer(blocks).decisions(blocks)
+        intents = self.intents.from_decision(decisions["intent"])
+        affects = self.affect.from_decisions(decisions, unique)
+        similarity = self.knowledge.similarities(dense) if dense is not None else None
+        for i in batch:
+            a, row = results[i], row_of[cut[i]]
             affect = affects[row]
             a.sentiment, a.sentiment_score = affect.sentiment, affect.sentiment_score  # type: ignore[assignment]
             a.complaint, a.complaint_score = affect.complaint, affect.complaint_score
             a.urgency, a.urgency_score = affect.urgency, affect.urgency_score  # type: ignore[assignment]
-            if row >= len(live):
+            if not any(ch.isalnum() for ch in cut[i]):
                 continue
             p = intents[row]
             a.intent, a.confidence, a.ranking, a.out_of_scope = p.intent, round(p.confidence, 4), \
                 [(n, round(c, 4)) for n, c in p.ranking[:5]], p.out_of_scope
-            a.entities = self.entities.extract(cleaned[i], context.get("expecting"))
-            vector = dense[row] if dense is not None else None
-            a.knowledge = self.knowledge.search(cut[i], a.language, vector)
+            a.entities = self.entities.extract(cleaned[i], (contexts[i] or {}).get("expecting"))
+            a.knowledge = self.knowledge.search(cut[i], a.language, similarity[row] if similarity is not None else None)
         return results
+
+    def _scorer(self, blocks: list[Any]) -> LinearScorer:
+        """All linear heads in one pass over the feature blocks (built on first use: the widths are known then)."""
+        if self._linear is None:
+            self._linear = LinearScorer({"intent": self.intents.model, **self.affect.models},
+                                        [b.shape[1] for b in blocks])
+        return self._linear
 
     def _empty(self, text: str, context: dict[str, Any] | None) -> Analysis:
         fallback = (context or {}).get("language") or self.config.default_language

@@ -15,6 +15,7 @@ import functools
 import hashlib
 import os
 import threading
+from collections import Counter
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -177,11 +178,8 @@ class TfidfEncoder:
         vocabulary, analyze = self.vectorizer.vocabulary_, self._analyze
         indptr, indices, counts = [0], [], []
         for text in texts:
-            row: dict[int, int] = {}
-            for gram in analyze(text):
-                j = vocabulary.get(gram)
-                if j is not None:
-                    row[j] = row.get(j, 0) + 1
+            row = Counter(map(vocabulary.get, analyze(text)))
+            row.pop(None, None)  # n-grams outside the vocabulary
             columns = sorted(row)
             indices.extend(columns)
             counts.extend(row[j] for j in columns)

@@ -28,6 +28,11 @@ class IntentPrediction:
     out_of_scope: bool
 
 
+def _per_class(scores: np.ndarray) -> np.ndarray:
+    """A score per class: a two-class model's single decision value becomes a pair."""
+    return np.stack([-scores / 2, scores / 2], axis=1) if scores.ndim == 1 else scores
+
+
 def _softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
     z = scores / temperature
     z = z - z.max(axis=1, keepdims=True)
@@ -51,10 +56,7 @@ class IntentClassifier:
         return LinearSVC(C=self.c)
 
     def _scores(self, model: LinearSVC, X) -> np.ndarray:
-        scores = model.decision_function(X)
-        if scores.ndim == 1:  # two classes
-            scores = np.stack([-scores / 2, scores / 2], axis=1)
-        return scores
+        return _per_class(model.decision_function(X))
 
     def fit(self, X, labels: list[str], X_val=None, val_labels: list[str] | None = None,
             progress: Callable[[str], None] | None = None) -> IntentClassifier:
@@ -125,5 +127,9 @@ class IntentClassifier:
     def predict(self, X) -> list[IntentPrediction]:
         if self.model is None:
             raise NLUError("the intent classifier is not trained")
-        probs = _softmax(self._scores(self.model, X), self.temperature)
+        return self.from_decision(self.model.decision_function(X))
+
+    def from_decision(self, decision: np.ndarray) -> list[IntentPrediction]:
+        """Predictions from the model's decision values (e.g. computed by `nlu.linear.LinearScorer`)."""
+        probs = _softmax(_per_class(decision), self.temperature)
         return [self._decide(row, self.classes, self.threshold) for row in probs]

@@ -75,8 +75,19 @@ class KnowledgeBase:
                 self._bm25[language] = (retriever, members)
         return self._bm25[language]
 
-    def scores(self, text: str, language: str, vector: np.ndarray | None) -> dict[int, float]:
-        """Hybrid score per article of one language."""
+    def similarities(self, vectors: np.ndarray) -> np.ndarray | None:
+        """The best cosine similarity of each query vector with each article's passages: (queries, articles);
+        None without passage embeddings."""
+        if self.passage_vectors is None or not len(self.passage_article):
+            return None
+        sims = self.passage_vectors @ np.asarray(vectors, np.float32).T  # (passages, queries)
+        starts = np.flatnonzero(np.r_[True, np.diff(self.passage_article) != 0])  # passages are grouped by article
+        best = np.full((len(self.articles), sims.shape[1]), -1.0)
+        best[self.passage_article[starts]] = np.maximum.reduceat(sims, starts, axis=0)
+        return best.T
+
+    def scores(self, text: str, language: str, similarity: np.ndarray | None) -> dict[int, float]:
+        """Hybrid score per article of one language; `similarity` is the query's row of `similarities`."""
         index = self._index(language)
         if index is None:
             return {}
@@ -84,21 +95,18 @@ class KnowledgeBase:
         query = tokens(text, language)
         bm25 = retriever.get_scores(query) if query else np.zeros(len(members))
         lexical = bm25 / (bm25 + BM25_HALF)
-        if vector is None or self.passage_vectors is None:
+        if similarity is None:
             return {a: float(s) for a, s in zip(members, lexical, strict=True)}
-        sims = self.passage_vectors @ vector
-        best = np.full(len(self.articles), -1.0)
-        np.maximum.at(best, self.passage_article, sims)
-        return {a: float(DENSE_WEIGHT * best[a] + (1 - DENSE_WEIGHT) * s)
-                for a, s in zip(members, lexical, strict=True)}
+        dense = similarity[members]
+        return dict(zip(members, map(float, DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * lexical), strict=True))
 
-    def search(self, text: str, language: str, vector: np.ndarray | None,
+    def search(self, text: str, language: str, similarity: np.ndarray | None,
                threshold: float | None = None) -> list[KnowledgeHit]:
         """Hits above the threshold, best first: the query's language first, others only as a fallback."""
         threshold = self.threshold if threshold is None else threshold
         languages = [language] + sorted({a.language for a in self.articles} - {language})
         for lang in languages:
-            scored = sorted(self.scores(text, lang, vector).items(), key=lambda kv: -kv[1])
+            scored = sorted(self.scores(text, lang, similarity).items(), key=lambda kv: -kv[1])
             hits = [self._hit(a, s) for a, s in scored[: self.top_k] if s >= threshold]
             if hits:
                 return hits

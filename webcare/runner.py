@@ -39,8 +39,24 @@ async def _serve_console(app: App, channels: dict[str, Any], stop: asyncio.Event
     return serve
 
 
+def _staff_notifier(telegram: Any, loop: asyncio.AbstractEventLoop) -> Callable[[str], None]:
+    """Storm alerts from the listeners' worker thread → the staff Telegram group (or the log)."""
+
+    def notify(text: str) -> None:
+        log.warning("%s", text)
+        if telegram is not None and telegram.staff is not None:
+            asyncio.run_coroutine_threadsafe(telegram.staff.post(text), loop)
+
+    return notify
+
+
 async def serve(app: App, roles: set[str], announce: Callable[[str], None] = print) -> None:
-    """Run the chosen roles until SIGINT/SIGTERM."""
+    """Run the chosen roles until SIGINT/SIGTERM.
+
+    Every process delivers the outbox of the channels it holds: Telegram in `bot`, the web chat in
+    `console`, replies to X/Bluesky/Mastodon posts in `outbox`. The store hands each reply to one
+    process only, so any number of each role may run against one PostgreSQL database.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -49,6 +65,7 @@ async def serve(app: App, roles: set[str], announce: Callable[[str], None] = pri
     channels: dict[str, Any] = {}
     jobs: list[Coroutine] = []
     started: list[Any] = []
+    telegram = None
 
     if "console" in roles and settings.console.enabled:
         jobs.append((await _serve_console(app, channels, stop))())
@@ -60,12 +77,23 @@ async def serve(app: App, roles: set[str], announce: Callable[[str], None] = pri
         await telegram.start()
         started.append(telegram)
         channels["telegram"] = telegram
-        announce(f"telegram ({settings.channels.telegram.mode})")
+        staff = " and the staff group" if telegram.staff is not None else ""
+        announce(f"telegram ({settings.channels.telegram.mode}){staff}")
     if "listeners" in roles and settings.listeners.enabled:
         from listeners.runner import run_listeners
 
-        jobs.append(run_listeners(settings, app.store, app.analyzer(), stop))
+        jobs.append(run_listeners(settings, app.store, app.analyzer(), stop, notify=_staff_notifier(telegram, loop)))
         announce("listeners")
+    if "outbox" in roles:
+        from listeners.replies import reply_channels
+
+        networks = reply_channels(settings.listeners)
+        for channel in networks.values():
+            await channel.start()
+            started.append(channel)
+        channels.update(networks)
+        if networks:
+            announce("replies on " + ", ".join(sorted(networks)))
     if channels:
         jobs.append(OutboxDispatcher(app.store, channels).run(stop))
     if not jobs:

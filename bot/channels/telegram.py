@@ -4,7 +4,8 @@ Thin on purpose: an update becomes an `IncomingMessage`, the engine decides and 
 in the store's outbox, and the outbox delivers them through `send` — at once for this chat, or later
 by any outbox dispatcher (staff replies from the console, retries after a failure or a restart).
 Sends are plain text (no parse mode, so formatting never fails a send), split at 4,096 UTF-16 units,
-paced per chat and overall, and retried on 429 (`retry_after`), 5xx and timeouts.
+paced per chat and overall, and retried on 429 (`retry_after`), 5xx and timeouts. Updates of
+different chats are handled side by side, each chat's in order.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import secrets
 import time
 import warnings
 from collections import OrderedDict
+from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -25,6 +27,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 from telegram.ext import (
     AIORateLimiter,
     Application,
+    BaseUpdateProcessor,
     CallbackQueryHandler,
     ContextTypes,
     ExtBot,
@@ -48,6 +51,7 @@ MAX_CALLBACK_DATA = 64  # bytes
 ATTACHMENT_KINDS = ("photo", "sticker", "voice", "video", "video_note", "audio", "animation", "document",
                     "location", "venue", "contact", "poll", "dice", "story")
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+CONCURRENT_UPDATES = 8  # turns in progress at once (engine work runs in asyncio's small thread pool)
 COMMANDS = {
     "en": [("start", "Start a conversation"), ("help", "What I can do"), ("human", "Talk to a person"),
            ("language", "Switch language: /language nl or /language en")],
@@ -135,6 +139,54 @@ class RobustBot(ExtBot):
         return tuple(updates)
 
 
+class RateLimiter(AIORateLimiter):
+    """PTB's rate limiter (overall budget, 429 waits), able to tell when the budget is spent."""
+
+    def saturated(self) -> bool:
+        """True when a request would have to queue now (others wait, or the bucket is full)."""
+        base = getattr(self, "_base_limiter", None)  # an aiolimiter.AsyncLimiter, or None when unlimited
+        return base is not None and (bool(getattr(base, "_waiters", None)) or not base.has_capacity())
+
+
+class PerChatUpdates(BaseUpdateProcessor):
+    """Updates of different chats are handled side by side, those of one chat strictly in order.
+
+    PTB's default handles one update at a time, so one slow turn (a cold model, a long message)
+    holds up every other customer; its plain concurrent mode would let a chat's messages overtake
+    each other. Updates reach `do_process_update` in arrival order (PTB starts their tasks in order
+    and its semaphore is fair), so chaining each on its chat's previous update keeps that order.
+    """
+
+    def __init__(self, max_concurrent_updates: int = CONCURRENT_UPDATES) -> None:
+        super().__init__(max_concurrent_updates)
+        self._tails: dict[int | None, asyncio.Future[None]] = {}
+
+    async def do_process_update(self, update: object, coroutine: Coroutine[Any, Any, Any]) -> None:
+        chat = update.effective_chat if isinstance(update, Update) else None
+        key = chat.id if chat is not None else None
+        previous = self._tails.get(key)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._tails[key] = done
+        try:
+            if previous is not None:
+                try:
+                    await asyncio.shield(previous)
+                except asyncio.CancelledError:
+                    coroutine.close()  # stopped before its turn came
+                    raise
+            await coroutine
+        finally:
+            done.set_result(None)
+            if self._tails.get(key) is done:
+                del self._tails[key]
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to tear down."""
+
+
 class TelegramChannel:
     """Customers chatting with the bot on Telegram (and, when configured, the staff group bridge)."""
 
@@ -175,17 +227,17 @@ class TelegramChannel:
 
     def _build(self, token: str) -> Application:
         config = self.config
-        limiter = AIORateLimiter(overall_max_rate=config.overall_rate, overall_time_period=1,
-                                 max_retries=config.retries_429)
+        self._limiter = RateLimiter(overall_max_rate=config.overall_rate, overall_time_period=1,
+                                    max_retries=config.retries_429)
         bot = RobustBot(
             token,
             base_url=config.base_url,
             base_file_url=config.base_file_url,
             request=HTTPXRequest(connection_pool_size=64, read_timeout=10, write_timeout=10, connect_timeout=5),
             get_updates_request=HTTPXRequest(read_timeout=5, connect_timeout=5),
-            rate_limiter=limiter,
+            rate_limiter=self._limiter,
         )
-        return Application.builder().bot(bot).build()
+        return Application.builder().bot(bot).concurrent_updates(PerChatUpdates()).build()
 
     def _add_handlers(self) -> None:
         app = self.application
@@ -342,9 +394,13 @@ class TelegramChannel:
             return None
 
     async def handle(self, incoming: IncomingMessage) -> None:
-        """Let the engine answer (showing 'typing…' meanwhile), then deliver this chat's replies."""
+        """Let the engine answer (showing 'typing…' meanwhile), then deliver this chat's replies.
+
+        'typing…' is cosmetic: it is left out while the overall budget is spent (a backlog), so
+        that the requests per second go to replies.
+        """
         typing = None
-        if self.config.typing:
+        if self.config.typing and not self._limiter.saturated():
             typing = asyncio.create_task(self._quietly(
                 self.application.bot.send_chat_action(int(incoming.chat_id), "typing")))
         try:
