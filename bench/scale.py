@@ -6,12 +6,15 @@
           each claim, mark it sent).
 - mentions: processes ingesting social mentions in batches of 500 (each process its own source,
           every 10th mention a duplicate that must be dropped): the listeners' write path.
+- chats:  5,000 two-turn web chats end to end (HTTP, real NLU and dialogue engine) through 1, 2 or 4
+          `webcare run --only console` processes, each turn on the next process (bench/chats.py).
 - copy:   `webcare store copy` of the resulting SQLite store into PostgreSQL.
 
 Prints JSON, then a Markdown table for BENCHMARKS.md. PostgreSQL runs are skipped (with the reason)
 when no server is reachable.
 
     python bench/scale.py [--postgres URL] [--workers 1,2,4] [--turns 3000] [--messages 3000] [--mentions 100000]
+                          [--chats 5000] [--concurrency 200]
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.chats import run_chats
 from store import Store
 from store.copy import copy_store
 
@@ -160,6 +164,8 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=3000, help="chat turns per run, over all processes")
     parser.add_argument("--messages", type=int, default=3000, help="replies in the outbox per run")
     parser.add_argument("--mentions", type=int, default=100_000, help="mentions ingested per run")
+    parser.add_argument("--chats", type=int, default=5000, help="web chats end to end per run (0: skip)")
+    parser.add_argument("--concurrency", type=int, default=200, help="chats in flight at once")
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
     skipped = postgres_reason(args.postgres)
@@ -206,6 +212,13 @@ def main() -> None:
                     "rss_mb": round(max(r["rss_mb"] for r in runs), 1),
                 })
                 print(json.dumps(results[-3:]), file=sys.stderr)
+                if args.chats and (dialect == "postgresql" or workers == 1):
+                    chats = run_chats(databases.fresh(dialect), workers, args.chats, args.concurrency)
+                    results.append({"scenario": "chats", "dialect": dialect, "workers": workers,
+                                    "ops": chats["turns"], "per_second": chats["turns_per_s"],
+                                    "p50_ms": chats["p50_ms"], "p95_ms": chats["p95_ms"],
+                                    "rss_mb": chats["rss_mb_per_process"]})
+                    print(json.dumps(results[-1]), file=sys.stderr)
         if not skipped and last_sqlite:
             source, target = Store.open(last_sqlite), Store.open(databases.fresh("postgresql"))
             began = time.perf_counter()

@@ -88,6 +88,7 @@ def create_app(store: Store, settings: Any, engine: Any = None) -> FastAPI:
 
     @app.exception_handler(StoreError)
     async def _store_error(request: Request, exc: StoreError) -> Response:
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
         flash(request, str(exc), "error")
         referer = urlsplit(request.headers.get("referer", ""))
         back = referer.path + (f"?{referer.query}" if referer.query else "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -39,6 +40,13 @@ def clean(text: Any) -> str:
         text = text.decode("utf-8", "replace")
     text = unicodedata.normalize("NFC", str(text or ""))
     return _JUNK.sub(" ", text).strip()
+
+
+@functools.cache
+def _blas() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def _fingerprint(config: NLUConfig) -> str:
@@ -189,6 +197,11 @@ class Analyzer:
         contexts = contexts or [None] * len(texts)
         if len(contexts) != len(texts):
             raise NLUError("analyze_many needs one context per text")
+        # BLAS threads beyond `threads` only wait for a busy CPU: a 1-row product then takes milliseconds
+        with _blas().limit(limits=self.config.threads, user_api="blas"):
+            return self._analyze_many(texts, contexts)
+
+    def _analyze_many(self, texts: list[str], contexts: list[dict[str, Any] | None]) -> list[Analysis]:
         cleaned = [clean(t) for t in texts]
         cut = [t[: self.config.max_chars] for t in cleaned]
         results = [self._empty(t, c) for t, c in zip(cleaned, contexts, strict=True)]
@@ -196,7 +209,6 @@ class Analyzer:
         if not batch:
             return results
         unique = list(dict.fromkeys(cut[i] for i in batch))  # a repeated text ("ok", a retweet) is done once
-        row_of = {t: row for row, t in enumerate(unique)}
         sentence = self.features.sentence_encoder
         dense = sentence.encode(unique) if sentence is not None else None
         blocks = self.features.blocks(unique, dense=dense) + [lexicon_block(unique)]
@@ -204,6 +216,7 @@ class Analyzer:
         intents = self.intents.from_decision(decisions["intent"])
         affects = self.affect.from_decisions(decisions, unique)
         similarity = self.knowledge.similarities(dense) if dense is not None else None
+        row_of = {t: row for row, t in enumerate(unique)}
         for i in batch:
             a, row = results[i], row_of[cut[i]]
             affect = affects[row]

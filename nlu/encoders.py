@@ -227,15 +227,10 @@ class Features:
     def blocks(self, texts: list[str], cached: bool = False, dense: np.ndarray | None = None) -> list[Any]:
         """One feature block per encoder (dense arrays, sparse TF-IDF rows), in order; `dense` may hand in
         the sentence embeddings already computed."""
-        parts = []
-        for encoder in self.encoders:
-            if encoder.dense and dense is not None and encoder is self.sentence_encoder:
-                parts.append(dense)
-            elif encoder.dense and cached:
-                parts.append(encoder.encode_cached(texts))
-            else:
-                parts.append(encoder.encode(texts))
-        return parts
+        sentence = self.sentence_encoder
+        return [dense if dense is not None and encoder is sentence
+                else encoder.encode_cached(texts) if encoder.dense and cached
+                else encoder.encode(texts) for encoder in self.encoders]
 
     def transform(self, texts: list[str], cached: bool = False, dense: np.ndarray | None = None) -> Any:
         """The feature matrix: the blocks side by side (sparse)."""

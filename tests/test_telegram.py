@@ -5,12 +5,21 @@ from __future__ import annotations
 import asyncio
 import itertools
 import socket
+from datetime import datetime, timezone
 
 import httpx
 import pytest
+from telegram import Chat, Message, Update
 
 from bot.channels.base import Button, OutgoingMessage
-from bot.channels.telegram import TelegramChannel, callback_data, split_text, utf16_len
+from bot.channels.telegram import (
+    PerChatUpdates,
+    RateLimiter,
+    TelegramChannel,
+    callback_data,
+    split_text,
+    utf16_len,
+)
 from bot.engine import DialogueEngine
 from bot.outbox import OutboxDispatcher
 from nlu.types import Analysis
@@ -54,6 +63,41 @@ def test_long_button_payloads_travel_as_a_reference_to_the_outbox(engine):
     channel.store = store
     assert channel.payload_of(data) == payload
     assert channel.payload_of(f"#{message_id}:7") is None and channel.payload_of("/start") == "/start"
+
+
+async def test_updates_of_one_chat_keep_their_order_while_other_chats_go_ahead():
+    processor = PerChatUpdates(4)
+    done: list[str] = []
+    first_may_finish = asyncio.Event()
+
+    def update(update_id: int, chat_id: int) -> Update:
+        chat = Chat(chat_id, Chat.PRIVATE)
+        return Update(update_id, message=Message(update_id, datetime.now(timezone.utc), chat, text="x"))
+
+    async def turn(name: str, gate: asyncio.Event | None = None) -> None:
+        if gate is not None:
+            await gate.wait()
+        done.append(name)
+
+    tasks = [asyncio.create_task(processor.process_update(update(1, 10), turn("a1", first_may_finish))),
+             asyncio.create_task(processor.process_update(update(2, 10), turn("a2"))),
+             asyncio.create_task(processor.process_update(update(3, 20), turn("b1")))]
+    await until(lambda: done == ["b1"], what="the other chat's turn")  # not held up by chat 10
+    first_may_finish.set()
+    await asyncio.gather(*tasks)
+    assert done == ["b1", "a1", "a2"]
+
+
+async def test_the_rate_limiter_tells_when_the_overall_budget_is_spent():
+    async def request(*args, **kwargs):
+        return True
+
+    limiter = RateLimiter(overall_max_rate=2, overall_time_period=60)
+    assert not limiter.saturated()
+    for _ in range(2):
+        await limiter.process_request(request, (), {}, "sendChatAction", {"chat_id": 1}, None)
+    assert limiter.saturated()  # the next request would queue: "typing…" is left out then
+    assert not RateLimiter(overall_max_rate=0).saturated()  # unlimited
 
 
 def test_a_missing_token_is_a_clear_config_error(engine, monkeypatch, tg):
