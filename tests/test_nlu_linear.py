@@ -1,5 +1,6 @@
-"""The analyzer's fast paths compute what scikit-learn computes: linear heads from their coefficients,
-TF-IDF rows without the vectorizer's validation, knowledge similarities per article."""
+"""The analyzer's fast paths compute what the straightforward ones compute: linear heads from their
+coefficients, TF-IDF rows without the vectorizer's validation, knowledge similarities per article, sentence
+vectors of a batch split over worker threads."""
 
 from __future__ import annotations
 
@@ -88,3 +89,12 @@ def test_knowledge_similarity_is_the_best_passage_per_article(analyzer):
     sims = vectors @ kb.passage_vectors.T
     for article in range(len(kb.articles)):
         np.testing.assert_allclose(got[:, article], sims[:, kb.passage_article == article].max(axis=1), atol=1e-5)
+
+
+def test_a_batch_split_over_worker_threads_gives_the_same_vectors():
+    from nlu.encoders import UseEncoder
+
+    texts = [f"{text} {i}" for i, text in enumerate(TEXTS * 6)]
+    split, whole = UseEncoder(threads=2).encode(texts), UseEncoder(threads=1).encode(texts)
+    assert split.shape == (len(texts), 512)
+    np.testing.assert_allclose(split, whole, rtol=0, atol=1e-5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -72,7 +72,7 @@ async def test_updates_of_one_chat_keep_their_order_while_other_chats_go_ahead()
 
     def update(update_id: int, chat_id: int) -> Update:
         chat = Chat(chat_id, Chat.PRIVATE)
-        return Update(update_id, message=Message(update_id, datetime.now(timezone.utc), chat, text="x"))
+        return Update(update_id, message=Message(update_id, datetime.now(UTC), chat, text="x"))
 
     async def turn(name: str, gate: asyncio.Event | None = None) -> None:
         if gate is not None:
@@ -331,6 +331,19 @@ async def test_after_a_restart_the_pending_outbox_is_delivered_once(tg, engine, 
         assert tg.texts(2001) == ["Terwijl je weg was", "Nog iets"]
     finally:
         store.close()
+
+
+async def test_stopping_mid_delivery_keeps_what_was_not_sent_in_the_outbox(tg, engine, monkeypatch):
+    monkeypatch.setattr("bot.channels.telegram.STOP_GRACE", 0.05)
+    channel = await started(tg, engine, staff=False, chat_rate=0.01, chat_burst=1)  # the 2nd waits ~100 s
+    ids = [agent_reply(engine, 2051, f"bericht {n}") for n in range(3)]
+    channel.kick("2051")
+    await texts(tg, 2051, 1)
+    await channel.stop()
+    first, waiting, later = (engine.store.message(i) for i in ids)
+    assert first["delivery"] == "sent" and tg.texts(2051) == ["bericht 0"]
+    assert waiting["delivery"] == "pending" and waiting["claimed_by"]  # its lease runs out
+    assert later["delivery"] == "pending" and later["claimed_by"] is None  # free at once
 
 
 async def test_one_chat_is_paced_to_its_rate(tg, engine):

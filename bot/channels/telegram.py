@@ -52,6 +52,7 @@ ATTACHMENT_KINDS = ("photo", "sticker", "voice", "video", "video_note", "audio",
                     "location", "venue", "contact", "poll", "dice", "story")
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 CONCURRENT_UPDATES = 8  # turns in progress at once (engine work runs in asyncio's small thread pool)
+STOP_GRACE = 5.0  # seconds deliveries in progress may take to finish when the channel stops
 COMMANDS = {
     "en": [("start", "Start a conversation"), ("help", "What I can do"), ("human", "Talk to a person"),
            ("language", "Switch language: /language nl or /language en")],
@@ -288,20 +289,32 @@ class TelegramChannel:
             await self.stop()
 
     async def stop(self) -> None:
+        """Take no more updates, let turns in progress finish, give deliveries a moment, shut down.
+
+        A delivery still waiting after `STOP_GRACE` seconds (a long 429) is cancelled; its replies
+        stay in the outbox for the next start (see `OutboxDispatcher`).
+        """
         if self.staff is not None:
             await self.staff.stop()
-        for task in list(self._delivering.values()):
-            task.cancel()
-        await asyncio.gather(*self._delivering.values(), return_exceptions=True)
-        await self._shutdown()
+        await self._stop_updates()
+        deliveries = list(self._delivering.values())
+        if deliveries:
+            _, late = await asyncio.wait(deliveries, timeout=STOP_GRACE)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        await self.application.shutdown()
 
-    async def _shutdown(self) -> None:
+    async def _stop_updates(self) -> None:
         app = self.application
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         if app.running:
-            await app.stop()
-        await app.shutdown()
+            await app.stop()  # waits for the updates being handled
+
+    async def _shutdown(self) -> None:
+        await self._stop_updates()
+        await self.application.shutdown()
 
     # -- incoming ------------------------------------------------------------------------------------
 
