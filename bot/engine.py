@@ -66,7 +66,15 @@ class DialogueEngine:
     # -- entry point ------------------------------------------------------------------------
 
     def handle(self, incoming: IncomingMessage) -> list[OutgoingMessage]:
-        """Handle one customer message; return the replies queued for delivery (maybe none)."""
+        """Handle one customer message; return the replies queued for delivery (maybe none).
+
+        The turn is one transaction: when the store fails midway (a locked SQLite file, a lost
+        PostgreSQL connection) nothing of it is kept, so the channel can simply try again.
+        """
+        with self.store.transaction():
+            return self._handle(incoming)
+
+    def _handle(self, incoming: IncomingMessage) -> list[OutgoingMessage]:
         customer = self.store.identify(incoming.channel, incoming.external_user_id, incoming.display_name)
         conversation = self.store.open_conversation(customer["id"], incoming.channel, incoming.chat_id)
         text = clean_text(incoming.text)

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.middleware.sessions import SessionMiddleware
@@ -89,6 +89,8 @@ def create_app(store: Store, settings: Any, engine: Any = None) -> FastAPI:
     @app.exception_handler(StoreError)
     async def _store_error(request: Request, exc: StoreError) -> Response:
         log.warning("%s %s: %s", request.method, request.url.path, exc)
+        if request.url.path.startswith("/chat/api/"):  # the customer's page retries; nothing was stored
+            return JSONResponse({"detail": "busy, please try again"}, status_code=503, headers={"Retry-After": "1"})
         flash(request, str(exc), "error")
         referer = urlsplit(request.headers.get("referer", ""))
         back = referer.path + (f"?{referer.query}" if referer.query else "")

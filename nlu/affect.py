@@ -52,7 +52,8 @@ LEXICON_WEIGHT = 3.0
 
 def lexicon_block(texts: list[str]) -> np.ndarray:
     """The word-list cues (negation, complaint and urgency words) as extra feature columns."""
-    return np.array([lexicon_features(t) for t in texts], np.float32).reshape(len(texts), -1) * LEXICON_WEIGHT
+    rows = [lexicon_features(t) for t in texts]
+    return np.array(rows, np.float32).reshape(len(rows), len(lexicon_features(""))) * LEXICON_WEIGHT
 
 
 def with_lexicon(X, texts: list[str]):

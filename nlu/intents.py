@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from sklearn.svm import LinearSVC
 from sklearn.model_selection import StratifiedKFold
+from sklearn.svm import LinearSVC
 
 from webcare.errors import NLUError
 

@@ -9,18 +9,20 @@ computes the same decision values (`X @ coef_.T + intercept_`) from the feature 
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 from scipy import sparse
 from scipy.special import expit
 
+from webcare.errors import NLUError
+
 
 class LinearScorer:
     """Decision values of several fitted linear models whose features are a prefix of the same blocks."""
 
     def __init__(self, models: dict[str, Any], widths: list[int]) -> None:
-        self.widths = widths
         total = sum(widths)
         self.columns: dict[str, slice] = {}
         self.binary: set[str] = set()
@@ -28,7 +30,7 @@ class LinearScorer:
         for name, model in models.items():
             coef = np.asarray(model.coef_, np.float64)
             if coef.shape[1] > total:
-                raise ValueError(f"{name} has {coef.shape[1]} features, the blocks only {total}")
+                raise NLUError(f"{name} has {coef.shape[1]} features, the blocks only {total}")
             padded = np.zeros((coef.shape[0], total))
             padded[:, : coef.shape[1]] = coef
             coefs.append(padded)
@@ -39,13 +41,13 @@ class LinearScorer:
             start += coef.shape[0]
         weights = np.concatenate(coefs).T if coefs else np.zeros((total, 0))
         bounds = np.cumsum([0, *widths])
-        self.blocks = [np.ascontiguousarray(weights[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        self.blocks = [np.ascontiguousarray(weights[a:b]) for a, b in pairwise(bounds)]
         self.intercept = np.concatenate(intercepts) if intercepts else np.zeros(0)
 
     def decisions(self, blocks: list[Any]) -> dict[str, np.ndarray]:
         """Each model's `decision_function` on the rows of the blocks (1-D for binary models)."""
         if len(blocks) != len(self.blocks):
-            raise ValueError(f"expected {len(self.blocks)} feature blocks, got {len(blocks)}")
+            raise NLUError(f"expected {len(self.blocks)} feature blocks, got {len(blocks)}")
         total = np.tile(self.intercept, (blocks[0].shape[0], 1))
         for block, weights in zip(blocks, self.blocks, strict=True):
             if sparse.issparse(block):

@@ -333,6 +333,31 @@ async def test_after_a_restart_the_pending_outbox_is_delivered_once(tg, engine, 
         store.close()
 
 
+async def test_a_locked_store_delays_the_answer_but_loses_and_doubles_nothing(tg, db_url, analyzer, responses, monkeypatch):
+    import sqlite3
+
+    monkeypatch.setattr("bot.channels.telegram.backoff", lambda attempt, **_: 0.2)
+    store = Store.open(db_url, busy_timeout_ms=100)
+    engine = DialogueEngine(store, analyzer, responses, escalation=ALWAYS_OPEN)
+    channel = await started(tg, engine, staff=False)
+    try:
+        other = sqlite3.connect(db_url.removeprefix("sqlite:///"))  # another process holds the write lock
+        other.execute("BEGIN EXCLUSIVE")
+        tg.message(2101, "Wat zijn jullie openingstijden?")
+        await asyncio.sleep(1.0)
+        assert tg.texts(2101) == []  # no answer while the file is locked ...
+        other.rollback()
+        other.close()
+        assert len(await texts(tg, 2101, 1)) == 1  # ... then exactly one
+        await asyncio.sleep(0.5)
+        assert len(tg.texts(2101)) == 1
+        stored = [m for c in store.conversations() for m in store.messages(c["id"]) if m["direction"] == "in"]
+        assert [m["text"] for m in stored] == ["Wat zijn jullie openingstijden?"]
+    finally:
+        await channel.stop()
+        store.close()
+
+
 async def test_stopping_mid_delivery_keeps_what_was_not_sent_in_the_outbox(tg, engine, monkeypatch):
     monkeypatch.setattr("bot.channels.telegram.STOP_GRACE", 0.05)
     channel = await started(tg, engine, staff=False, chat_rate=0.01, chat_burst=1)  # the 2nd waits ~100 s

@@ -107,7 +107,7 @@ def run(app: App, roles: tuple[str, ...]) -> None:
     if (not roles or "console" in roles) and not app.store.users():
         _progress("no staff users yet: add one with `webcare users add NAME --role admin` to log in")
     if not roles or set(roles) & {"bot", "console", "listeners"}:
-        app.analyzer(progress=_progress)
+        app.analyzer(progress=_progress).analyze("warm-up")  # the first customer does not wait for lazy loading
     asyncio.run(serve(app, set(roles or ROLES), announce=_progress))
 
 

@@ -42,7 +42,7 @@ from bot.config import ChannelsConfig, StaffTelegramConfig, TelegramConfig
 from bot.engine import DialogueEngine
 from bot.outbox import OutboxDispatcher, backoff, worker_name
 from store import Store
-from webcare.errors import ConfigError, DeliveryFailed
+from webcare.errors import ConfigError, DeliveryFailed, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ ATTACHMENT_KINDS = ("photo", "sticker", "voice", "video", "video_note", "audio",
                     "location", "venue", "contact", "poll", "dice", "story")
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 CONCURRENT_UPDATES = 8  # turns in progress at once (engine work runs in asyncio's small thread pool)
+STORE_ATTEMPTS = 8  # turns tried while the store is unavailable (about 90 s in all) before giving up
 STOP_GRACE = 5.0  # seconds deliveries in progress may take to finish when the channel stops
 COMMANDS = {
     "en": [("start", "Start a conversation"), ("help", "What I can do"), ("human", "Talk to a person"),
@@ -418,11 +419,28 @@ class TelegramChannel:
                 self.application.bot.send_chat_action(int(incoming.chat_id), "typing")))
         try:
             claimed_at = time.monotonic()
-            rows = await asyncio.to_thread(self._answer, incoming)
+            rows = await self._answer_when_the_store_can(incoming)
         finally:
             if typing is not None:
                 await typing
         self.kick(incoming.chat_id, rows, claimed_at)
+
+    async def _answer_when_the_store_can(self, incoming: IncomingMessage) -> list[dict[str, Any]]:
+        """The turn, tried again while the store is unavailable (a turn is atomic: nothing is doubled).
+
+        Telegram has already handed the update over, so giving up would lose the customer's message.
+        """
+        attempt = 1
+        while True:
+            try:
+                return await asyncio.to_thread(self._answer, incoming)
+            except StoreError as e:
+                if attempt == STORE_ATTEMPTS:
+                    raise
+                wait = backoff(attempt, base=0.5, cap=30.0)
+                log.warning("store unavailable for chat %s (%s); trying again in %.1f s", incoming.chat_id, e, wait)
+                await asyncio.sleep(wait)
+                attempt += 1
 
     def _answer(self, incoming: IncomingMessage) -> list[dict[str, Any]]:
         """The engine's turn and the claim of the chat's replies, in one trip to a worker thread."""

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from webcare.app import App
@@ -63,12 +64,12 @@ def analyze(app: App, text: str, language: str | None, as_json: bool) -> None:
     table.add_row("language", f"{result.language} ({result.language_confidence:.2f})")
     table.add_row("intent", f"{result.intent or '—'} ({result.confidence:.2f}){scope}")
     table.add_row("ranking", ", ".join(f"{n} {c:.2f}" for n, c in result.ranking[:3]))
-    table.add_row("entities", ", ".join(f"{e.type}={e.value}" for e in result.entities) or "—")
+    table.add_row("entities", escape(", ".join(f"{e.type}={e.value}" for e in result.entities)) or "—")
     table.add_row("sentiment", f"{result.sentiment} ({result.sentiment_score:+.2f})")
     table.add_row("complaint", f"{'yes' if result.complaint else 'no'} ({result.complaint_score:.2f})")
     table.add_row("urgency", f"{result.urgency} ({result.urgency_score:.2f})")
     for hit in result.knowledge:
-        table.add_row("knowledge", f"{hit.article_id} [{hit.language}] {hit.title} ({hit.score:.2f})")
+        table.add_row("knowledge", escape(f"{hit.article_id} [{hit.language}] {hit.title} ({hit.score:.2f})"))
     Console().print(table)
 
 

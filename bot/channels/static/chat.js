@@ -48,12 +48,22 @@
 
   async function post(text, kind) {
     counter += 1;
-    const response = await fetch("/chat/api/messages", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ text: text, kind: kind, id: Date.now() + "-" + counter }),
-    });
-    if (!response.ok) status.textContent = (await response.json()).detail || response.statusText;
+    const body = JSON.stringify({ text: text, kind: kind, id: Date.now() + "-" + counter });
+    // A busy store (503) or a dropped connection: send again with the same id, handled once.
+    for (let attempt = 1; ; attempt++) {
+      let response = null;
+      try {
+        response = await fetch("/chat/api/messages", {
+          method: "POST", headers: { "Content-Type": "application/json" }, body: body,
+        });
+      } catch (error) { response = null; }
+      if (response && response.ok) return;
+      if (attempt >= 5 || (response && response.status !== 503)) {
+        status.textContent = response ? (await response.json()).detail || response.statusText : words.offline;
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));
+    }
   }
 
   form.addEventListener("submit", (event) => {
