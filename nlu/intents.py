@@ -3,7 +3,7 @@
 A linear SVM (one-vs-rest) over the configured features. Confidences are the softmax of its scores with a
 temperature fitted on held-out predictions (validation data, or cross-validation on the training
 data). A text is out of scope when the `oos_label` class wins or the confidence is below a threshold
-learned the same way (or set in config.yml).
+learned the same way when there are out-of-scope examples (or set in config.yml).
 """
 
 from __future__ import annotations
@@ -115,8 +115,9 @@ class IntentClassifier:
                 if in_acc + oos_recall > best:
                     best, best_t = in_acc + oos_recall, float(t)
             self.threshold = best_t
-        elif correct.any():  # no out-of-scope examples: give up 3% of the correct in-scope answers
-            self.threshold = float(min(np.quantile(conf[correct], 0.03), 0.5))
+        # Without out-of-scope examples there is nothing to learn a threshold from: the top intent wins,
+        # and the dialogue's clarify band still catches low confidence. (The shipped content always has
+        # out-of-scope examples: nlu/data/out_of_scope.yml.)
 
     def _decide(self, probs: np.ndarray, classes: list[str], threshold: float) -> IntentPrediction:
         order = np.argsort(-probs)
