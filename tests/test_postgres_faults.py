@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -189,3 +190,28 @@ def test_when_the_listener_holding_the_lease_dies_another_takes_over(shared_url,
     assert sum(authors.values()) == 120  # each post once: nothing skipped, nothing twice
     assert set(authors) == {"host-a", "host-b"} and holder() != first
     store.close()
+
+
+def _restart_command() -> list[str] | None:
+    """How to restart the local PostgreSQL server here (Debian's pg_ctlcluster as root), or None."""
+    clusters = Path("/etc/postgresql")
+    if os.geteuid() != 0 or not clusters.is_dir() or not shutil.which("pg_ctlcluster"):
+        return None
+    version = sorted(p.name for p in clusters.iterdir())[-1]
+    return ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"]
+
+
+def test_workers_survive_a_postgresql_restart(postgres_url, tmp_path, spawn):
+    command = _restart_command()
+    if command is None:
+        pytest.skip("restarting PostgreSQL needs root and Debian's pg_ctlcluster (as in CI)")
+    ids = queue_replies(postgres_url, 80)
+    log = tmp_path / "sent.log"
+    processes = [spawn("outbox_worker", postgres_url, str(log), name, 0.02) for name in ("a", "b")]
+    wait_for(lambda: len(deliveries(log)) >= 10, what="10 deliveries")
+    subprocess.run(command, check=True, capture_output=True, timeout=60)
+    wait_for(lambda: all_sent(postgres_url), timeout=60, what="every reply to be delivered after the restart")
+    sent = [i for i, _ in deliveries(log)]
+    assert set(sent) == ids  # nothing lost
+    assert len(sent) - len(ids) <= 2  # the restart may interrupt at most one send per worker
+    assert all(p.poll() is None for p in processes)  # both rode it out
