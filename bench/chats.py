@@ -7,7 +7,7 @@ the second turn only works when the conversation state is shared through the sto
 latency is from posting the message to the bot's reply being readable from the chat API (long poll).
 `--concurrency` chats are in flight at once. Prints JSON; `bench/scale.py --chats N` runs it too.
 
-    python bench/chats.py [--chats 5000] [--processes 1,2,4] [--concurrency 200] [--postgres URL]
+    python bench/chats.py [--chats 5000] [--processes 1,2,4] [--concurrency 50] [--postgres URL]
 """
 
 from __future__ import annotations
@@ -74,6 +74,22 @@ def start_consoles(url: str, processes: int, folder: Path) -> tuple[list[subproc
     return procs, bases
 
 
+async def call(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """One request, sent again when the connection drops (as the chat page does; posts carry an id,
+    so a resent message is handled once)."""
+    attempt = 1
+    while True:
+        try:
+            response = await client.request(method, url, **kwargs)
+            response.raise_for_status()
+            return response
+        except httpx.TransportError:
+            if attempt == 5:
+                raise
+            await asyncio.sleep(0.2 * attempt)
+            attempt += 1
+
+
 async def one_chat(client: httpx.AsyncClient, bases: list[str], n: int, latencies: list[float]) -> bool:
     """Two turns of one customer, each on the next process; True when both were answered."""
     cookies = {"webcare_chat": secrets.token_urlsafe(24)}
@@ -82,11 +98,11 @@ async def one_chat(client: httpx.AsyncClient, bases: list[str], n: int, latencie
     for turn, texts in enumerate(TURNS):
         base = bases[(n + turn) % len(bases)]
         began = time.perf_counter()
-        posted = await client.post(f"{base}/chat/api/messages", json={"text": texts[language]}, cookies=cookies)
-        posted.raise_for_status()
+        await call(client, "POST", f"{base}/chat/api/messages", cookies=cookies,
+                   json={"text": texts[language], "id": f"{n}-{turn}"})
         while True:
-            got = await client.get(f"{base}/chat/api/messages", params={"after": seen, "wait": 10}, cookies=cookies)
-            got.raise_for_status()
+            got = await call(client, "GET", f"{base}/chat/api/messages", params={"after": seen, "wait": 10},
+                             cookies=cookies)
             messages = got.json()["messages"]
             if messages:
                 seen = messages[-1]["id"]
@@ -151,7 +167,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chats", type=int, default=5000)
     parser.add_argument("--processes", default="1,2,4")
-    parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--postgres", default=os.environ.get("WEBCARE_TEST_POSTGRES",
                                                              "postgresql://postgres@127.0.0.1:5432/test"))
     args = parser.parse_args()

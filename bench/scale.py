@@ -14,7 +14,7 @@ Prints JSON, then a Markdown table for BENCHMARKS.md. PostgreSQL runs are skippe
 when no server is reachable.
 
     python bench/scale.py [--postgres URL] [--workers 1,2,4] [--turns 3000] [--messages 3000] [--mentions 100000]
-                          [--chats 5000] [--concurrency 200]
+                          [--chats 5000] [--concurrency 50]
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=3000, help="replies in the outbox per run")
     parser.add_argument("--mentions", type=int, default=100_000, help="mentions ingested per run")
     parser.add_argument("--chats", type=int, default=5000, help="web chats end to end per run (0: skip)")
-    parser.add_argument("--concurrency", type=int, default=200, help="chats in flight at once")
+    parser.add_argument("--concurrency", type=int, default=50, help="chats in flight at once")
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
     skipped = postgres_reason(args.postgres)

@@ -26,7 +26,7 @@ from nlu.linear import LinearScorer
 from nlu.types import Analysis
 from webcare.errors import ModelNotTrained, NLUError
 
-MODEL_FORMAT = 2  # bump when a change in code changes what training produces
+MODEL_FORMAT = 3  # bump when a change in code changes what training produces
 MODEL_FILE = "analyzer.joblib"
 META_FILE = "meta.json"
 _JUNK = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")

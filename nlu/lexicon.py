@@ -1,9 +1,20 @@
 """A small nl/en word list for sentiment, complaint and urgency: the signal used when no labelled
-affect data is available (its scores are deliberately modest: it is a fallback, not a model)."""
+affect data is available (its scores are deliberately modest: it is a fallback, not a model).
+
+`lexicon_features` also carries two general-purpose sentiment lexicons as priors for the heads, because
+they generalise to tweets and reviews where a few thousand shop messages cannot: VADER (English valence
+lexicon and rules, MIT) and Pattern's Dutch adjective lexicon (`data/nl-sentiment.json`, PDDL; see
+`data/nl-sentiment-LICENSE.md`) with its intensifier and negation rules.
+"""
 
 from __future__ import annotations
 
+import functools
+import json
 import re
+from pathlib import Path
+
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 NEGATIVE = set("""
 slecht slechte waardeloos waardeloze kapot stuk boos woedend teleurgesteld teleurstellend belachelijk schandalig
@@ -33,12 +44,75 @@ URGENT = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[\w']+", re.UNICODE)
+NL_NEGATORS = frozenset("niet geen nooit gene ni nie niks niets nergens".split())
+DUTCH_LEXICON = Path(__file__).parent / "data" / "nl-sentiment.json"
 _NEG_EMOJI = set("😡😠🤬😤😞😢😭👎💩🙄😒")
 _POS_EMOJI = set("😀😃😄😁😊🙂😍🥰👍❤💯🎉🙏")
 
 
+@functools.cache
+def _vader() -> SentimentIntensityAnalyzer:
+    return SentimentIntensityAnalyzer()
+
+
+@functools.cache
+def _dutch() -> dict[str, tuple[float, float, float]]:
+    """Word form -> (polarity -1..1, subjectivity 0..1, intensity ~0.5..2) from Pattern's Dutch lexicon."""
+    return {w: (p, s, i) for w, (p, s, i) in json.loads(DUTCH_LEXICON.read_text(encoding="utf-8")).items()}
+
+
+@functools.lru_cache(maxsize=65536)
+def _dutch_entry(word: str) -> tuple[float, float, float] | None:
+    """The lexicon entry of a word or of its base form ("slechte" -> slecht, "grote" -> groot, "mooiste")."""
+    lexicon = _dutch()
+    if word in lexicon:
+        return lexicon[word]
+    bases = []
+    if word.endswith("e") and len(word) > 3:
+        stem = word[:-1]
+        bases.append(stem)
+        if stem[-1] == stem[-2]:
+            bases.append(stem[:-1])  # dikke -> dik
+        bases.append(stem[:-1] + {"v": "f", "z": "s"}.get(stem[-1], stem[-1]))  # lieve -> lief, boze -> boos
+        if stem[-2] in "aeou" and stem[-3] not in "aeiou":  # grote -> groot, boze -> boos
+            bases += [stem[:-1] + stem[-2] + last for last in dict.fromkeys((stem[-1], bases[-1][-1]))]
+    bases += [word[: -len(end)] for end in ("ste", "st", "ere", "er") if word.endswith(end) and len(word) > len(end) + 2]
+    return next((lexicon[b] for b in bases if b in lexicon), None)
+
+
+def dutch_sentiment(words: list[str]) -> tuple[float, float, int]:
+    """Pattern-style (polarity, subjectivity, number of opinion words) of lower-cased words: an intensifier
+    scales the next word ("erg goed"), a negation just before flips and halves it ("niet slecht")."""
+    found: list[list[float]] = []  # [polarity, subjectivity, negated]
+    boost = 1.0
+    for i, word in enumerate(words):
+        entry = _dutch_entry(word)
+        if entry is None:
+            boost = 1.0
+            continue
+        p, s, intensity = entry
+        negated = float(any(w in NL_NEGATORS for w in words[max(0, i - 2) : i]))
+        if boost != 1.0 and found:  # the previous word modifies this one
+            found[-1] = [max(-1.0, min(1.0, p * boost)), min(1.0, s * boost), max(found[-1][2], negated)]
+        else:
+            found.append([p, s, negated])
+        boost = intensity
+    if not found:
+        return 0.0, 0.0, 0
+    polarity = sum(-0.5 * p if n else p for p, _, n in found) / len(found)
+    return polarity, sum(s for _, s, _ in found) / len(found), len(found)
+
+
+def prior_features(text: str, words: list[str]) -> list[float]:
+    """VADER's compound/positive/negative and the Dutch lexicon's polarity/subjectivity/coverage."""
+    vader = _vader().polarity_scores(text)
+    polarity, subjectivity, hits = dutch_sentiment(words)
+    return [vader["compound"], vader["pos"], vader["neg"], polarity, subjectivity, min(hits, 3) / 3.0]
+
+
 def lexicon_features(text: str) -> list[float]:
-    """Word-list cues as model features: polarity, negated polarity, complaint and urgency cues."""
+    """Word-list cues as model features: polarity, negated polarity, complaint and urgency cues, then the
+    sentiment-lexicon priors of `prior_features`."""
     words = [w.lower() for w in _WORD.findall(text)]
     pos = neg = neg_pos = neg_neg = 0.0
     for i, w in enumerate(words):
@@ -51,7 +125,7 @@ def lexicon_features(text: str) -> list[float]:
     neg += sum(1 for ch in text if ch in _NEG_EMOJI)
     squash = [min(v, 3.0) / 3.0 for v in (pos, neg, neg_pos, neg_neg)]
     return squash + [float(bool(COMPLAINT.search(text))), float(bool(URGENT.search(text))),
-                     min(text.count("!"), 3) / 3.0]
+                     min(text.count("!"), 3) / 3.0, *prior_features(text, words)]
 
 
 def lexicon_affect(text: str) -> dict[str, float]:

@@ -164,7 +164,7 @@ def test_label_distribution_is_balanced(lang):
         "positive": (0.20, 0.35, lambda r: r["sentiment"] == "positive"),
         "complaint": (0.28, 0.45, lambda r: r["complaint"]),
         "urgency high": (0.08, 0.18, lambda r: r["urgency"] == "high"),
-        "urgency low": (0.22, 0.42, lambda r: r["urgency"] == "low"),
+        "urgency low": (0.22, 0.45, lambda r: r["urgency"] == "low"),
         "social": (0.10, 0.40, lambda r: r["kind"] == "social"),
     }
     for name, (low, high, predicate) in bounds.items():
