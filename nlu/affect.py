@@ -51,7 +51,7 @@ LEXICON_WEIGHT = 3.0
 
 
 def lexicon_block(texts: list[str]) -> np.ndarray:
-    """The word-list cues (negation, complaint and urgency words) as extra feature columns."""
+    """The lexicon cues (word lists, VADER and the Dutch sentiment lexicon) as extra feature columns."""
     rows = [lexicon_features(t) for t in texts]
     return np.array(rows, np.float32).reshape(len(rows), len(lexicon_features(""))) * LEXICON_WEIGHT
 

@@ -44,7 +44,7 @@ URGENT = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[\w']+", re.UNICODE)
-NL_NEGATORS = frozenset("niet geen nooit gene ni nie niks niets nergens".split())
+NL_NEGATORS = frozenset({"niet", "geen", "nooit", "gene", "ni", "nie", "niks", "niets", "nergens"})
 DUTCH_LEXICON = Path(__file__).parent / "data" / "nl-sentiment.json"
 _NEG_EMOJI = set("😡😠🤬😤😞😢😭👎💩🙄😒")
 _POS_EMOJI = set("😀😃😄😁😊🙂😍🥰👍❤💯🎉🙏")
@@ -73,7 +73,7 @@ def _dutch_entry(word: str) -> tuple[float, float, float] | None:
         bases.append(stem)
         if stem[-1] == stem[-2]:
             bases.append(stem[:-1])  # dikke -> dik
-        bases.append(stem[:-1] + {"v": "f", "z": "s"}.get(stem[-1], stem[-1]))  # lieve -> lief, boze -> boos
+        bases.append(stem[:-1] + {"v": "f", "z": "s"}.get(stem[-1], stem[-1]))  # lieve -> lief
         if stem[-2] in "aeou" and stem[-3] not in "aeiou":  # grote -> groot, boze -> boos
             bases += [stem[:-1] + stem[-2] + last for last in dict.fromkeys((stem[-1], bases[-1][-1]))]
     bases += [word[: -len(end)] for end in ("ste", "st", "ere", "er") if word.endswith(end) and len(word) > len(end) + 2]

@@ -165,6 +165,22 @@ def test_complaint_and_urgency(analyzer):
     assert not question.complaint and question.complaint_score < complaint.complaint_score
     urgent = analyzer.analyze("URGENT: er komt rook uit de waterkoker, wat moet ik nu meteen doen?")
     assert urgent.urgency == "high" and urgent.urgency_score > question.urgency_score
+    damaged = analyzer.analyze("Mijn airfryer 12345678 is kapot aangekomen!")
+    assert damaged.complaint and damaged.sentiment == "negative"
+
+
+def test_everyday_statement_is_neutral(analyzer):
+    assert analyzer.analyze("Morgen ga ik met mijn zus naar de markt in Utrecht.").sentiment == "neutral"
+    assert analyzer.analyze("Going to my brother's for dinner on Saturday.").sentiment == "neutral"
+
+
+def test_sentiment_lexicon_priors():
+    from nlu.lexicon import dutch_sentiment, prior_features
+
+    assert dutch_sentiment(["slechte", "service"])[0] < 0 < dutch_sentiment(["niet", "slecht"])[0]
+    assert dutch_sentiment(["erg", "goed"])[0] > dutch_sentiment(["goed"])[0] > 0
+    assert dutch_sentiment(["de", "bestelling"]) == (0.0, 0.0, 0)
+    assert prior_features("not bad at all", [])[0] > 0 > prior_features("this is terrible", [])[0]
 
 
 @pytest.mark.parametrize("text", ["", "   ", "😀🎉👍", "\x00\x01\x02\ufffd\x7f", "a" * 10_000, "Waar is " * 1250])
