@@ -32,7 +32,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nlu import Analyzer, NLUConfig  # noqa: E402
+from nlu import Analyzer, NLUConfig
 
 MODELS = ROOT / ".webcare" / "bench-models"
 TURNS = [("Waar is mijn bestelling?", "Where is my order?"), ("12345678", "12345678")]

@@ -155,7 +155,7 @@ class Analyzer:
             if meta.get("format") != MODEL_FORMAT:
                 raise ValueError(f"model format {meta.get('format')}, this webcare reads {MODEL_FORMAT}")
             state = joblib.load(path)
-        except Exception as e:  # noqa: BLE001 - any unreadable model means: train again
+        except Exception as e:
             raise ModelNotTrained(f"the NLU model in {model_dir} cannot be read ({e}): "
                                   "run `webcare nlu train` again") from e
         return cls(config, state["features"], state["intents"], state["affect"], state["knowledge"],

@@ -43,8 +43,8 @@ class LanguageDetector:
         best = detector.compute_language_confidence_values(" ".join(words))[0]
         language = best.language.iso_code_639_1.name.lower()
         confidence = round(float(best.value), 4)
-        if len(words) <= self.short_text_words and language != fallback:
-            # short texts ("ok", "thanks", "hoi"): keep the conversation's language unless lingua is sure
-            if confidence < (0.85 if len(words) == 1 else 0.6):
-                return fallback, 0.5
+        # short texts ("ok", "thanks", "hoi"): keep the conversation's language unless lingua is sure
+        if len(words) <= self.short_text_words and language != fallback and confidence < (
+                0.85 if len(words) == 1 else 0.6):
+            return fallback, 0.5
         return language, confidence

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.responses import Responses
 from nlu.data import parse_rasa_nlu
 from tests.conftest import ROOT
 

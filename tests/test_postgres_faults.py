@@ -197,7 +197,7 @@ def _restart_command() -> list[str] | None:
     clusters = Path("/etc/postgresql")
     if os.geteuid() != 0 or not clusters.is_dir() or not shutil.which("pg_ctlcluster"):
         return None
-    version = sorted(p.name for p in clusters.iterdir())[-1]
+    version = max(p.name for p in clusters.iterdir())
     return ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"]
 
 
