@@ -208,7 +208,8 @@ def test_workers_survive_a_postgresql_restart(postgres_url, tmp_path, spawn):
     ids = queue_replies(postgres_url, 80)
     log = tmp_path / "sent.log"
     processes = [spawn("outbox_worker", postgres_url, str(log), name, 0.02) for name in ("a", "b")]
-    wait_for(lambda: len(deliveries(log)) >= 10, what="10 deliveries")
+    running = lambda: {w for _, w in deliveries(log)} == {"a", "b"} and len(deliveries(log)) >= 10
+    wait_for(running, what="both workers to deliver")  # a worker still starting would find no server
     restarted = subprocess.run(command, check=False, capture_output=True, text=True, timeout=120)
     if restarted.returncode != 0:
         pytest.skip(f"PostgreSQL could not be restarted here: {restarted.stderr.strip()[:200]}")
