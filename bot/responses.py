@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from nlu.data import load_catalogue
 from webcare.errors import ConfigError
 
 
@@ -62,9 +63,7 @@ class Responses:
         }
         orders_file = root / "demo_orders.yml"
         orders = _current_orders(_read_yaml(orders_file)) if orders_file.exists() else {}
-        catalogue_file = root / "catalogue.yml"
-        products = _read_yaml(catalogue_file).get("products") or [] if catalogue_file.exists() else []
-        in_stock = {str(p["name"]): bool(p.get("in_stock", True)) for p in products if isinstance(p, dict) and p.get("name")}
+        in_stock = {product.name: product.in_stock for product in load_catalogue(root)}
         return cls(templates=templates, intents=intents, orders=orders, titles=titles, in_stock=in_stock)
 
     @property

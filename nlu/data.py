@@ -217,6 +217,7 @@ class Product:
     id: str
     name: str
     synonyms: tuple[str, ...] = ()
+    in_stock: bool = True
 
 
 def load_catalogue(data_dir: Path) -> list[Product]:
@@ -238,7 +239,8 @@ def load_catalogue(data_dir: Path) -> list[Product]:
         names = p["name"].values() if isinstance(p["name"], dict) else [p["name"]]
         names = [str(n) for n in names]
         key = p.get("sku") or p.get("id") or names[0]
-        out.append(Product(str(key), names[0], tuple(dict.fromkeys([*names[1:], *map(str, synonyms)]))))
+        out.append(Product(str(key), names[0], tuple(dict.fromkeys([*names[1:], *map(str, synonyms)])),
+                           bool(p.get("in_stock", True))))
     return out
 
 
