@@ -138,9 +138,10 @@ def all_sent(url: str) -> bool:
 def test_a_worker_killed_mid_batch_loses_no_reply(shared_url, tmp_path, spawn):
     ids = queue_replies(shared_url, 80)
     log = tmp_path / "sent.log"
-    processes = [spawn("outbox_worker", shared_url, str(log), name, 0.02) for name in ("a", "b")]
+    a = spawn("outbox_worker", shared_url, str(log), "a", 0.02)  # a first: b must not take every reply
     wait_for(lambda: sum(w == "a" for _, w in deliveries(log)) >= 10, what="worker a to deliver")
-    processes[0].send_signal(signal.SIGKILL)
+    spawn("outbox_worker", shared_url, str(log), "b", 0.02)
+    a.send_signal(signal.SIGKILL)
     wait_for(lambda: all_sent(shared_url), what="every reply to be delivered")
     sent = deliveries(log)
     assert {i for i, _ in sent} == ids  # nothing lost
