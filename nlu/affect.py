@@ -103,10 +103,12 @@ class AffectHeads:
         X = with_lexicon(X, texts)
         return self.from_probabilities({h: self.probabilities(h, X) for h in self.HEADS}, texts)
 
-    def from_decisions(self, decisions: dict[str, np.ndarray], texts: list[str]) -> list[Affect]:
-        """Affect from each trained head's decision values (e.g. computed by `nlu.linear.LinearScorer`)."""
-        return self.from_probabilities({h: self._named(h, probabilities(decisions[h])) if h in self.models else None
-                                        for h in self.HEADS}, texts)
+    def from_decisions(self, decisions: dict[str, np.ndarray], texts: list[str],
+                       sentiment: list[dict[str, float]] | None = None) -> list[Affect]:
+        """Affect from each trained head's decision values (e.g. computed by `nlu.linear.LinearScorer`);
+        `sentiment` probabilities, when given (a sentiment model's), replace the sentiment head's."""
+        probs = {h: self._named(h, probabilities(decisions[h])) if h in self.models else None for h in self.HEADS}
+        return self.from_probabilities(probs | ({"sentiment": sentiment} if sentiment is not None else {}), texts)
 
     def from_probabilities(self, probs: dict[str, list[dict[str, float]] | None], texts: list[str]) -> list[Affect]:
         sent, comp, urg = probs["sentiment"], probs["complaint"], probs["urgency"]

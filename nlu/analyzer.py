@@ -23,6 +23,7 @@ from nlu.intents import IntentClassifier
 from nlu.knowledge import KnowledgeBase
 from nlu.language import LanguageDetector
 from nlu.linear import LinearScorer
+from nlu.sentiment_model import SentimentModel
 from nlu.types import Analysis
 from webcare.errors import ModelNotTrained, NLUError
 
@@ -66,6 +67,8 @@ class Analyzer:
         features.set_threads(config.threads)
         single_threaded_blas()  # for the whole process: per call, threads analysing at once would race
         self._linear: LinearScorer | None = None
+        self.sentiment_model = (SentimentModel(config.sentiment_model, config.sentiment_labels, config.threads,
+                                               config.hf_max_length) if config.sentiment_model else None)
         for lang in config.languages:  # build the BM25 indexes now: analysing stays read-only
             knowledge._index(lang)
 
@@ -202,7 +205,8 @@ class Analyzer:
         blocks = self.features.blocks(unique, dense=dense) + [lexicon_block(unique)]
         decisions = self._scorer(blocks).decisions(blocks)
         intents = self.intents.from_decision(decisions["intent"])
-        affects = self.affect.from_decisions(decisions, unique)
+        sentiment = self.sentiment_model.probabilities(unique) if self.sentiment_model else None
+        affects = self.affect.from_decisions(decisions, unique, sentiment)
         similarity = self.knowledge.similarities(dense) if dense is not None else None
         row_of = {t: row for row, t in enumerate(unique)}
         for i in batch:

@@ -13,6 +13,7 @@ from nlu.affect import AffectHeads, _label, with_lexicon
 from nlu.config import NLUConfig
 from nlu.encoders import Features
 from nlu.intents import IntentClassifier
+from nlu.sentiment_model import SentimentModel
 from webcare.errors import NLUError
 
 Progress = Callable[[str], None]
@@ -108,12 +109,17 @@ def affect_rows(rows: list[dict[str, Any]], head: str) -> list[dict[str, Any]]:
 
 
 def predict_affect(features: Features, heads: AffectHeads, head: str, texts: list[str],
-                   allowed: list[str] | None = None, batch: int = 256) -> list[str]:
-    """The head's label per text; with `allowed`, the most probable of those labels (binary test sets)."""
+                   allowed: list[str] | None = None, batch: int = 256,
+                   sentiment_model: SentimentModel | None = None) -> list[str]:
+    """The head's label per text; with `allowed`, the most probable of those labels (binary test sets).
+    A `sentiment_model` answers for the sentiment head."""
     out: list[str] = []
     for i in range(0, len(texts), batch):
         chunk = texts[i : i + batch]
-        probs = heads.probabilities(head, with_lexicon(features.transform(chunk), chunk))
+        if head == "sentiment" and sentiment_model is not None:
+            probs = sentiment_model.probabilities(chunk)
+        else:
+            probs = heads.probabilities(head, with_lexicon(features.transform(chunk), chunk))
         if probs is None:
             raise NLUError(f"the {head} head is not trained (no labelled {head} data)")
         for p in probs:
@@ -123,11 +129,12 @@ def predict_affect(features: Features, heads: AffectHeads, head: str, texts: lis
 
 
 def evaluate_affect(head: str, test: list[dict[str, Any]], features: Features, heads: AffectHeads,
-                    train_seconds: float | None = None) -> dict[str, Any]:
+                    train_seconds: float | None = None, sentiment_model: SentimentModel | None = None) -> dict[str, Any]:
     rows = affect_rows(test, head)
     gold = [r[head] for r in rows]
     started = time.perf_counter()
-    predicted = predict_affect(features, heads, head, [r["text"] for r in rows], sorted(set(gold)))
+    predicted = predict_affect(features, heads, head, [r["text"] for r in rows], sorted(set(gold)),
+                               sentiment_model=sentiment_model)
     seconds = time.perf_counter() - started
     report = label_metrics(gold, predicted)
     report["texts_per_second"] = round(len(rows) / max(seconds, 1e-9), 1)

@@ -170,13 +170,15 @@ def evaluate(app: App, task: str, train_file: Path | None, test_file: Path | Non
         if plot:
             _plot(report, plot)
     else:
+        sentiment_model = None
         if train_rows:
             features, heads, seconds = train_affect(config, task, train_rows)
         else:
             analyzer = app.analyzer(_say)
             features, heads, seconds = analyzer.features, analyzer.affect, None
+            sentiment_model = analyzer.sentiment_model
         try:
-            report = evaluate_affect(task, test_rows, features, heads, seconds)
+            report = evaluate_affect(task, test_rows, features, heads, seconds, sentiment_model)
         except NLUError as e:
             raise click.ClickException(str(e)) from e
     _print_report(report, as_json, f"{task} evaluation")

@@ -1,0 +1,82 @@
+"""An optional Hugging Face text-classification model for sentiment (`nlu.sentiment_model` in config.yml).
+
+Any sequence-classification model that transformers can load works: its labels are mapped to
+negative/neutral/positive with `nlu.sentiment_labels` (case-insensitive; several labels may map to one, e.g.
+"1 star" and "2 stars" to negative). A model without a neutral label (a binary one) never says neutral.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+
+from nlu.affect import SENTIMENTS
+from webcare.errors import NLUError
+
+_ALIASES = {"neg": "negative", "neu": "neutral", "pos": "positive"}
+
+
+@functools.cache
+def _load(name: str, threads: int) -> tuple[Any, Any]:
+    try:
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    except ImportError as e:
+        raise NLUError("nlu.sentiment_model needs the [hf] extra: pip install 'webcare[hf]'") from e
+    torch.set_num_threads(threads)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name)
+        model = AutoModelForSequenceClassification.from_pretrained(name)
+    except (OSError, ValueError) as e:
+        raise NLUError(f"cannot load the sentiment model {name!r}: {e}") from e
+    model.eval()
+    return tokenizer, model
+
+
+def label_columns(model_labels: list[str], mapping: dict[str, str]) -> np.ndarray:
+    """A (model labels × SENTIMENTS) 0/1 matrix; `NLUError` naming the labels that map to nothing."""
+    wanted = {k.lower(): v.lower() for k, v in mapping.items()}
+    bad = sorted(v for v in wanted.values() if v not in SENTIMENTS)
+    if bad:
+        raise NLUError(f"nlu.sentiment_labels maps to {bad}; use negative, neutral or positive")
+    matrix = np.zeros((len(model_labels), len(SENTIMENTS)), np.float32)
+    unmapped = []
+    for row, label in enumerate(model_labels):
+        target = wanted.get(label.lower()) or _ALIASES.get(label.lower(), label.lower())
+        if target in SENTIMENTS:
+            matrix[row, SENTIMENTS.index(target)] = 1.0
+        else:
+            unmapped.append(label)
+    if unmapped:
+        raise NLUError(f"the sentiment model's labels {unmapped} are not mapped: set nlu.sentiment_labels, "
+                       f"e.g. {{{unmapped[0]!r}: negative}} (its labels: {model_labels})")
+    return matrix
+
+
+class SentimentModel:
+    """Sentiment probabilities from a transformers sequence-classification model, in batches."""
+
+    def __init__(self, name: str, labels: dict[str, str] | None = None, threads: int = 1,
+                 max_length: int = 128) -> None:
+        self.name = name
+        self.threads = threads
+        self.max_length = max_length
+        _, model = _load(name, threads)
+        id2label = model.config.id2label
+        self.columns = label_columns([str(id2label[i]) for i in range(len(id2label))], labels or {})
+
+    def probabilities(self, texts: list[str], batch_size: int = 64) -> list[dict[str, float]]:
+        """Per text: {negative, neutral, positive} probabilities (summed over the model's labels)."""
+        import torch
+
+        tokenizer, model = _load(self.name, self.threads)
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(texts), batch_size):
+                batch = tokenizer(list(texts[i : i + batch_size]), padding=True, truncation=True,
+                                  max_length=self.max_length, return_tensors="pt")
+                out.append(torch.softmax(model(**batch).logits, dim=-1).numpy() @ self.columns)
+        probs = np.concatenate(out) if out else np.zeros((0, len(SENTIMENTS)), np.float32)
+        return [dict(zip(SENTIMENTS, map(float, row), strict=True)) for row in probs]

