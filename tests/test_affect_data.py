@@ -16,7 +16,7 @@ LANGS = ("nl", "en")
 FIELDS = {"id", "text", "lang", "kind", "sentiment", "complaint", "urgency", "split", "tags"}
 SENTIMENTS = {"negative", "neutral", "positive"}
 URGENCIES = {"low", "normal", "high"}
-KINDS = {"chat", "social", "review"}
+KINDS = {"chat", "social", "review", "post"}
 SPLITS = {"train", "test"}
 # Documented in responses/affect/README.md; the first group is judged by the annotator, the second follows from the text.
 MANUAL_TAGS = {"sarcasm", "negation", "flemish", "typo", "mixed"}
@@ -157,7 +157,7 @@ def test_each_language_has_at_least_700_examples(lang):
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_label_distribution_is_balanced(lang):
-    rows = load(lang)
+    rows = [r for r in load(lang) if r["kind"] in ("chat", "social")]  # the shop's own messages
     bounds = {
         "negative": (0.30, 0.45, lambda r: r["sentiment"] == "negative"),
         "neutral": (0.25, 0.40, lambda r: r["sentiment"] == "neutral"),
@@ -175,6 +175,16 @@ def test_label_distribution_is_balanced(lang):
         assert {r["sentiment"] for r in part} == SENTIMENTS
         assert {r["urgency"] for r in part} == URGENCIES
         assert {r["complaint"] for r in part} == {True, False}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("kind", ["post", "review"])
+def test_posts_and_reviews_cover_every_sentiment_in_both_splits(lang, kind):
+    rows = [r for r in load(lang) if r["kind"] == kind]
+    assert len(rows) >= 25
+    for split in SPLITS:
+        assert {r["sentiment"] for r in rows if r["split"] == split} == SENTIMENTS, (kind, split)
+    assert 0.10 <= share(rows, lambda r: r["sentiment"] == "neutral") <= 0.60
 
 
 @pytest.mark.parametrize("lang", LANGS)
