@@ -115,16 +115,22 @@ class AffectHeads:
         out = []
         for i, text in enumerate(texts):
             lex = lexicon_affect(text) if not (sent and comp and urg) else None
+            p_positive = 0.0
             if sent:
                 p = sent[i]
-                s_score = p.get("positive", 0.0) - p.get("negative", 0.0)
+                p_positive = p.get("positive", 0.0)
+                s_score = p_positive - p.get("negative", 0.0)
                 sentiment = max(p, key=p.get)
             else:
                 s_score = lex["sentiment"] * 0.6  # type: ignore[index]
                 sentiment = "negative" if s_score <= -0.2 else "positive" if s_score >= 0.2 else "neutral"
-            c_score = comp[i].get("yes", 0.0) if comp else lex["complaint"]  # type: ignore[index]
+            # As the data is labelled, praise is neither a complaint nor urgent: the heads are independent,
+            # so their probabilities are weighed by how sure the sentiment is that the text is not positive.
+            c_score = (comp[i].get("yes", 0.0) if comp else lex["complaint"]) * (1 - p_positive)  # type: ignore[index]
             if urg:
-                p = urg[i]
+                p = dict(urg[i])
+                moved = p.get("high", 0.0) * p_positive
+                p["high"], p["normal"] = p.get("high", 0.0) - moved, p.get("normal", 0.0) + moved
                 u_score = p.get("normal", 0.0) * 0.5 + p.get("high", 0.0)
                 urgency = max(p, key=p.get)
             else:

@@ -169,6 +169,24 @@ def test_complaint_and_urgency(analyzer):
     assert damaged.complaint and damaged.sentiment == "negative"
 
 
+def test_praise_is_neither_a_complaint_nor_urgent():
+    """The heads are independent; the labelling rule (praise is no complaint, never urgent) joins them."""
+    from nlu.affect import AffectHeads
+
+    probs = {"sentiment": [{"negative": 0.05, "neutral": 0.05, "positive": 0.9}, {"negative": 0.9, "neutral": 0.1, "positive": 0.0}],
+             "complaint": [{"no": 0.2, "yes": 0.8}, {"no": 0.2, "yes": 0.8}],
+             "urgency": [{"low": 0.1, "normal": 0.2, "high": 0.7}, {"low": 0.1, "normal": 0.2, "high": 0.7}]}
+    praise, complaint = AffectHeads().from_probabilities(probs, ["Top, vandaag al in huis!", "Kapot, nu oplossen!"])
+    assert not praise.complaint and praise.complaint_score == pytest.approx(0.08)
+    assert praise.urgency == "normal" and praise.urgency_score == pytest.approx(0.5 * 0.83 + 0.07)
+    assert complaint.complaint and complaint.complaint_score == 0.8 and complaint.urgency == "high"
+
+
+def test_praise_in_a_real_post_is_not_flagged_as_a_complaint(analyzer):
+    result = analyzer.analyze("Wat een geweldige service van acme, gisteren besteld en vandaag al in huis! Top!")
+    assert result.sentiment == "positive" and not result.complaint and result.urgency != "high"
+
+
 def test_everyday_statement_is_neutral(analyzer):
     assert analyzer.analyze("Morgen ga ik met mijn zus naar de markt in Utrecht.").sentiment == "neutral"
     assert analyzer.analyze("Going to my brother's for dinner on Saturday.").sentiment == "neutral"
