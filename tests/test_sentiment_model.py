@@ -3,6 +3,8 @@ offline with small sequence-classification models that the tests build and train
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 pytestmark = pytest.mark.hf
@@ -27,10 +29,10 @@ def build_model(path, labels: list[str], examples: list[tuple[str, str]]):
                                      num_attention_heads=2, intermediate_size=64, num_labels=len(labels),
                                      id2label=dict(enumerate(labels)), label2id={k: i for i, k in enumerate(labels)})
     model = transformers.BertForSequenceClassification(config)
-    batch = tokenizer([t for t, _ in examples], padding=True, return_tensors="pt")
+    batch = tokenizer([t for t, _ in examples] or ["x"], padding=True, return_tensors="pt")
     target = torch.tensor([labels.index(lbl) for _, lbl in examples])
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    for _ in range(300):
+    for _ in range(300 if examples else 0):
         logits = model(**batch).logits
         loss = torch.nn.functional.cross_entropy(logits, target)
         if bool((logits.argmax(-1) == target).all()) and loss.item() < 0.05:
@@ -73,7 +75,9 @@ def test_the_analyzer_takes_sentiment_from_the_configured_model(three_way, analy
                                             "sentiment_labels": {"label_0": "positive", "label_2": "negative", "label_1": "neutral"}})
     result = Analyzer.load(swapped).analyze(text)
     assert result.sentiment == "positive" and result.sentiment_score > 0.5
-    assert result.complaint_score == analyzer.analyze(text).complaint_score  # the other heads stay
+    head = analyzer.analyze(text)
+    assert result.intent == head.intent  # the rest of the analysis stays
+    assert result.complaint_score < head.complaint_score  # but praise is not a complaint, whoever says it is praise
 
 
 def test_the_evaluation_uses_the_model(three_way, analyzer):
@@ -106,3 +110,29 @@ def test_unmapped_labels_and_missing_models_are_clear_errors(tmp_path, three_way
         SentimentModel(three_way, LABELS | {"LABEL_2": "happy"})
     with pytest.raises(NLUError, match="cannot load the sentiment model"):
         SentimentModel(str(tmp_path / "nope"))
+
+
+def test_finetune_cli_makes_a_model_the_analyzer_can_use(tmp_path):
+    """`webcare nlu finetune-sentiment` from a small untrained BERT: the saved folder needs no label mapping."""
+    from click.testing import CliRunner
+
+    from nlu.sentiment_model import SentimentModel
+    from webcare.cli import cli
+
+    base = build_model(tmp_path / "base", ["a", "b"], [])  # untrained: its own labels are replaced
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("".join(json.dumps({"text": t, "label": BY_NAME[lbl]}) + "\n" for t, lbl in TRAIN))
+    cfg = tmp_path / "config.yml"
+    cfg.write_text(f"nlu:\n  threads: 1\nstore:\n  url: sqlite:///{tmp_path / 'w.db'}\n")
+    out = tmp_path / "sentiment"
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "nlu", "finetune-sentiment", "--base", str(base), "--out", str(out),
+                                      "--sentiment", str(labels), "--no-affect-data", "--epochs", "60",
+                                      "--learning-rate", "3e-3"])
+    assert result.exit_code == 0, result.output
+    assert "on 9 texts" in result.output and f"nlu.sentiment_model: {out}" in result.output
+    probs = SentimentModel(str(out)).probabilities([t for t, _ in TRAIN])
+    assert [max(p, key=p.get) for p in probs] == [BY_NAME[lbl] for _, lbl in TRAIN]
+
+    bad = CliRunner().invoke(cli, ["-c", str(cfg), "nlu", "finetune-sentiment", "--base", str(tmp_path / "nope"),
+                                   "--out", str(tmp_path / "x"), "--sentiment", str(labels), "--no-affect-data"])
+    assert bad.exit_code != 0 and "cannot load the base model" in bad.output

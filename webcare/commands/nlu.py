@@ -192,6 +192,37 @@ class _null:
         return None
 
 
+@nlu.command("finetune-sentiment")
+@click.option("--base", required=True, help="Hugging Face model name or folder to start from (e.g. MiniLM's).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the fine-tuned model (replaced when it exists).")
+@click.option("--sentiment", "sentiment_files", multiple=True, type=_JSONL,
+              help="Your own sentiment labels, JSONL {\"text\", \"label\"} (negative/neutral/positive).")
+@click.option("--no-affect-data", is_flag=True, help="Only the --sentiment files, not the affect/<lang>.jsonl train split.")
+@click.option("--epochs", default=2, show_default=True, type=click.IntRange(1, 100))
+@click.option("--learning-rate", default=5e-5, show_default=True, type=click.FloatRange(0, 1, min_open=True))
+@click.pass_obj
+def finetune_sentiment_command(app: App, base: str, out_dir: Path, sentiment_files: tuple[Path, ...],
+                               no_affect_data: bool, epochs: int, learning_rate: float) -> None:
+    """Fine-tune a Hugging Face model into a sentiment classifier for nlu.sentiment_model (minutes on a CPU)."""
+    from nlu.data import load_affect
+    from nlu.datasets import read_jsonl_rows
+    from nlu.evaluate import affect_rows
+    from nlu.finetune import finetune_sentiment
+
+    config = app.settings.nlu
+    rows = [] if no_affect_data else load_affect(Path(config.data_dir), config.languages, "train")
+    try:
+        rows += [r for path in sentiment_files for r in affect_rows(read_jsonl_rows(path), "sentiment")]
+        stats = finetune_sentiment(base, rows, out_dir, epochs=epochs, learning_rate=learning_rate,
+                                   max_length=config.hf_max_length,
+                                   threads=config.threads, progress=_say)
+    except NLUError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"Fine-tuned {base} on {stats['examples']} texts {stats['per_class']} in {stats['seconds']} s → "
+               f"{out_dir}\nUse it with nlu.sentiment_model: {out_dir} in config.yml")
+
+
 @nlu.command("import-rasa")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--language", required=True, help="The language of these files (nl, en, …).")
