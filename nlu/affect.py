@@ -103,20 +103,23 @@ class AffectHeads:
         X = with_lexicon(X, texts)
         return self.from_probabilities({h: self.probabilities(h, X) for h in self.HEADS}, texts)
 
-    def from_decisions(self, decisions: dict[str, np.ndarray], texts: list[str],
-                       sentiment: list[dict[str, float]] | None = None) -> list[Affect]:
-        """Affect from each trained head's decision values (e.g. computed by `nlu.linear.LinearScorer`);
-        `sentiment` probabilities, when given (a sentiment model's), replace the sentiment head's."""
-        probs = {h: self._named(h, probabilities(decisions[h])) if h in self.models else None for h in self.HEADS}
-        return self.from_probabilities(probs | ({"sentiment": sentiment} if sentiment is not None else {}), texts)
+    def head_probabilities(self, decisions: dict[str, np.ndarray]) -> dict[str, list[dict[str, float]] | None]:
+        """Class probabilities per head from decision values (e.g. computed by `nlu.linear.LinearScorer`)."""
+        return {h: self._named(h, probabilities(decisions[h])) if h in self.models else None for h in self.HEADS}
 
-    def from_probabilities(self, probs: dict[str, list[dict[str, float]] | None], texts: list[str]) -> list[Affect]:
+    def from_decisions(self, decisions: dict[str, np.ndarray], texts: list[str]) -> list[Affect]:
+        """Affect from each trained head's decision values."""
+        return self.from_probabilities(self.head_probabilities(decisions), texts)
+
+    def from_probabilities(self, probs: dict[str, Any], texts: list[str]) -> list[Affect]:
+        """Affect per text; a head's list is None when untrained (and a sentiment row None when nothing
+        scored it): the word lists stand in."""
         sent, comp, urg = probs["sentiment"], probs["complaint"], probs["urgency"]
         out = []
         for i, text in enumerate(texts):
-            lex = lexicon_affect(text) if not (sent and comp and urg) else None
+            lex = lexicon_affect(text) if not (sent and sent[i] and comp and urg) else None
             p_positive = 0.0
-            if sent:
+            if sent and sent[i]:
                 p = sent[i]
                 p_positive = p.get("positive", 0.0)
                 s_score = p_positive - p.get("negative", 0.0)

@@ -67,8 +67,7 @@ class Analyzer:
         features.set_threads(config.threads)
         single_threaded_blas()  # for the whole process: per call, threads analysing at once would race
         self._linear: LinearScorer | None = None
-        self.sentiment_model = (SentimentModel(config.sentiment_model, config.sentiment_labels, config.threads,
-                                               config.hf_max_length) if config.sentiment_model else None)
+        self.sentiment_model = SentimentModel.from_config(config, self.language) if config.sentiment_model else None
         for lang in config.languages:  # build the BM25 indexes now: analysing stays read-only
             knowledge._index(lang)
 
@@ -205,8 +204,12 @@ class Analyzer:
         blocks = self.features.blocks(unique, dense=dense) + [lexicon_block(unique)]
         decisions = self._scorer(blocks).decisions(blocks)
         intents = self.intents.from_decision(decisions["intent"])
-        sentiment = self.sentiment_model.probabilities(unique) if self.sentiment_model else None
-        affects = self.affect.from_decisions(decisions, unique, sentiment)
+        probs = self.affect.head_probabilities(decisions)
+        if self.sentiment_model:
+            language_of = {cut[i]: results[i].language for i in reversed(batch)}
+            probs["sentiment"] = self.sentiment_model.combine(probs["sentiment"], unique,
+                                                              [language_of[t] for t in unique])
+        affects = self.affect.from_probabilities(probs, unique)
         similarity = self.knowledge.similarities(dense) if dense is not None else None
         row_of = {t: row for row, t in enumerate(unique)}
         for i in batch:

@@ -29,8 +29,11 @@ class NLUConfig(BaseModel):
     knowledge_top_k: int = 3
     order_number_pattern: str = r"\b\d{8}\b"
     affect_c: float = 4.0  # inverse regularisation of the sentiment/complaint/urgency heads
-    # Optional: a Hugging Face text-classification model (name or local path) gives sentiment instead of the
-    # trained head; `sentiment_labels` maps its labels to negative/neutral/positive (not needed when they are those)
+    # Optional: a Hugging Face text-classification model (name or local path) for sentiment; `sentiment_labels`
+    # maps its labels to negative/neutral/positive (not needed when they are those); its probabilities count
+    # `sentiment_model_weight` against the head's 1 - weight; only for `sentiment_model_languages` (empty: all)
     sentiment_model: str | None = None
     sentiment_labels: dict[str, str] = Field(default_factory=dict)
+    sentiment_model_weight: float = Field(1.0, ge=0.0, le=1.0)
+    sentiment_model_languages: list[str] = Field(default_factory=list)
     max_chars: int = 2000  # longer texts are cut before encoding (entities still see the whole text)

@@ -112,15 +112,14 @@ def predict_affect(features: Features, heads: AffectHeads, head: str, texts: lis
                    allowed: list[str] | None = None, batch: int = 256,
                    sentiment_model: SentimentModel | None = None) -> list[str]:
     """The head's label per text; with `allowed`, the most probable of those labels (binary test sets).
-    A `sentiment_model` answers for the sentiment head."""
+    A `sentiment_model` joins the sentiment head as configured (`SentimentModel.combine`)."""
     out: list[str] = []
     for i in range(0, len(texts), batch):
         chunk = texts[i : i + batch]
+        probs = heads.probabilities(head, with_lexicon(features.transform(chunk), chunk))
         if head == "sentiment" and sentiment_model is not None:
-            probs = sentiment_model.probabilities(chunk)
-        else:
-            probs = heads.probabilities(head, with_lexicon(features.transform(chunk), chunk))
-        if probs is None:
+            probs = sentiment_model.combine(probs, chunk)  # type: ignore[assignment]
+        if probs is None or None in probs:
             raise NLUError(f"the {head} head is not trained (no labelled {head} data)")
         for p in probs:
             choices = {k: v for k, v in p.items() if not allowed or k in allowed} or p

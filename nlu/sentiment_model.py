@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 
 from nlu.affect import SENTIMENTS
+from nlu.config import NLUConfig
+from nlu.language import LanguageDetector
 from webcare.errors import NLUError
 
 _ALIASES = {"neg": "negative", "neu": "neutral", "pos": "positive"}
@@ -56,16 +58,44 @@ def label_columns(model_labels: list[str], mapping: dict[str, str]) -> np.ndarra
 
 
 class SentimentModel:
-    """Sentiment probabilities from a transformers sequence-classification model, in batches."""
+    """Sentiment probabilities from a transformers sequence-classification model, in batches; `combine`
+    weighs them with the head's for the languages the model is for."""
 
-    def __init__(self, name: str, labels: dict[str, str] | None = None, threads: int = 1,
-                 max_length: int = 128) -> None:
+    def __init__(self, name: str, labels: dict[str, str] | None = None, threads: int = 1, max_length: int = 128,
+                 weight: float = 1.0, languages: list[str] | None = None,
+                 detector: LanguageDetector | None = None) -> None:
         self.name = name
         self.threads = threads
         self.max_length = max_length
+        self.weight = weight
+        self.languages = set(languages or ())
+        self.detector = detector
         _, model = _load(name, threads)
         id2label = model.config.id2label
         self.columns = label_columns([str(id2label[i]) for i in range(len(id2label))], labels or {})
+
+    @classmethod
+    def from_config(cls, config: NLUConfig, detector: LanguageDetector | None = None) -> SentimentModel:
+        if not config.sentiment_model:
+            raise NLUError("nlu.sentiment_model is not set")
+        return cls(config.sentiment_model, config.sentiment_labels, config.threads, config.hf_max_length,
+                   config.sentiment_model_weight, config.sentiment_model_languages, detector)
+
+    def combine(self, head: list[dict[str, float]] | None, texts: list[str],
+                languages: list[str] | None = None) -> list[dict[str, float] | None]:
+        """Per text: weight × the model's probabilities + (1 − weight) × the head's (all the model's when
+        the head is untrained) where the model is for the text's language; elsewhere the head's. Without
+        `languages` they are detected (when the model is limited to some)."""
+        if languages is None:
+            detect = self.detector.detect if self.detector and self.languages else None
+            languages = [detect(t)[0] if detect else "" for t in texts]
+        out: list[dict[str, float] | None] = list(head) if head else [None] * len(texts)
+        rows = [i for i, lang in enumerate(languages) if not self.languages or lang in self.languages]
+        for i, model in zip(rows, self.probabilities([texts[i] for i in rows]), strict=True):
+            mine = head[i] if head else None
+            out[i] = model if mine is None else {
+                c: self.weight * model[c] + (1 - self.weight) * mine.get(c, 0.0) for c in SENTIMENTS}
+        return out
 
     def probabilities(self, texts: list[str], batch_size: int = 64) -> list[dict[str, float]]:
         """Per text: {negative, neutral, positive} probabilities (summed over the model's labels)."""

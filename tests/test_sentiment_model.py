@@ -80,6 +80,28 @@ def test_the_analyzer_takes_sentiment_from_the_configured_model(three_way, analy
     assert result.complaint_score < head.complaint_score  # but praise is not a complaint, whoever says it is praise
 
 
+def test_weight_and_languages_decide_where_and_how_much_the_model_counts(three_way, analyzer, nlu_config):
+    from nlu import Analyzer
+    from nlu.sentiment_model import SentimentModel
+
+    texts = ["I love it, wonderful, brilliant", "waardeloos, slecht en kapot"]
+    head = [{"negative": 1.0, "neutral": 0.0, "positive": 0.0}, {"negative": 0.2, "neutral": 0.6, "positive": 0.2}]
+    alone = SentimentModel(three_way, LABELS).combine(None, texts)
+    half = SentimentModel(three_way, LABELS, weight=0.5).combine(head, texts)
+    for mixed, model, mine in zip(half, alone, head, strict=True):
+        assert mixed == pytest.approx({c: 0.5 * model[c] + 0.5 * mine[c] for c in mine})
+    english = SentimentModel(three_way, LABELS, languages=["en"], detector=analyzer.language)
+    routed = english.combine(head, texts)  # languages detected: only the English text goes to the model
+    assert routed[0] == pytest.approx(alone[0]) and routed[1] == head[1]
+    assert english.combine(head, texts, ["nl", "nl"]) == head
+
+    swapped = nlu_config.model_copy(update={"sentiment_model": three_way, "sentiment_model_languages": ["en"],
+                                            "sentiment_labels": {"label_0": "positive", "label_2": "negative", "label_1": "neutral"}})
+    only_english = Analyzer.load(swapped)
+    assert only_english.analyze("I hate this, terrible and awful").sentiment == "positive"  # the model, swapped
+    assert only_english.analyze("Ik haat dit, waardeloos en kapot").sentiment == "negative"  # the head
+
+
 def test_the_evaluation_uses_the_model(three_way, analyzer):
     from nlu.evaluate import evaluate_affect
     from nlu.sentiment_model import SentimentModel
