@@ -76,8 +76,7 @@ class SentimentModel:
 
     @classmethod
     def from_config(cls, config: NLUConfig, detector: LanguageDetector | None = None) -> SentimentModel:
-        if not config.sentiment_model:
-            raise NLUError("nlu.sentiment_model is not set")
+        assert config.sentiment_model, "nlu.sentiment_model is not set"
         return cls(config.sentiment_model, config.sentiment_labels, config.threads, config.hf_max_length,
                    config.sentiment_model_weight, config.sentiment_model_languages, detector)
 
@@ -86,9 +85,11 @@ class SentimentModel:
         """Per text: weight × the model's probabilities + (1 − weight) × the head's (all the model's when
         the head is untrained) where the model is for the text's language; elsewhere the head's. Without
         `languages` they are detected (when the model is limited to some)."""
-        if languages is None:
-            detect = self.detector.detect if self.detector and self.languages else None
-            languages = [detect(t)[0] if detect else "" for t in texts]
+        if languages is None and self.languages:
+            if self.detector is None:
+                raise NLUError("a sentiment model limited to some languages needs the texts' languages or a detector")
+            languages = [self.detector.detect(t)[0] for t in texts]
+        languages = languages or [""] * len(texts)
         out: list[dict[str, float] | None] = list(head) if head else [None] * len(texts)
         rows = [i for i, lang in enumerate(languages) if not self.languages or lang in self.languages]
         for i, model in zip(rows, self.probabilities([texts[i] for i in rows]), strict=True):

@@ -83,6 +83,7 @@ def test_the_analyzer_takes_sentiment_from_the_configured_model(three_way, analy
 def test_weight_and_languages_decide_where_and_how_much_the_model_counts(three_way, analyzer, nlu_config):
     from nlu import Analyzer
     from nlu.sentiment_model import SentimentModel
+    from webcare.errors import NLUError
 
     texts = ["I love it, wonderful, brilliant", "waardeloos, slecht en kapot"]
     head = [{"negative": 1.0, "neutral": 0.0, "positive": 0.0}, {"negative": 0.2, "neutral": 0.6, "positive": 0.2}]
@@ -94,6 +95,8 @@ def test_weight_and_languages_decide_where_and_how_much_the_model_counts(three_w
     routed = english.combine(head, texts)  # languages detected: only the English text goes to the model
     assert routed[0] == pytest.approx(alone[0]) and routed[1] == head[1]
     assert english.combine(head, texts, ["nl", "nl"]) == head
+    with pytest.raises(NLUError, match="needs the texts' languages or a detector"):
+        SentimentModel(three_way, LABELS, languages=["en"]).combine(head, texts)
 
     swapped = nlu_config.model_copy(update={"sentiment_model": three_way, "sentiment_model_languages": ["en"],
                                             "sentiment_labels": {"label_0": "positive", "label_2": "negative", "label_1": "neutral"}})
