@@ -69,16 +69,18 @@ def _workers(threads: int) -> ThreadPoolExecutor:
 
 
 @functools.cache
-def _hf_model(name: str, threads: int) -> tuple[Any, Any]:
+def hf_model(name: str, threads: int, kind: str = "AutoModel") -> tuple[Any, Any]:
+    """A transformers tokenizer and model of class `kind` (e.g. AutoModelForSequenceClassification), loaded
+    once per process, in eval mode, with `threads` torch threads."""
     try:
         import torch
-        from transformers import AutoModel, AutoTokenizer
+        import transformers
     except ImportError as e:
-        raise NLUError("the `hf` encoder needs the [hf] extra: pip install 'webcare[hf]'") from e
+        raise NLUError("Hugging Face models need the [hf] extra: pip install 'webcare[hf]'") from e
     torch.set_num_threads(threads)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(name)
-        model = AutoModel.from_pretrained(name)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(name)
+        model = getattr(transformers, kind).from_pretrained(name)
     except (OSError, ValueError) as e:
         raise NLUError(f"cannot load the Hugging Face model {name!r}: {e}") from e
     model.eval()
@@ -169,7 +171,7 @@ class HFEncoder(_Cached):
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         import torch
 
-        tokenizer, model = _hf_model(self.model_name, self.threads)
+        tokenizer, model = hf_model(self.model_name, self.threads)
         out = []
         with torch.inference_mode():
             for i in range(0, len(texts), batch_size):

@@ -7,34 +7,16 @@ negative/neutral/positive with `nlu.sentiment_labels` (case-insensitive; several
 
 from __future__ import annotations
 
-import functools
-from typing import Any
-
 import numpy as np
 
 from nlu.affect import SENTIMENTS
 from nlu.config import NLUConfig
+from nlu.encoders import hf_model
 from nlu.language import LanguageDetector
 from webcare.errors import NLUError
 
 _ALIASES = {"neg": "negative", "neu": "neutral", "pos": "positive"}
-
-
-@functools.cache
-def _load(name: str, threads: int) -> tuple[Any, Any]:
-    try:
-        import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-    except ImportError as e:
-        raise NLUError("nlu.sentiment_model needs the [hf] extra: pip install 'webcare[hf]'") from e
-    torch.set_num_threads(threads)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(name)
-        model = AutoModelForSequenceClassification.from_pretrained(name)
-    except (OSError, ValueError) as e:
-        raise NLUError(f"cannot load the sentiment model {name!r}: {e}") from e
-    model.eval()
-    return tokenizer, model
+_KIND = "AutoModelForSequenceClassification"
 
 
 def label_columns(model_labels: list[str], mapping: dict[str, str]) -> np.ndarray:
@@ -70,7 +52,7 @@ class SentimentModel:
         self.weight = weight
         self.languages = set(languages or ())
         self.detector = detector
-        _, model = _load(name, threads)
+        _, model = hf_model(name, threads, _KIND)
         id2label = model.config.id2label
         self.columns = label_columns([str(id2label[i]) for i in range(len(id2label))], labels or {})
 
@@ -102,7 +84,7 @@ class SentimentModel:
         """Per text: {negative, neutral, positive} probabilities (summed over the model's labels)."""
         import torch
 
-        tokenizer, model = _load(self.name, self.threads)
+        tokenizer, model = hf_model(self.name, self.threads, _KIND)
         out = []
         with torch.inference_mode():
             for i in range(0, len(texts), batch_size):

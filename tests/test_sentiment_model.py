@@ -133,7 +133,7 @@ def test_unmapped_labels_and_missing_models_are_clear_errors(tmp_path, three_way
         SentimentModel(three_way)
     with pytest.raises(NLUError, match="maps to \\['happy'\\]"):
         SentimentModel(three_way, LABELS | {"LABEL_2": "happy"})
-    with pytest.raises(NLUError, match="cannot load the sentiment model"):
+    with pytest.raises(NLUError, match="cannot load the Hugging Face model"):
         SentimentModel(str(tmp_path / "nope"))
 
 
