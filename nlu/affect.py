@@ -7,6 +7,7 @@ training data falls back to the word-list signal of `nlu.lexicon`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -50,10 +51,15 @@ def _label(row: dict[str, Any], head: str) -> str | None:
 LEXICON_WEIGHT = 3.0
 
 
+@functools.cache
+def _lexicon_width() -> int:
+    return len(lexicon_features(""))
+
+
 def lexicon_block(texts: list[str]) -> np.ndarray:
     """The lexicon cues (word lists, VADER and the Dutch sentiment lexicon) as extra feature columns."""
     rows = [lexicon_features(t) for t in texts]
-    return np.array(rows, np.float32).reshape(len(rows), len(lexicon_features(""))) * LEXICON_WEIGHT
+    return np.array(rows, np.float32).reshape(len(rows), _lexicon_width()) * LEXICON_WEIGHT
 
 
 def with_lexicon(X, texts: list[str]):
