@@ -140,9 +140,9 @@ class _Turn:
 
     def say(self, template: str, buttons: list[Button] | None = None, **values: Any) -> None:
         text = self.engine.responses.render(template, self.language, **values)
-        self.say_text(text, buttons)
+        self.say_text(text, buttons, template)
 
-    def say_text(self, text: str, buttons: list[Button] | None = None) -> None:
+    def say_text(self, text: str, buttons: list[Button] | None = None, template: str | None = None) -> None:
         as_dicts = [{"title": b.title, "payload": b.payload} for b in buttons or []]
         message_id = self.store.queue_outgoing(self.conversation["id"], text, "bot", as_dicts)
         self.replies.append(
@@ -152,6 +152,7 @@ class _Turn:
                 text=text,
                 buttons=list(buttons or []),
                 message_id=message_id,
+                template=template,
             )
         )
 

@@ -35,7 +35,11 @@ class IncomingMessage:
 
 @dataclass
 class OutgoingMessage:
-    """One reply to deliver on a channel; `message_id` is its row in the store's outbox."""
+    """One reply to deliver on a channel; `message_id` is its row in the store's outbox.
+
+    `template` names the response template the bot rendered it from (None for staff replies and
+    literal text): what the conversation benchmark scores, independent of wording.
+    """
 
     channel: str
     chat_id: str
@@ -43,6 +47,7 @@ class OutgoingMessage:
     buttons: list[Button] = field(default_factory=list)
     message_id: int | None = None
     author: str = "bot"
+    template: str | None = None
 
 
 def buttons_as_text(text: str, buttons: list[Button]) -> str:
