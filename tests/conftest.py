@@ -2,48 +2,82 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from store import Store
+from tests.postgres_server import PrivateServer, start_private_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("WEBCARE_SHARED_DATA", ROOT.parent / "shared" / "data"))
-POSTGRES_URL = os.environ.get("WEBCARE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+EXTERNAL_POSTGRES = os.environ.get("WEBCARE_TEST_POSTGRES")  # a server of your own instead of a private one
+IN_CI = os.environ.get("CI", "").lower() in ("true", "1", "yes")
+MUST_RUN_IN_CI = ("postgres", "browser")  # markers whose tests may not skip under CI=true
 
 
-@functools.cache
-def postgres_unreachable() -> str | None:
-    """Why the test PostgreSQL server cannot be used, or None when it can (asked once per session)."""
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that use the PostgreSQL fixtures (also through `any_store[postgres]`) carry the postgres marker."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if {"postgres_url", "postgres_store", "postgres_server"} & set(item.fixturenames) or (
+            "postgres" in params.values()
+        ):
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """Under CI=true a skipped PostgreSQL or browser test fails the run: CI must not pass without them."""
+    outcome = yield
+    report = outcome.get_result()
+    markers = {m.name for m in item.iter_markers()} & set(MUST_RUN_IN_CI)
+    if IN_CI and report.skipped and markers and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"CI=true: this {'/'.join(sorted(markers))} test must run, but it skipped: {reason}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PrivateServer]:
+    """This session's private PostgreSQL server (started on first use, deleted at the end)."""
+    if EXTERNAL_POSTGRES:
+        pytest.skip("WEBCARE_TEST_POSTGRES names an external server: the tests do not stop or restart it")
     try:
-        from store.postgres import PostgresBackend  # noqa: F401
-    except ImportError:
-        return "the PostgreSQL backend is not part of this build"
+        server = start_private_server()
+    except Exception as e:  # noqa: BLE001 - any failure means: no server to test against
+        pytest.skip(f"no private PostgreSQL server: {' '.join(str(e).split())}")
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url(request: pytest.FixtureRequest) -> str:
+    """The URL of the test database: the private server's, or $WEBCARE_TEST_POSTGRES."""
+    url = EXTERNAL_POSTGRES or request.getfixturevalue("postgres_server").url
     try:
         import psycopg
 
-        with psycopg.connect(POSTGRES_URL, connect_timeout=2):
+        from store.postgres import PostgresBackend  # noqa: F401
+
+        with psycopg.connect(url, connect_timeout=5):
             pass
     except Exception as e:  # noqa: BLE001 - any failure means: no server to test against
-        return f"no PostgreSQL server reachable at {POSTGRES_URL}: {' '.join(str(e).split())}"
-    return None
+        pytest.skip(f"no PostgreSQL server reachable at {url}: {' '.join(str(e).split())}")
+    return url
 
 
 @pytest.fixture
-def postgres_url():
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
     """The URL of a fresh, empty schema in the test PostgreSQL database (dropped afterwards)."""
-    reason = postgres_unreachable()
-    if reason:
-        pytest.skip(reason)
     import psycopg
 
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}&application_name={schema}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+    yield f"{postgres_admin_url}?options=-csearch_path%3D{schema}&application_name={schema}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
         conn.execute(  # connections a test left open (a killed worker's) would block the drop
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", [schema]
         )

@@ -1,11 +1,14 @@
 """What only the PostgreSQL backend does: placeholders, its pool, per-thread transactions, schemas.
 
 The store's behaviour on PostgreSQL is covered by the contract suite (test_store_contract.py);
-these tests need a server too and skip with the reason when none is reachable.
+these tests run against the session's private server (tests/postgres_server.py).
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -14,7 +17,7 @@ import pytest
 
 from store import Store
 from store.postgres import PostgresBackend, to_pyformat
-from tests.conftest import POSTGRES_URL
+from tests.conftest import ROOT
 from webcare.errors import StoreError
 
 pytestmark = pytest.mark.postgres
@@ -37,13 +40,13 @@ def test_an_unreachable_server_is_one_clear_error_without_the_password():
         Store.open("postgresql://[broken")
 
 
-def test_the_schema_named_in_the_url_is_created_and_holds_a_store_of_its_own(postgres_url):
-    with psycopg.connect(POSTGRES_URL) as conn:
+def test_the_schema_named_in_the_url_is_created_and_holds_a_store_of_its_own(postgres_url, postgres_admin_url):
+    with psycopg.connect(postgres_admin_url) as conn:
         schema = postgres_url.rsplit("=", 1)[1]
         assert not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema]).fetchall()
     store = Store.open(postgres_url)
     store.identify("telegram", "1")
-    with psycopg.connect(POSTGRES_URL) as conn:
+    with psycopg.connect(postgres_admin_url) as conn:
         rows = conn.execute(f'SELECT COUNT(*) FROM "{schema}".customers').fetchone()
     assert rows == (1,)
     store.close()
@@ -137,13 +140,24 @@ def test_many_threads_share_a_small_pool_without_leaking_connections(postgres_ur
     store.close()
 
 
-def test_the_pool_replaces_connections_the_server_closed(postgres_store, postgres_url):
+def test_the_pool_replaces_connections_the_server_closed(postgres_store, postgres_url, postgres_admin_url):
     postgres_store.identify("telegram", "before")
     application = postgres_url.rsplit("application_name=", 1)[1]
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+    with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
         killed = admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", [application]
         ).fetchall()
     assert killed
     assert postgres_store.identify("telegram", "after")["id"]
     assert postgres_store.customer_by_identity("telegram", "before") is not None
+
+
+def test_under_ci_a_postgresql_test_that_cannot_run_fails_instead_of_skipping(tmp_path):
+    test = "tests/test_postgres.py::test_the_schema_named_in_the_url_is_created_and_holds_a_store_of_its_own"
+    env = {**os.environ, "WEBCARE_TEST_PG_BINDIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    env.pop("WEBCARE_TEST_POSTGRES", None)
+    runs = {ci: subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", test],
+                               cwd=ROOT, env={**env, "CI": ci}, capture_output=True, text=True, timeout=120)
+            for ci in ("true", "")}
+    assert runs[""].returncode == 0 and "1 skipped" in runs[""].stdout
+    assert runs["true"].returncode == 1 and "CI=true: this postgres test must run" in runs["true"].stdout
