@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from store import Store
+from tests.emulators.console_kit import KeywordAnalyzer
 from tests.emulators.telegram_api import TOKEN, TelegramEmulator
 from tests.emulators.x_api import XEmulator
 
@@ -138,12 +139,34 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def test_run_with_nothing_enabled_says_so(tmp_path):
+def test_run_with_nothing_enabled_says_so_without_loading_the_nlu(tmp_path):
     path = tmp_path / "config.yml"
-    path.write_text(yaml.safe_dump({"console": {"enabled": False}, "store": {"url": f"sqlite:///{tmp_path}/w.db"}}))
+    path.write_text(yaml.safe_dump({"console": {"enabled": False}, "store": {"url": f"sqlite:///{tmp_path}/w.db"},
+                                    "nlu": {"model_dir": str(tmp_path / "models")}}))
     done = subprocess.run([sys.executable, "-m", "webcare", "-c", str(path), "run", "--only", "listeners"],
                           check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120,
                           env={**os.environ, "TELEGRAM_BOT_TOKEN": ""})
     assert done.returncode == 0
     assert "nothing to run" in done.stderr
+    assert "training" not in done.stderr and not (tmp_path / "models").exists()  # no NLU for a role without work
 
+
+def test_run_trains_missing_models_once_with_a_message(tmp_path, nlu_config, monkeypatch):
+    from webcare.app import App
+    from webcare.config import Settings
+    from webcare.runner import needs_nlu
+
+    trained: list[str] = []
+
+    def train(cls, config, progress=None, label_files=None):
+        trained.append(config.model_dir)
+        return KeywordAnalyzer()
+
+    app = App(settings=Settings(nlu=nlu_config.model_copy(update={"model_dir": str(tmp_path / "models")})))
+    monkeypatch.setattr("nlu.analyzer.Analyzer.train", classmethod(train))
+    messages: list[str] = []
+    assert needs_nlu(app.settings, {"console"}) and not needs_nlu(app.settings, {"outbox", "listeners"})
+    app.analyzer(progress=messages.append)
+    app.engine(progress=messages.append)
+    assert trained == [str(tmp_path / "models")]  # once, however many roles ask for it
+    assert any("no model exists; training" in m for m in messages)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.engine import DialogueEngine
-from bot.responses import Responses
 from store import Store
 from webcare.config import Settings, load_settings
+
+if TYPE_CHECKING:  # the engine and the content are imported when used: commands that only read the store start fast
+    from bot.engine import DialogueEngine
+    from bot.responses import Responses
 
 
 class App:
@@ -37,9 +40,13 @@ class App:
 
     @cached_property
     def responses(self) -> Responses:
+        from bot.responses import Responses
+
         return Responses.load(self.settings.nlu.data_dir)
 
     def engine(self, progress: Callable[[str], None] | None = None) -> DialogueEngine:
+        from bot.engine import DialogueEngine
+
         nlu = self.settings.nlu
         return DialogueEngine(
             self.store,

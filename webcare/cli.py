@@ -3,30 +3,45 @@
 from __future__ import annotations
 
 import getpass
+import importlib
 import json
 import sys
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from webcare import __version__
-from webcare.app import App
-from webcare.commands.customers import customers
-from webcare.commands.mentions import listen, mentions
-from webcare.commands.nlu import nlu
-from webcare.commands.store import store
-from webcare.commands.users import users
+from webcare.commands.progress import nlu_progress
 from webcare.errors import WebcareError
 from webcare.runner import ROLES
 
+if TYPE_CHECKING:  # imported when a command runs: `--help` and `--version` need no config or store
+    from webcare.app import App
+
+LAZY_COMMANDS = {  # imported when used, so that one command does not pay for the imports of all
+    "customers": "webcare.commands.customers:customers",
+    "listen": "webcare.commands.mentions:listen",
+    "mentions": "webcare.commands.mentions:mentions",
+    "nlu": "webcare.commands.nlu:nlu",
+    "store": "webcare.commands.store:store",
+    "users": "webcare.commands.users:users",
+}
+
 
 class WebcareGroup(click.Group):
-    """Shows a WebcareError as one clear line, without a traceback."""
+    """Shows a WebcareError as one clear line, without a traceback; imports LAZY_COMMANDS on use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS and name not in self.commands:
+            module, attribute = LAZY_COMMANDS[name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -48,6 +63,8 @@ class WebcareGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None) -> None:
     """webcare: social customer care — chat bot, escalation to humans, social listening."""
+    from webcare.app import App
+
     app = App(config_path)
     ctx.obj = app
     ctx.call_on_close(app.close)
@@ -76,7 +93,8 @@ def chat(app: App, user: str | None) -> None:
     from bot.channels.terminal import TerminalChannel
 
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
-    engine = app.engine(progress=_progress)
+    with nlu_progress() as progress:
+        engine = app.engine(progress=progress)
     channel = TerminalChannel(engine, user or getpass.getuser(), sys.stdout, interactive)
     if interactive:
         channel.run_interactive()
@@ -98,17 +116,19 @@ def run(app: App, roles: tuple[str, ...]) -> None:
     import asyncio
     import logging
 
-    from webcare.runner import serve
+    from webcare.runner import needs_nlu, serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for chatty in ("httpx", "bm25s", "apscheduler"):  # a line per HTTP request or index build is noise
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    chosen = set(roles or ROLES)
     app.store.migrate()
-    if (not roles or "console" in roles) and not app.store.users():
+    if "console" in chosen and app.settings.console.enabled and not app.store.users():
         _progress("no staff users yet: add one with `webcare users add NAME --role admin` to log in")
-    if not roles or set(roles) & {"bot", "console", "listeners"}:
-        app.analyzer(progress=_progress).analyze("warm-up")  # the first customer does not wait for lazy loading
-    asyncio.run(serve(app, set(roles or ROLES), announce=_progress))
+    if needs_nlu(app.settings, chosen):  # loaded (or trained) once, before serving: no customer waits for it
+        with nlu_progress() as progress:
+            app.analyzer(progress=progress).analyze("warm-up")
+    asyncio.run(serve(app, chosen, announce=_progress))
 
 
 @cli.group()
@@ -128,6 +148,9 @@ def _when(ts: float | None) -> str:
 @click.pass_obj
 def tickets_list(app: App, status: str | None, kind: str | None, limit: int, as_json: bool) -> None:
     """List tickets, newest first."""
+    from rich.console import Console
+    from rich.table import Table
+
     rows = app.store.tickets(status=status, kind=kind, limit=limit)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
@@ -145,6 +168,8 @@ def tickets_list(app: App, status: str | None, kind: str | None, limit: int, as_
 @click.pass_obj
 def tickets_show(app: App, ticket_id: int, as_json: bool) -> None:
     """Show one ticket with its story so far."""
+    from rich.console import Console
+
     ticket = app.store.ticket(ticket_id)
     if as_json:
         click.echo(json.dumps(ticket, ensure_ascii=False, indent=2, default=str))
@@ -158,10 +183,6 @@ def tickets_show(app: App, ticket_id: int, as_json: bool) -> None:
     story = ticket["story"] or {}
     for line in story.get("transcript", []):
         console.print(f"  {line['author']:>12}: {line['text']}", markup=False)
-
-
-for _command in (customers, store, users, listen, mentions, nlu):
-    cli.add_command(_command)
 
 
 def main() -> None:

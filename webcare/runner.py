@@ -11,13 +11,31 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.outbox import OutboxDispatcher
-from webcare.app import App
+if TYPE_CHECKING:
+    from webcare.app import App
+    from webcare.config import Settings
 
 log = logging.getLogger(__name__)
 ROLES = ("bot", "console", "listeners", "outbox")
+NLU_ROLES = frozenset({"bot", "console", "listeners"})  # the roles that analyse what customers write
+
+
+def configured(settings: Settings, role: str) -> bool:
+    """Whether the settings give a role work: a channel without its token or switched off has none."""
+    if role == "console":
+        return settings.console.enabled
+    if role == "bot":
+        return settings.channels.telegram.token is not None
+    if role == "listeners":
+        return settings.listeners.enabled
+    return role == "outbox"  # it delivers whatever reply channels the process holds
+
+
+def needs_nlu(settings: Settings, roles: set[str]) -> bool:
+    """Whether any of the roles will analyse text: only then is the NLU loaded (or trained)."""
+    return any(configured(settings, role) for role in roles & NLU_ROLES)
 
 
 async def _serve_console(app: App, channels: dict[str, Any], stop: asyncio.Event) -> Callable[[], Coroutine]:
@@ -67,10 +85,10 @@ async def serve(app: App, roles: set[str], announce: Callable[[str], None] = pri
     started: list[Any] = []
     telegram = None
 
-    if "console" in roles and settings.console.enabled:
+    if "console" in roles and configured(settings, "console"):
         jobs.append((await _serve_console(app, channels, stop))())
         announce(f"console and web chat on http://{settings.console.host}:{settings.console.port}")
-    if "bot" in roles and settings.channels.telegram.token is not None:
+    if "bot" in roles and configured(settings, "bot"):
         from bot.channels.telegram import TelegramChannel
 
         telegram = TelegramChannel.from_config(settings.channels, app.engine(), app.store)
@@ -79,7 +97,7 @@ async def serve(app: App, roles: set[str], announce: Callable[[str], None] = pri
         channels["telegram"] = telegram
         staff = " and the staff group" if telegram.staff is not None else ""
         announce(f"telegram ({settings.channels.telegram.mode}){staff}")
-    if "listeners" in roles and settings.listeners.enabled:
+    if "listeners" in roles and configured(settings, "listeners"):
         from listeners.runner import run_listeners
 
         jobs.append(run_listeners(settings, app.store, app.analyzer(), stop, notify=_staff_notifier(telegram, loop)))
@@ -95,6 +113,8 @@ async def serve(app: App, roles: set[str], announce: Callable[[str], None] = pri
         if networks:
             announce("replies on " + ", ".join(sorted(networks)))
     if channels:
+        from bot.outbox import OutboxDispatcher
+
         jobs.append(OutboxDispatcher(app.store, channels).run(stop))
     if not jobs:
         announce("nothing to run: enable the console, set TELEGRAM_BOT_TOKEN or enable listeners")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import getpass
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from webcare.app import App
+if TYPE_CHECKING:
+    from webcare.app import App
 
 
 @click.group("customers")

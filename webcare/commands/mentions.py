@@ -6,13 +6,17 @@ import json
 import signal
 import threading
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from webcare.app import App
+from webcare.commands.progress import nlu_progress
+
+if TYPE_CHECKING:
+    from webcare.app import App
+
 
 REVIEW_STATUSES = ("new", "reviewed", "replied", "ignored")
 
@@ -35,8 +39,9 @@ def listen(app: App, once: bool) -> None:
     def progress(line: str) -> None:
         click.echo(f"\r\033[K{line}", nl=False, err=True)
 
-    runner = ListenerRunner.from_config(app.settings.listeners, app.store, app.analyzer(progress=click.echo),
-                                        progress=progress)
+    with nlu_progress() as loading:
+        analyzer = app.analyzer(progress=loading)
+    runner = ListenerRunner.from_config(app.settings.listeners, app.store, analyzer, progress=progress)
     if once:
         runner.run_once(force=True)
     else:

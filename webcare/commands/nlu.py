@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from webcare.app import App
 from webcare.errors import NLUError
+
+if TYPE_CHECKING:
+    from webcare.app import App
 
 _JSONL = click.Path(exists=True, dir_okay=False, path_type=Path)
 

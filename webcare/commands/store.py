@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -11,7 +12,9 @@ from rich.table import Table
 from store import Store, open_backend
 from store.config import redact_url
 from store.copy import TABLES, copy_store, row_counts
-from webcare.app import App
+
+if TYPE_CHECKING:
+    from webcare.app import App
 
 _URL_HELP = "Store URL (default: store.url in config.yml)."
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from console.auth import ROLES, check_role, hash_password
-from webcare.app import App
+
+if TYPE_CHECKING:
+    from webcare.app import App
 
 
 def _password(stdin: bool) -> str:
