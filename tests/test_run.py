@@ -154,7 +154,7 @@ def test_run_with_nothing_enabled_says_so_without_loading_the_nlu(tmp_path):
 def test_run_trains_missing_models_once_with_a_message(tmp_path, nlu_config, monkeypatch):
     from webcare.app import App
     from webcare.config import Settings
-    from webcare.runner import needs_nlu
+    from webcare.roles import needs_nlu
 
     trained: list[str] = []
 

@@ -13,29 +13,13 @@ import signal
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
+from webcare.roles import ROLES, configured
+
 if TYPE_CHECKING:
     from webcare.app import App
-    from webcare.config import Settings
 
+__all__ = ["ROLES", "serve"]
 log = logging.getLogger(__name__)
-ROLES = ("bot", "console", "listeners", "outbox")
-NLU_ROLES = frozenset({"bot", "console", "listeners"})  # the roles that analyse what customers write
-
-
-def configured(settings: Settings, role: str) -> bool:
-    """Whether the settings give a role work: a channel without its token or switched off has none."""
-    if role == "console":
-        return settings.console.enabled
-    if role == "bot":
-        return settings.channels.telegram.token is not None
-    if role == "listeners":
-        return settings.listeners.enabled
-    return role == "outbox"  # it delivers whatever reply channels the process holds
-
-
-def needs_nlu(settings: Settings, roles: set[str]) -> bool:
-    """Whether any of the roles will analyse text: only then is the NLU loaded (or trained)."""
-    return any(configured(settings, role) for role in roles & NLU_ROLES)
 
 
 async def _serve_console(app: App, channels: dict[str, Any], stop: asyncio.Event) -> Callable[[], Coroutine]:

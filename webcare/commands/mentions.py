@@ -9,8 +9,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from webcare.commands.progress import nlu_progress
 
@@ -72,6 +70,9 @@ def mentions() -> None:
 @click.pass_obj
 def mentions_list(app: App, flagged: bool, status: str | None, limit: int, as_json: bool) -> None:
     """List mentions, highest priority first."""
+    from rich.console import Console
+    from rich.table import Table
+
     rows = app.store.mentions(flagged=True if flagged else None, review_status=status, limit=limit)
     if as_json:
         _json(rows)
@@ -148,6 +149,9 @@ def mentions_storms(app: App, as_json: bool) -> None:
 @click.pass_obj
 def mentions_ambassadors(app: App, limit: int, as_json: bool) -> None:
     """Authors with repeated positive mentions, weighted by reach and recency, with evidence."""
+    from rich.console import Console
+    from rich.table import Table
+
     from listeners.ambassadors import ambassadors
 
     rows = ambassadors(app.store, app.settings.listeners.ambassadors, app.store.clock(), limit)

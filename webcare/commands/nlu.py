@@ -7,9 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from webcare.errors import NLUError
 
@@ -57,6 +54,10 @@ def train(app: App, sentiment_files: tuple[Path, ...], complaint_files: tuple[Pa
 @click.pass_obj
 def analyze(app: App, text: str, language: str | None, as_json: bool) -> None:
     """Analyse one TEXT: language, intent, entities, sentiment, complaint, urgency, knowledge."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
     result = app.analyzer(_say).analyze(text, {"language": language} if language else None)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
@@ -76,6 +77,9 @@ def analyze(app: App, text: str, language: str | None, as_json: bool) -> None:
 
 
 def _print_report(report: dict[str, Any], as_json: bool, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
@@ -137,6 +141,8 @@ def _plot(report: dict[str, Any], path: Path) -> None:
 def evaluate(app: App, task: str, train_file: Path | None, test_file: Path | None, validation_file: Path | None,
              dataset: str | None, data_dir: Path | None, oos_label: str, plot: Path | None, as_json: bool) -> None:
     """Evaluate TASK: train on TRAIN only, score on TEST (or the shipped models when --train is absent)."""
+    from rich.console import Console
+
     from nlu import datasets
     from nlu.data import AFFECT_FIELDS, load_affect
     from nlu.evaluate import evaluate_affect, evaluate_intents, train_affect

@@ -6,12 +6,6 @@ import json
 from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
-
-from store import Store, open_backend
-from store.config import redact_url
-from store.copy import TABLES, copy_store, row_counts
 
 if TYPE_CHECKING:
     from webcare.app import App
@@ -29,6 +23,9 @@ def store() -> None:
 @click.pass_obj
 def migrate(app: App, url: str | None) -> None:
     """Bring the store's schema up to date (webcare also does this whenever it starts)."""
+    from store import Store, open_backend
+    from store.config import redact_url
+
     url = url or app.settings.store.url
     backend = open_backend(url, app.settings.store.busy_timeout_ms)
     before = 0
@@ -53,6 +50,13 @@ def copy(app: App, source_url: str | None, target_url: str, batch: int) -> None:
     transaction and is checked by row counts, and PostgreSQL's id sequences are reset. Then
     point store.url at the new store.
     """
+    from rich.console import Console
+    from rich.table import Table
+
+    from store import Store
+    from store.config import redact_url
+    from store.copy import copy_store
+
     source_url = source_url or app.settings.store.url
     if source_url == target_url:
         raise click.ClickException("--from and --to are the same store")
@@ -98,6 +102,13 @@ def prune(app: App, days: int | None) -> None:
 @click.pass_obj
 def info(app: App, url: str | None, as_json: bool) -> None:
     """Where the store is, its schema version and the rows in each table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from store import Store
+    from store.config import redact_url
+    from store.copy import TABLES, row_counts
+
     url = url or app.settings.store.url
     opened = Store.open(url, busy_timeout_ms=app.settings.store.busy_timeout_ms)
     try:
