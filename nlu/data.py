@@ -18,27 +18,31 @@ import yaml
 
 from webcare.errors import NLUError
 
-_ANNOTATION = re.compile(r"\[(?P<text>[^\]]+)\](?:\((?P<paren>[^)]+)\)|(?P<json>\{[^}]*\}))")
+_ANNOTATED = re.compile(r"\[(?P<text>[^\]]+)\](?=[({\[])")  # `[shown]` followed by `(`, `{` or `[`
+_JSON = json.JSONDecoder()
 
 
 @dataclass(frozen=True)
 class Annotation:
-    """An entity marked in a training example."""
+    """An entity marked in a training example (Rasa's `role` and `group` when given)."""
 
     entity: str
     value: str
     start: int
     end: int
+    role: str | None = None
+    group: str | None = None
 
 
 @dataclass(frozen=True)
 class Example:
-    """One intent example, with the markup removed."""
+    """One intent example, with the markup removed; `metadata` of Rasa's long form when given."""
 
     text: str
     intent: str
     language: str
     entities: tuple[Annotation, ...] = ()
+    metadata: dict[str, Any] | None = field(default=None, hash=False)
 
 
 @dataclass
@@ -49,6 +53,7 @@ class NLUData:
     synonyms: dict[str, str] = field(default_factory=dict)  # lower-cased variant -> canonical value
     regexes: dict[str, list[str]] = field(default_factory=dict)
     lookups: dict[str, list[str]] = field(default_factory=dict)
+    intent_metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def merge(self, other: NLUData) -> None:
         self.examples.extend(other.examples)
@@ -57,51 +62,88 @@ class NLUData:
             self.regexes.setdefault(name, []).extend(i for i in items if i not in self.regexes[name])
         for name, items in other.lookups.items():
             self.lookups.setdefault(name, []).extend(i for i in items if i not in self.lookups[name])
+        for intent, metadata in other.intent_metadata.items():
+            self.intent_metadata.setdefault(intent, metadata)
 
     @property
     def intents(self) -> list[str]:
         return sorted({e.intent for e in self.examples})
 
 
-def parse_example(markup: str, intent: str, language: str) -> Example:
-    """Strip Rasa entity markup (`[Amsterdam](city)`, `[NYC]{"entity": "city", "value": "New York"}`)."""
-    text, entities, pos = [], [], 0
-    length = 0
-    for m in _ANNOTATION.finditer(markup):
+def _entity_specs(markup: str, at: int) -> tuple[list[dict[str, Any]], int] | None:
+    """The annotation that starts at `markup[at]`: `(entity)`, `(entity:value)`, a JSON object or a JSON
+    list of objects (several entities on one text); with where it ends. None when it is no annotation."""
+    if markup[at] == "(":
+        close = markup.find(")", at)
+        if close < 0:
+            return None
+        entity, _, value = markup[at + 1 : close].partition(":")
+        return [{"entity": entity, **({"value": value} if value else {})}], close + 1
+    try:
+        spec, end = _JSON.raw_decode(markup, at)
+    except json.JSONDecodeError as e:
+        if markup[at] == "[":
+            return None  # `[a][b]` is text
+        raise NLUError(f"bad entity annotation at {markup[at:at + 60]!r} in {markup!r}: {e}") from e
+    specs = spec if isinstance(spec, list) else [spec]
+    if not specs or not all(isinstance(x, dict) for x in specs):
+        return None if markup[at] == "[" else ([spec], end)
+    return specs, end
+
+
+def _annotation(spec: Any, shown: str, start: int, markup: str) -> Annotation:
+    if not isinstance(spec, dict) or not spec.get("entity"):
+        raise NLUError(f"entity annotation without an entity name in {markup!r}")
+    role, group = spec.get("role"), spec.get("group")
+    return Annotation(str(spec["entity"]), str(spec.get("value") or shown), start, start + len(shown),
+                      None if role is None else str(role), None if group is None else str(group))
+
+
+def parse_example(markup: str, intent: str, language: str, metadata: dict[str, Any] | None = None) -> Example:
+    """Strip Rasa entity markup: `[Amsterdam](city)`, `[Adam](city:Amsterdam)`,
+    `[NYC]{"entity": "city", "value": "New York", "role": "to", "group": "1"}` and `[x][{…}, {…}]`."""
+    markup = markup.strip()
+    text: list[str] = []
+    entities: list[Annotation] = []
+    pos = length = 0
+    search = 0
+    while (m := _ANNOTATED.search(markup, search)) is not None:
+        found = _entity_specs(markup, m.end())
+        if found is None:
+            search = m.start() + 1
+            continue
+        specs, end = found
         before = markup[pos : m.start()]
         text.append(before)
         length += len(before)
         shown = m.group("text")
-        if m.group("json"):
-            try:
-                spec = json.loads(m.group("json"))
-            except json.JSONDecodeError as e:
-                raise NLUError(f"bad entity annotation {m.group(0)!r} in {markup!r}: {e}") from e
-            entity, value = spec.get("entity"), spec.get("value", shown)
-        else:
-            entity, _, value = m.group("paren").partition(":")
-            value = value or shown
-        if not entity:
-            raise NLUError(f"entity annotation without an entity name in {markup!r}")
-        entities.append(Annotation(str(entity), str(value), length, length + len(shown)))
+        entities.extend(_annotation(spec, shown, length, markup) for spec in specs)
         text.append(shown)
         length += len(shown)
-        pos = m.end()
+        pos = search = end
     text.append(markup[pos:])
-    return Example("".join(text).strip(), intent, language, tuple(entities))
+    return Example("".join(text), intent, language, tuple(entities), metadata or None)
 
 
-def _items(block: Any, where: str) -> list[str]:
-    """The `- item` lines of a Rasa `examples: |` block (or a YAML list)."""
+def _items(block: Any, where: str) -> list[tuple[str, dict[str, Any] | None]]:
+    """The examples of a Rasa `examples:` entry with their metadata: the `- item` lines of a `|` block,
+    or the long form, a list of `{text, metadata}` (or a plain YAML list)."""
     if isinstance(block, list):
-        return [str(x).strip() for x in block if str(x).strip()]
+        items = []
+        for x in block:
+            text, metadata = (x.get("text"), x.get("metadata")) if isinstance(x, dict) else (x, None)
+            if not isinstance(text, str) or (metadata is not None and not isinstance(metadata, dict)):
+                raise NLUError(f"{where}: a long-form example needs `text:` (and `metadata:` a mapping), got {x!r}")
+            if text.strip():
+                items.append((text.strip(), metadata))
+        return items
     if not isinstance(block, str):
-        raise NLUError(f"{where}: `examples` must be a `- item` block")
+        raise NLUError(f"{where}: `examples` must be a `- item` block or a list of `- text:` items")
     items = []
     for line in block.splitlines():
         line = line.strip()
         if line.startswith("- "):
-            items.append(line[2:].strip())
+            items.append((line[2:].strip(), None))
         elif line == "-" or not line:
             continue
         else:
@@ -118,14 +160,17 @@ def parse_rasa_nlu(doc: dict[str, Any], language: str, where: str = "nlu") -> NL
             raise NLUError(f"{at}: expected a mapping")
         examples = _items(item.get("examples", ""), at)
         if "intent" in item:
-            data.examples.extend(parse_example(x, str(item["intent"]), language) for x in examples)
+            intent = str(item["intent"])
+            data.examples.extend(parse_example(x, intent, language, metadata) for x, metadata in examples)
+            if isinstance(item.get("metadata"), dict):
+                data.intent_metadata[intent] = item["metadata"]
         elif "synonym" in item:
-            for variant in examples:
+            for variant, _ in examples:
                 data.synonyms[variant.lower()] = str(item["synonym"])
         elif "regex" in item:
-            data.regexes.setdefault(str(item["regex"]), []).extend(examples)
+            data.regexes.setdefault(str(item["regex"]), []).extend(x for x, _ in examples)
         elif "lookup" in item:
-            data.lookups.setdefault(str(item["lookup"]), []).extend(examples)
+            data.lookups.setdefault(str(item["lookup"]), []).extend(x for x, _ in examples)
         else:
             raise NLUError(f"{at}: expected one of intent, synonym, regex, lookup")
     for ex in data.examples:  # annotated values are synonyms too (Rasa's behaviour)

@@ -236,14 +236,14 @@ def finetune_sentiment_command(app: App, base: str, out_dir: Path, sentiment_fil
 @click.option("--language", required=True, help="The language of these files (nl, en, …).")
 @click.pass_obj
 def import_rasa_command(app: App, files: tuple[Path, ...], language: str) -> None:
-    """Merge Rasa 3 nlu.yml/domain.yml FILES (or project folders) into webcare's content."""
-    from nlu.rasa import import_rasa
+    """Merge a Rasa 3 project's FILES (or folders: every .yml in them) into webcare's content.
 
-    paths: list[Path] = []
-    for f in files:
-        paths += sorted(p for p in f.rglob("*.yml") if p.name in ("nlu.yml", "domain.yml")) if f.is_dir() else [f]
+    Training data, responses and the domain are read; stories, rules and other files are skipped."""
+    from nlu.rasa import import_rasa, project_files
+
+    paths = project_files(list(files))
     if not paths:
-        raise click.ClickException("no nlu.yml or domain.yml found in the given folders")
+        raise click.ClickException("no .yml files found in the given folders")
     added = import_rasa(paths, Path(app.settings.nlu.data_dir), language)
     click.echo("Imported " + ", ".join(f"{n} {k}" for k, n in added.items()) + f" into {app.settings.nlu.data_dir}."
                " Run `webcare nlu train` to use them.")
