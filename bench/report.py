@@ -277,6 +277,8 @@ def telegram_section(r: Results) -> str:
         _latency_row(f"burst: {n(t['burst']['messages'])} at once, Telegram's limits on (30/s overall)", t["burst"],
                      "queued, none dropped" if t["burst"]["answered"] == t["burst"]["messages"] else "**dropped**"),
         _latency_row(f"capacity: {n(t['capacity']['messages'])} at once, limiters off", t["capacity"], ""),
+        ["cold start: the first message after start (models load)", f"{steady['first_warmup_reply_ms'] / 1000:.1f} s",
+         "", "", "", ""],
     ]
     return f"""## Telegram — `bench/telegram_latency.py`
 
