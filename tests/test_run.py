@@ -78,7 +78,7 @@ def deployment(tmp_path, analyzer, nlu_config):
         assert "test-token" not in logs and TOKEN not in logs  # secrets are never logged
 
 
-def wait_until(check, timeout: float = 60.0, what: str = "condition"):
+def wait_until(check, timeout: float = 180.0, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = check()
@@ -97,24 +97,24 @@ def test_roles_in_separate_processes_survive_a_killed_bot(deployment, tmp_path):
     wait_until(lambda: _healthy(console_url), what="the console to answer /healthz")
 
     tg.message(501, "Wat zijn jullie openingstijden?", first_name="Anna")
-    tg.wait_for("sendMessage", chat_id=501, timeout=60)
+    tg.wait_for("sendMessage", chat_id=501, timeout=180)
     tg.message(502, "Ik wil een medewerker spreken", first_name="Bram")
-    tg.wait_for("sendMessage", chat_id=502, timeout=30)
-    post = tg.wait_for("sendMessage", chat_id=STAFF_CHAT, timeout=30)[0]
+    tg.wait_for("sendMessage", chat_id=502, timeout=180)
+    post = tg.wait_for("sendMessage", chat_id=STAFF_CHAT, timeout=180)[0]
     assert "Bram" in post["text"]  # the escalation reached the staff group with its story
 
     x.tweet("@acme mijn pakket is al een week te laat, echt belachelijk", author_id="77")
     store = Store.open(f"sqlite:///{tmp_path / 'webcare.db'}")
     try:
-        wait_until(lambda: store.mentions(), timeout=60, what="the X mention to be stored")
+        wait_until(lambda: store.mentions(), timeout=180, what="the X mention to be stored")
 
         bot.send_signal(signal.SIGKILL)
         bot.wait(timeout=10)
         tg.message(503, "Waar is mijn bestelling 12345678?", first_name="Cas")
         tg.message(501, "Bedankt!", first_name="Anna")
         start("bot", "outbox")
-        tg.wait_for("sendMessage", chat_id=503, timeout=60)
-        wait_until(lambda: len(tg.sent("sendMessage", 501)) >= 2, timeout=30, what="Anna's second answer")
+        tg.wait_for("sendMessage", chat_id=503, timeout=180)
+        wait_until(lambda: len(tg.sent("sendMessage", 501)) >= 2, timeout=180, what="Anna's second answer")
         time.sleep(3)  # time for anything that would be sent twice
 
         for chat in (501, 502, 503):
