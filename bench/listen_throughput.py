@@ -6,7 +6,7 @@ through `Triage.process` in the batches the runner uses: dedupe, analysis, scori
 links, storms and ambassadors, each batch one transaction. Measured separately: the NLU alone,
 the near-duplicate check alone, and triage with a precomputed analysis (the store's share).
 
-    python bench/listen_throughput.py [--mentions 100000] [--nlu-mentions 3000]
+    python bench/listen_throughput.py [--mentions 100000] [--nlu-mentions 100000]
 
 `--mentions` runs triage with each template's real analysis computed once (the cost of everything
 but the NLU); `--nlu-mentions` runs the full path with the real Analyzer on every text. Prints JSON and writes
@@ -29,6 +29,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from common import run_info, write_result
 
 from listeners.base import Mention
 from listeners.config import ListenersConfig
@@ -137,8 +139,9 @@ def dedupe_cost(mentions: list[Mention]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mentions", type=int, default=100_000)
-    parser.add_argument("--nlu-mentions", type=int, default=1000)
+    parser.add_argument("--nlu-mentions", type=int, default=100_000)  # BENCHMARKS.md's table: both 100,000
     args = parser.parse_args()
+    started = run_info()
 
     from nlu import Analyzer
     from nlu.config import NLUConfig
@@ -163,11 +166,8 @@ def main() -> None:
                                                  Path(tmp) / "bench.db")
         result["dedupe"] = dedupe_cost(mentions)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    text = json.dumps(result, indent=2)
-    print(text)
-    out = ROOT / "bench" / "results" / "listen_throughput.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n")
+    write_result("listen_throughput", result, started)
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

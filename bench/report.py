@@ -312,7 +312,7 @@ def listeners_section(r: Results) -> str:
 
 Generated Dutch and English mentions (complaints per topic, praise, questions, news, retweets, copy-paste
 bursts, one complaint spike) through `Triage` in the runner's batches
-(`make bench` runs it with `--mentions 100000 --nlu-mentions 100000`).
+(`make bench` runs it with `--mentions 100000 --nlu-mentions 100000`, the defaults).
 
 {r.run("listen_throughput")}
 
