@@ -1,7 +1,7 @@
 """`webcare store migrate | copy | info`: moving a deployment between SQLite and PostgreSQL, and back.
 
-The SQLite-only cases run everywhere; the PostgreSQL ones skip with the reason when no server
-is reachable.
+The PostgreSQL cases run against the session's private server (tests/postgres_server.py) and skip
+with the reason when PostgreSQL is not installed (under CI=true that fails the run).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import click
 from webcare import __version__
 from webcare.commands.progress import nlu_progress
 from webcare.errors import WebcareError
-from webcare.roles import ROLES
+from webcare.roles import ROLES, needs_nlu
 
 if TYPE_CHECKING:  # imported when a command runs: `--help` and `--version` need no config or store
     from webcare.app import App
@@ -116,7 +116,6 @@ def run(app: App, roles: tuple[str, ...]) -> None:
     import asyncio
     import logging
 
-    from webcare.roles import needs_nlu
     from webcare.runner import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
