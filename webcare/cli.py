@@ -7,7 +7,6 @@ import importlib
 import json
 import sys
 from datetime import datetime
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,6 +80,8 @@ def init(path: Path, force: bool) -> None:
     """Write a starter config.yml (with every section and its defaults)."""
     if path.exists() and not force:
         raise click.ClickException(f"{path} exists already (use --force to overwrite it)")
+    from importlib import resources
+
     path.write_text(resources.files("webcare").joinpath("config.example.yml").read_text(encoding="utf-8"))
     click.echo(f"Wrote {path}. Secrets are read from the environment, e.g. TELEGRAM_BOT_TOKEN.")
 
