@@ -40,12 +40,12 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.channels.base import IncomingMessage, OutgoingMessage  # noqa: E402
-from bot.channels.terminal import TerminalChannel  # noqa: E402
-from bot.engine import DialogueEngine  # noqa: E402
-from bot.responses import Responses  # noqa: E402
-from nlu.language import LanguageDetector  # noqa: E402
-from store import Store  # noqa: E402
+from bot.channels.base import IncomingMessage, OutgoingMessage
+from bot.channels.terminal import TerminalChannel
+from bot.engine import DialogueEngine
+from bot.responses import Responses
+from nlu.language import LanguageDetector
+from store import Store
 
 DATA = ROOT / "bench" / "conversations"
 SPLITS = ("dev", "heldout")
