@@ -46,6 +46,7 @@ from bot.engine import DialogueEngine
 from bot.responses import Responses
 from nlu.language import LanguageDetector
 from store import Store
+from webcare.errors import ConfigError
 
 DATA = ROOT / "bench" / "conversations"
 SPLITS = ("dev", "heldout")
@@ -459,8 +460,12 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    app = build_app(args.config)
-    app.analyzer(progress=lambda line: print(line, file=sys.stderr))
+    try:
+        app = build_app(args.config)
+        app.analyzer(progress=lambda line: print(line, file=sys.stderr))
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     bench = Bench(lambda store: app.engine(store=store), app.responses, args.channel, app.settings.escalation.timezone)
     load_before = round(os.getloadavg()[0], 2)
     began = time.perf_counter()
