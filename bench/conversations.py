@@ -372,6 +372,8 @@ def report(results: list[DialogueResult]) -> dict[str, Any]:
                           for lang in sorted({r.dialogue.language for r in mine})},
             "categories": {cat: summarise(r for r in mine if r.dialogue.category == cat)
                            for cat in sorted({r.dialogue.category for r in mine})},
+            "category_languages": {f"{cat}/{lang}": summarise(r for r in mine if (r.dialogue.category, r.dialogue.language) == (cat, lang))
+                                   for cat, lang in sorted({(r.dialogue.category, r.dialogue.language) for r in mine})},
             "failed_turns": [f"{r.dialogue.id}#{n}: {t.why}" for r in mine for n, t in enumerate(r.turns, 1)
                              if not t.correct],
         }
