@@ -170,6 +170,14 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        2,
+        "conversation lifecycle: why a conversation ended, and the one it continues",
+        [
+            "ALTER TABLE conversations ADD COLUMN previous_id BIGINT REFERENCES conversations(id)",
+            "ALTER TABLE conversations ADD COLUMN closed_reason TEXT",
+        ],
+    ),
 ]
 
 
