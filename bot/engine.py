@@ -125,9 +125,9 @@ class DialogueEngine:
         """
         idle = self.dialogue.idle_close_minutes * 60
         latest = self.store.latest_conversation(customer_id, incoming.channel, incoming.chat_id)
-        if latest and latest["pending_intent"] == CSAT_PENDING and csat_score(clean_text(incoming.text)):
-            if incoming.kind == "button" or latest["updated_at"] > self.store.clock() - idle:
-                return latest
+        recent = latest is not None and (incoming.kind == "button" or latest["updated_at"] > self.store.clock() - idle)
+        if recent and latest["pending_intent"] == CSAT_PENDING and csat_score(clean_text(incoming.text)) is not None:
+            return latest  # type: ignore[return-value]
         return self.store.open_conversation(customer_id, incoming.channel, incoming.chat_id, idle)
 
     def restart(self, channel: str, external_user_id: str, chat_id: str, actor: str | None = None) -> bool:
@@ -142,8 +142,10 @@ class DialogueEngine:
     def take(
         self, conversation_id: int, owner: str, display_name: str | None = None, force: bool = False
     ) -> list[OutgoingMessage]:
-        """A staff member takes the conversation, and the customer is told who: 'Anna van Huisraad
-        neemt het gesprek over'. No notice when they owned it already."""
+        """A staff member takes the conversation; the customer is told who ("Anna van Huisraad …").
+
+        Nothing is said when they owned it already.
+        """
         with self.store.transaction():
             before = self.store.conversation(conversation_id)
             conversation = self.store.take(conversation_id, owner, force)
@@ -154,8 +156,11 @@ class DialogueEngine:
             return turn.replies
 
     def close(self, conversation_id: int, actor: str | None = None) -> list[OutgoingMessage]:
-        """Staff end the conversation: the customer is thanked, and asked for a rating unless they
-        were asked for this ticket already (at a hand back). Their next message starts anew."""
+        """Staff end the conversation: the customer is thanked, and asked for a rating if not yet.
+
+        A ticket handed back has had its rating question already. The customer's next message
+        starts a new conversation; a rating for this one still reaches it (`conversation_for`).
+        """
         with self.store.transaction():
             conversation = self.store.conversation(conversation_id)
             if conversation["state"] == "closed":
@@ -170,8 +175,11 @@ class DialogueEngine:
             return turn.replies
 
     def wait_notice(self, conversation_id: int, language: str) -> tuple[str, dict[str, Any]]:
-        """What a customer who waits for staff is told now, as (template, values): the expected
-        wait while staff are in, else when they are back — the same situation always reads alike."""
+        """The queue notice for a waiting customer now, as (template, values).
+
+        While staff are in it gives the expected wait, else when they are back: the same clock
+        as the escalation's own message, so the two never contradict each other.
+        """
         ticket = self.store.ticket_for_conversation(conversation_id)
         wait = estimate_wait(self.escalation, max(0, self.store.queue_length() - 1), self.store.clock())
         number = ticket["id"] if ticket else ""
