@@ -136,8 +136,10 @@ class DialogueEngine:
         False when there was nothing open to end.
         """
         customer = self.store.customer_by_identity(channel, external_user_id)
-        latest = customer and self.store.latest_conversation(customer["id"], channel, chat_id)
-        return bool(latest) and self.store.close_conversation(latest["id"], actor, reason="restart")
+        latest = self.store.latest_conversation(customer["id"], channel, chat_id) if customer else None
+        if latest is None:
+            return False
+        return self.store.close_conversation(latest["id"], actor, reason="restart")
 
     def take(
         self, conversation_id: int, owner: str, display_name: str | None = None, force: bool = False

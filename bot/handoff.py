@@ -1,5 +1,4 @@
-"""Handing a conversation to staff: priority, the honest expected wait, business-hours SLAs,
-the story so far, and how a satisfaction rating reads."""
+"""Handing a conversation to staff: priority, honest waits, business-hours SLAs, the story, ratings."""
 
 from __future__ import annotations
 

@@ -259,8 +259,8 @@ class Store:
                 and row["updated_at"] <= now - idle_seconds
             if row and not idle:
                 return row
-            if row:
-                self.close_conversation(row["id"], reason="idle", at=row["updated_at"])
+            if row and not self.close_conversation(row["id"], reason="idle", at=row["updated_at"]):
+                return self.open_conversation(customer_id, channel, chat_id)  # another process ended it first
             previous = self.latest_conversation(customer_id, channel, chat_id)
             conversation_id = self._insert(
                 "conversations",

@@ -35,6 +35,7 @@ from tests.emulators.console_kit import (
 from tests.emulators.telegram_api import TelegramEmulator
 from tests.emulators.telegram_harness import STAFF_CHAT, texts, until
 from tests.helpers import matches
+from tests.test_store_contract import together, url_of
 from webcare.cli import cli
 from webcare.errors import StoreError
 
@@ -144,6 +145,21 @@ def test_an_idle_conversation_ends_and_the_next_continues_it(any_store, clock):
     assert ended["state"] == "closed" and ended["closed_reason"] == "idle" and ended["closed_at"] == last_activity
     assert open_in(any_store, idle=None)["id"] == second["id"]
     assert [c["id"] for c in any_store.earlier_conversations(second["id"])] == [first["id"]]
+
+
+def test_processes_finding_the_same_idle_conversation_open_one_next(any_store, clock):
+    idle = open_in(any_store)
+    clock.advance(7200)
+    url = url_of(any_store)
+    stores = [Store.open(url, clock=clock) for _ in range(4)] if url else [any_store] * 4
+    try:
+        opened = together(stores, lambda store, i: open_in(store)["id"])
+    finally:
+        for store in stores:
+            if store is not any_store:
+                store.close()
+    assert len(set(opened)) == 1 and opened[0] != idle["id"], opened
+    assert any_store.conversation(opened[0])["previous_id"] == idle["id"]
 
 
 def test_a_conversation_with_staff_never_idles_out(any_store, clock):
@@ -281,6 +297,19 @@ def test_webcare_chat_new_starts_afresh(kit):
     terminal.handle_line("I want a human")
     terminal.restart()
     assert [m.text for m in terminal.handle_line("hello")] == ["Hello! How can I help?"]
+
+
+def test_the_terminal_shows_a_rating_chosen_by_number_as_stars(kit):
+    terminal = TerminalChannel(kit, "anna", io.StringIO(), interactive=False)
+    terminal.handle_line("I want a human")
+    conversation = kit.store.latest_conversation(kit.store.customer_by_identity("terminal", "anna")["id"],
+                                                 "terminal", "anna")
+    kit.hand_back(conversation["id"], "alice")
+    terminal.deliver()
+    chosen = terminal.incoming("4")
+    assert chosen.kind == "button" and terminal.choice(chosen.text) == "★★★★☆ (4)"
+    assert [m.text for m in terminal.handle_line("4")] == ["Thanks for your rating!"]
+    assert kit.store.messages(conversation["id"])[-2]["text"] == "★★★★☆ (4)"
 
 
 def test_the_cli_chat_new_flag_closes_the_current_conversation(tmp_path, monkeypatch, nlu_config):
