@@ -176,6 +176,20 @@ class DialogueEngine:
             self.store.close_conversation(conversation_id, actor, reason="staff")
             return turn.replies
 
+    _idle_checked_at = float("-inf")
+
+    def close_idle(self, every: float = 60.0) -> int:
+        """Close the conversations idle with the bot for `dialogue.idle_close_minutes`; return how many.
+
+        Runs at most once per `every` seconds, so loops that run often (the staff group's, the
+        console inbox's refresh) can call it: the check when a message arrives, done ahead of time.
+        """
+        now = self.store.clock()
+        if now < self._idle_checked_at + every:
+            return 0
+        self._idle_checked_at = now
+        return self.store.close_idle_conversations(self.dialogue.idle_close_minutes * 60)
+
     def wait_notice(self, conversation_id: int, language: str) -> tuple[str, dict[str, Any]]:
         """The queue notice for a waiting customer now, as (template, values).
 

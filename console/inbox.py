@@ -30,6 +30,8 @@ def _sla(request: Request, due: float | None) -> dict[str, Any] | None:
 
 
 def _inbox_rows(request: Request, user: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    if request.app.state.engine is not None:  # cheap here (once a minute): keeps conversation states true
+        request.app.state.engine.close_idle()
     rows = request.app.state.store.inbox()
     for row in rows:
         row["sla"] = _sla(request, row["sla_due_at"])

@@ -176,6 +176,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         [
             "ALTER TABLE conversations ADD COLUMN previous_id BIGINT REFERENCES conversations(id)",
             "ALTER TABLE conversations ADD COLUMN closed_reason TEXT",
+            "CREATE INDEX conversations_idle ON conversations(state, updated_at)",
         ],
     ),
 ]

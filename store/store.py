@@ -278,6 +278,18 @@ class Store:
                            data={"previous": previous["id"]} if previous else None)
             return self.conversation(conversation_id)
 
+    def close_idle_conversations(self, idle_seconds: float, limit: int = 500) -> int:
+        """Close conversations left with the bot for `idle_seconds` (as 'idle'); return how many.
+
+        The same rule `open_conversation` applies when the customer writes again, done ahead of
+        time so that states and metrics stay true for customers who never come back.
+        """
+        rows = self._all(
+            "SELECT id, updated_at FROM conversations WHERE state = 'bot' AND updated_at <= ? ORDER BY id LIMIT ?",
+            [self.clock() - idle_seconds, limit],
+        )
+        return sum(self.close_conversation(r["id"], reason="idle", at=r["updated_at"]) for r in rows)
+
     def latest_conversation(self, customer_id: int, channel: str, chat_id: str) -> Row | None:
         """The customer's most recent conversation in this chat, closed or not."""
         return self._one(

@@ -147,6 +147,19 @@ def test_an_idle_conversation_ends_and_the_next_continues_it(any_store, clock):
     assert [c["id"] for c in any_store.earlier_conversations(second["id"])] == [first["id"]]
 
 
+def test_idle_conversations_are_closed_ahead_of_time(any_store, clock):
+    idle = open_in(any_store)
+    waiting = any_store.open_conversation(any_store.identify("telegram", "7")["id"], "telegram", "7")
+    any_store.escalate(waiting["id"], "requested")
+    active = any_store.open_conversation(any_store.identify("telegram", "8")["id"], "telegram", "8")
+    clock.advance(3600)
+    any_store.update_conversation(active["id"], language="nl")
+    assert any_store.close_idle_conversations(3600) == 1
+    assert [any_store.conversation(c["id"])["state"] for c in (idle, waiting, active)] == ["closed", "waiting", "bot"]
+    assert any_store.conversation(idle["id"])["closed_reason"] == "idle"
+    assert any_store.close_idle_conversations(3600) == 0
+
+
 def test_processes_finding_the_same_idle_conversation_open_one_next(any_store, clock):
     idle = open_in(any_store)
     clock.advance(7200)
@@ -232,6 +245,16 @@ def test_an_idle_conversation_with_the_bot_starts_afresh(kit):
     second = current(kit)
     assert second["id"] != first["id"] and second["previous_id"] == first["id"]
     assert kit.store.conversation(first["id"])["closed_reason"] == "idle"
+
+
+def test_the_engine_closes_idle_conversations_at_most_once_per_interval(kit):
+    say(kit, "hello", user="a")
+    kit.store.clock.advance(61 * 60)
+    say(kit, "hello", user="b")
+    assert kit.close_idle() == 1 and current(kit, "a")["closed_reason"] == "idle"
+    kit.store.clock.advance(61 * 60)
+    assert kit.close_idle(every=2 * 3600) == 0 and current(kit, "b")["state"] == "bot"  # checked an hour ago
+    assert kit.close_idle(every=60) == 1 and current(kit, "b")["closed_reason"] == "idle"
 
 
 def test_restart_leaves_the_queue_and_starts_afresh(kit):

@@ -100,6 +100,7 @@ class StaffBridge:
     async def sync_once(self) -> int:
         """Post new escalations and forward new customer messages of escalated chats; return posts made."""
         posts = 0
+        await asyncio.to_thread(self.engine.close_idle)
         conversations = await asyncio.to_thread(self.store.conversations, ["waiting", "human"], None, 500)
         for conversation in conversations:
             ticket = await asyncio.to_thread(self.store.ticket_for_conversation, conversation["id"])
