@@ -118,17 +118,21 @@ class DialogueEngine:
     def conversation_for(self, customer_id: int, incoming: IncomingMessage) -> dict[str, Any]:
         """The conversation a customer's message belongs to.
 
-        A rating answers the conversation that asked for it, even one that has ended since (a
-        pressed button at any time, a typed score while that conversation is recent). Otherwise it
-        is the current conversation, or a new one after the last was closed or stayed idle with
-        the bot for `dialogue.idle_close_minutes`.
+        A rating answers the conversation that asked for it, even one that has ended since: a
+        pressed rating button always, a typed score while that conversation is the latest and
+        recent. Otherwise it is the current conversation, or a new one after the last was closed
+        or stayed idle with the bot for `dialogue.idle_close_minutes`.
         """
         idle = self.dialogue.idle_close_minutes * 60
-        latest = self.store.latest_conversation(customer_id, incoming.channel, incoming.chat_id)
-        recent = latest is not None and (incoming.kind == "button" or latest["updated_at"] > self.store.clock() - idle)
-        if recent and latest["pending_intent"] == CSAT_PENDING and csat_score(clean_text(incoming.text)) is not None:
-            return latest  # type: ignore[return-value]
-        return self.store.open_conversation(customer_id, incoming.channel, incoming.chat_id, idle)
+        channel, chat_id = incoming.channel, incoming.chat_id
+        if csat_score(clean_text(incoming.text)) is not None:
+            asking = self.store.latest_conversation(customer_id, channel, chat_id, pending_intent=CSAT_PENDING)
+            if asking and incoming.kind == "button":
+                return asking
+            latest = self.store.latest_conversation(customer_id, channel, chat_id)
+            if asking and latest and asking["id"] == latest["id"] and asking["updated_at"] > self.store.clock() - idle:
+                return asking
+        return self.store.open_conversation(customer_id, channel, chat_id, idle)
 
     def restart(self, channel: str, external_user_id: str, chat_id: str, actor: str | None = None) -> bool:
         """End the customer's current conversation in a chat, so their next message starts afresh.

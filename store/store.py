@@ -290,12 +290,16 @@ class Store:
         )
         return sum(self.close_conversation(r["id"], reason="idle", at=r["updated_at"]) for r in rows)
 
-    def latest_conversation(self, customer_id: int, channel: str, chat_id: str) -> Row | None:
-        """The customer's most recent conversation in this chat, closed or not."""
+    def latest_conversation(
+        self, customer_id: int, channel: str, chat_id: str, pending_intent: str | None = None
+    ) -> Row | None:
+        """The customer's most recent conversation in this chat, closed or not (and waiting for
+        `pending_intent`, when given)."""
+        pending = "" if pending_intent is None else " AND pending_intent = ?"
         return self._one(
-            "SELECT * FROM conversations WHERE channel = ? AND chat_id = ? AND customer_id = ? "
+            f"SELECT * FROM conversations WHERE channel = ? AND chat_id = ? AND customer_id = ?{pending} "
             "ORDER BY id DESC LIMIT 1",
-            [channel, chat_id, customer_id],
+            [channel, chat_id, customer_id, *([] if pending_intent is None else [pending_intent])],
         )
 
     def earlier_conversations(self, conversation_id: int, limit: int = 5) -> list[Row]:

@@ -305,6 +305,19 @@ def test_a_rating_after_closing_reaches_the_closed_conversation_as_stars(kit):
     assert current(kit)["previous_id"] == conversation["id"]
 
 
+def test_an_old_rating_button_still_counts_for_the_conversation_that_asked(kit):
+    say(kit, "I want a human")
+    asked = current(kit)
+    kit.close(asked["id"], "alice")
+    say(kit, "hello")  # the customer moved on: a new conversation
+    later = current(kit)
+    assert say(kit, "/csat 2", kind="button") == ["Thanks for your rating!"]
+    assert kit.store.ticket_for_conversation(asked["id"])["csat"] == 2
+    assert current(kit)["id"] == later["id"] and later["id"] != asked["id"]
+    assert say(kit, "/csat 5", kind="button") != ["Thanks for your rating!"]  # asked once, rated once
+    assert kit.store.ticket_for_conversation(asked["id"])["csat"] == 2
+
+
 def test_a_typed_score_long_after_closing_is_a_new_message(kit):
     say(kit, "I want a human")
     conversation = current(kit)
