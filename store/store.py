@@ -278,7 +278,7 @@ class Store:
                            data={"previous": previous["id"]} if previous else None)
             return self.conversation(conversation_id)
 
-    def close_idle_conversations(self, idle_seconds: float, limit: int = 500) -> int:
+    def close_idle_conversations(self, idle_seconds: float, limit: int = 100) -> int:
         """Close conversations left with the bot for `idle_seconds` (as 'idle'); return how many.
 
         The same rule `open_conversation` applies when the customer writes again, done ahead of
