@@ -420,6 +420,17 @@ def test_take_close_and_rate_through_the_console_and_the_web_chat(site):
     assert "★★★★☆ (4)" in agent.get(f"/conversations/{conversation_id}/transcript").text
 
 
+def test_answering_a_waiting_customer_from_the_console_says_who_answers_first(site):
+    agent, customer, store = site
+    chat(customer, "I want a human")
+    conversation_id = store.inbox()[0]["conversation_id"]
+    token = csrf_of(agent.get(f"/conversations/{conversation_id}").text)
+    agent.post(f"/conversations/{conversation_id}/reply", data={"csrf": token, "text": "Hi, Alice here."})
+    seen = customer.get("/chat/api/messages").json()["messages"]
+    assert [(m["from"], m["text"]) for m in seen[-2:]] == [
+        ("bot", "Alice from Testwinkel is taking over."), ("agent", "Hi, Alice here.")]
+
+
 def test_hand_back_through_the_console_reads_as_the_bot_returning(site):
     agent, customer, store = site
     chat(customer, "I want a human")
