@@ -53,7 +53,8 @@ BENCH_RUNS := \
   "bench/console_latency.py" \
   "bench/scale.py" \
   "bench/chats.py" \
-  "bench/startup.py"
+  "bench/startup.py" \
+  "bench/conversations.py"
 
 bench: $(STAMP)-test ## run the benchmarks, then regenerate BENCHMARKS.md from their results
 	@for b in $(BENCH_RUNS); do echo "== $$b"; $(BIN)/python $$b || exit 1; done

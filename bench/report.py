@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,7 +57,7 @@ def run_facts(data: dict[str, Any]) -> str:
     load = next((v for v in (run.get("load_avg_1m"), machine.get("load_avg_1m"), machine.get("load_average_1m"),
                              data.get("load_average_1min"), data.get("load_average_1min_before")) if v is not None),
                 None)
-    facts = [run.get("date") or "date not recorded",
+    facts = [re.sub(r"(\d)T(\d)", r"\1 \2", str(run.get("date") or data.get("date") or "date not recorded")),
              ", ".join(x for x in (f"{cpus} CPUs" if cpus else "", f"Python {python}" if python else "") if x)
              or "machine not recorded"]
     if isinstance(load, list):
@@ -435,6 +436,104 @@ def _serving(s: dict[str, Any]) -> str:
             f"{met(x['after_s'] <= x['target_s'])}). Most of it is loading the NLU stack and models.\n")
 
 
+def _pct(x: dict[str, Any], rate: str, count: str, of: str) -> str:
+    return "—" if x[rate] is None else f"{x[rate] * 100:.1f} % ({x[count]}/{x[of]})"
+
+
+CONVERSATION_ROWS = (
+    ("turns correct (accuracy), all", lambda s: s["overall"], "accuracy", "≥ 0.90"),
+    ("accuracy, Dutch dialogues", lambda s: s["languages"]["nl"], "accuracy", ""),
+    ("accuracy, English dialogues", lambda s: s["languages"]["en"], "accuracy", ""),
+    ("needless hand-overs (of answerable turns)", lambda s: s["overall"], "needless", "≤ 5 %"),
+    ("missed hand-overs (of hand-over turns)", lambda s: s["overall"], "missed", "≤ 3 %"),
+    ("wrong-language turns", lambda s: s["overall"], "language", "0"),
+)
+
+
+def _conversation_cell(x: dict[str, Any], kind: str) -> str:
+    if kind == "accuracy":
+        return f"{x['accuracy']:.3f} ({x['correct']}/{x['turns']})"
+    if kind == "needless":
+        return _pct(x, "needless_handover_rate", "needless_handovers", "answerable_turns")
+    if kind == "missed":
+        return _pct(x, "missed_handover_rate", "missed_handovers", "handover_turns")
+    return f"{x['wrong_language_turns']} of {x['turns']}"
+
+
+def conversations_section(r: Results) -> str:
+    before, now = r["conversations_before"], r["conversations"]
+    same = (now.get("date"), now.get("commit")) == (before.get("date"), before.get("commit"))
+    runs = {"before": before["splits"]} | ({} if same else {"after": now["splits"]})
+    cell = lambda run, split, pick, kind: _conversation_cell(pick(runs[run][split]), kind) if run in runs else ""
+    rows = [[label, *(cell(run, split, pick, kind) for split in ("dev", "heldout") for run in ("before", "after")), target]
+            for label, pick, kind, target in CONVERSATION_ROWS]
+    categories = sorted(before["splits"]["dev"]["categories"])
+    category_rows = []
+    for name in categories:
+        row = [name]
+        for split in ("dev", "heldout"):
+            x = before["splits"][split]["categories"].get(name)
+            row.append(x["turns"] if x else "")
+            for run in ("before", "after"):
+                y = runs[run][split]["categories"].get(name) if run in runs else None
+                row.append(f"{y['accuracy']:.2f}" if y else "")
+        category_rows.append(row)
+    all_ = before["splits"]["all"]["overall"] if "all" in before["splits"] else None
+    dev, held = before["splits"]["dev"]["overall"], before["splits"]["heldout"]["overall"]
+    total = dev["dialogues"] + held["dialogues"]
+    languages = {lang: sum(before["splits"][s]["languages"][lang]["dialogues"] for s in ("dev", "heldout"))
+                 for lang in ("nl", "en")}
+    turns = all_["turns"] if all_ else dev["turns"] + held["turns"]
+    return f"""## Conversations — `bench/conversations.py`
+
+What a customer experiences: {total} multi-turn dialogues for the demo shop ({languages["nl"]} Dutch,
+{languages["en"]} English; {turns} turns), written for this benchmark from the shop's content — knowledge articles,
+catalogue, demo orders, business hours — in the way customers type: informal, typos, Flemish, rambling, angry,
+sarcastic, mixed languages, products and services the shop does not offer, corrections of order numbers,
+elliptical follow-ups, risk cases, negative reactions to an answer. Each turn says what a good reply does:
+answer with given facts (a price, a status, "30 dagen", a phone number), ask for a slot, hand over, or decline.
+Every dialogue runs through the real `DialogueEngine` and the trained NLU, built as `webcare chat` builds them
+(`webcare.app.App`), for a fresh customer on a fresh in-memory store, on Tuesday 11:00 (staff in) unless the
+dialogue names another moment. Format, categories and the split:
+[bench/conversations/README.md](bench/conversations/README.md).
+
+**Held-out part.** {held["dialogues"]} dialogues ({held["dialogues"] / total:.0%}, stratified by category and
+language) were written first and are never used for tuning; dev ({dev["dialogues"]}) is for tuning. The targets
+of issue 13 apply to the held-out part.
+
+**Scoring.** A turn is correct when it gets what it expected: the facts appear in the replies (matched on
+whole words, case and punctuation ignored) with no hand-over and no `decline*` template; an `ask_<slot>`
+reply; a ticket opened or the conversation put in the staff queue (or, already waiting, a reply that
+keeps the customer informed); a `decline*` reply. A reply in the wrong language makes the turn wrong.
+*Needless hand-overs* are hand-overs in turns that expected an answer, a question or a decline;
+*missed hand-overs* are hand-over turns without one. The reply language is the language of the template
+the engine rendered when the text is one of exactly one language's variations of that template (exact);
+for texts that are not (knowledge-base answers, templates the same in both languages) lingua, restricted
+to nl/en, on replies of 4 words or more; templates come first because lingua alone misjudges some replies
+(e.g. an English list of Dutch city and street names).
+
+Before: the dialogue engine of issue 13's starting point (commit {before.get("commit", "not recorded")}; the JSON
+is kept as `bench/results/conversations_before.json`). After: `bench/results/conversations.json`
+{"(not run since: the same run as before)" if same else "(" + run_facts(now) + ")"}.
+
+{r.run("conversations_before")}
+
+{table(["metric", "dev before", "dev after", "held-out before", "held-out after", "held-out target"], rows,
+       {1, 2, 3, 4})}
+
+{table(["category", "dev turns", "dev before", "dev after", "held-out turns", "held-out before", "held-out after"],
+       category_rows, {1, 2, 3, 4, 5, 6})}
+
+What fails before: prices (the catalogue's prices are never given), products not sold, services not offered
+and off-topic questions (no `decline` reply exists), answerable questions handed over as complaints (refund,
+payment, warranty and return questions, "where is my order?" without a number), corrected order numbers (the
+first number stays: the second gets the help menu), follow-ups without the topic, and "that doesn't help"
+after an answer (answered with "no problem, what else?"). `--show-failures` prints the transcript of every
+failed dialogue; `--split dev|heldout` runs one part; `--channel terminal` runs the same dialogues through the
+terminal channel.
+"""
+
+
 @dataclass(frozen=True)
 class Section:
     """A part of BENCHMARKS.md: the result files it reads and the function that writes it."""
@@ -453,6 +552,7 @@ SECTIONS = (
     Section(("scale",), scale_section),
     Section(("chats",), chats_section),
     Section(("startup",), startup_section),
+    Section(("conversations_before", "conversations"), conversations_section),
 )
 
 

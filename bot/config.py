@@ -24,6 +24,10 @@ class DialogueConfig(BaseModel):
         20, ge=1, description="a customer sending more than this many messages per flood_seconds is slowed down"
     )
     flood_seconds: float = Field(60.0, gt=0)
+    idle_close_minutes: float = Field(
+        24 * 60, gt=0, description="a conversation left with the bot ends after this long without a message"
+    )
+    shop_name: str = Field("Huisraad", min_length=1, description="named when staff take over: 'Anna van Huisraad'")
 
 
 class EscalationConfig(BaseModel):

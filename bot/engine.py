@@ -13,15 +13,15 @@ from typing import Any, Protocol
 
 from bot.channels.base import Button, IncomingMessage, OutgoingMessage
 from bot.config import DialogueConfig, EscalationConfig
-from bot.handoff import build_story, estimate_wait, priority_for
+from bot.handoff import build_story, csat_score, estimate_wait, priority_for, shown_text, sla_due
 from bot.responses import Responses
 from nlu.types import Analysis
 from store import Store
+from webcare.errors import StoreError
 
 LINKING_ENTITIES = ("email", "order_number", "phone")
 SLOT_ENTITIES = ("order_number", "email", "phone", "product", "date")
 CSAT_PENDING = "__csat__"
-CSAT_WORDS = {"👍": 5, "👎": 1}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 
 
@@ -76,12 +76,12 @@ class DialogueEngine:
 
     def _handle(self, incoming: IncomingMessage) -> list[OutgoingMessage]:
         customer = self.store.identify(incoming.channel, incoming.external_user_id, incoming.display_name)
-        conversation = self.store.open_conversation(customer["id"], incoming.channel, incoming.chat_id)
+        conversation = self.conversation_for(customer["id"], incoming)
         text = clean_text(incoming.text)
         too_long = len(text) > self.dialogue.max_message_chars
         text = text[: self.dialogue.max_message_chars]
         message_id = self.store.record_incoming(
-            conversation["id"], text, incoming.kind, incoming.platform_message_id
+            conversation["id"], shown_text(text, incoming.kind), incoming.kind, incoming.platform_message_id
         )
         if message_id is None:
             return []  # the platform delivered this message before: it was handled then
@@ -112,6 +112,100 @@ class DialogueEngine:
         """An outbox row as an OutgoingMessage."""
         row = self.store.message(message_id)
         return to_outgoing(row)
+
+    # -- the conversation's lifecycle and the people in it ------------------------------------
+
+    def conversation_for(self, customer_id: int, incoming: IncomingMessage) -> dict[str, Any]:
+        """The conversation a customer's message belongs to.
+
+        A rating answers the conversation that asked for it, even one that has ended since: a
+        pressed rating button always, a typed score while that conversation is the latest and
+        recent. Otherwise it is the current conversation, or a new one after the last was closed
+        or stayed idle with the bot for `dialogue.idle_close_minutes`.
+        """
+        idle = self.dialogue.idle_close_minutes * 60
+        channel, chat_id = incoming.channel, incoming.chat_id
+        if csat_score(clean_text(incoming.text)) is not None:
+            asking = self.store.latest_conversation(customer_id, channel, chat_id, pending_intent=CSAT_PENDING)
+            if asking and incoming.kind == "button":
+                return asking
+            latest = self.store.latest_conversation(customer_id, channel, chat_id)
+            if asking and latest and asking["id"] == latest["id"] and asking["updated_at"] > self.store.clock() - idle:
+                return asking
+        return self.store.open_conversation(customer_id, channel, chat_id, idle)
+
+    def restart(self, channel: str, external_user_id: str, chat_id: str, actor: str | None = None) -> bool:
+        """End the customer's current conversation in a chat, so their next message starts afresh.
+
+        False when there was nothing open to end.
+        """
+        customer = self.store.customer_by_identity(channel, external_user_id)
+        latest = self.store.latest_conversation(customer["id"], channel, chat_id) if customer else None
+        if latest is None:
+            return False
+        return self.store.close_conversation(latest["id"], actor, reason="restart")
+
+    def take(
+        self, conversation_id: int, owner: str, display_name: str | None = None, force: bool = False
+    ) -> list[OutgoingMessage]:
+        """A staff member takes the conversation; the customer is told who ("Anna van Huisraad …").
+
+        Nothing is said when they owned it already.
+        """
+        with self.store.transaction():
+            before = self.store.conversation(conversation_id)
+            conversation = self.store.take(conversation_id, owner, force)
+            if before["state"] == "human" and before["owner"] == owner:
+                return []
+            turn = _Turn(self, conversation, None, None)
+            turn.say("taken_over", agent=display_name or owner, shop=self.dialogue.shop_name)
+            return turn.replies
+
+    def close(self, conversation_id: int, actor: str | None = None) -> list[OutgoingMessage]:
+        """Staff end the conversation: the customer is thanked, and asked for a rating if not yet.
+
+        A ticket handed back has had its rating question already. The customer's next message
+        starts a new conversation; a rating for this one still reaches it (`conversation_for`).
+        """
+        with self.store.transaction():
+            conversation = self.store.conversation(conversation_id)
+            if conversation["state"] == "closed":
+                raise StoreError(f"conversation {conversation_id} is closed already")
+            ticket = self.store.ticket_for_conversation(conversation_id)
+            turn = _Turn(self, conversation, None, None)
+            turn.say("conversation_closed", shop=self.dialogue.shop_name)
+            if ticket and ticket["csat"] is None and ticket["status"] not in ("resolved", "closed") \
+                    and self.dialogue.ask_csat:
+                turn.ask_csat(turn.language)
+            self.store.close_conversation(conversation_id, actor, reason="staff")
+            return turn.replies
+
+    _idle_checked_at = float("-inf")
+
+    def close_idle(self, every: float = 60.0) -> int:
+        """Close the conversations idle with the bot for `dialogue.idle_close_minutes`; return how many.
+
+        Runs at most once per `every` seconds, so loops that run often (the staff group's, the
+        console inbox's refresh) can call it: the check when a message arrives, done ahead of time.
+        """
+        now = self.store.clock()
+        if now < self._idle_checked_at + every:
+            return 0
+        self._idle_checked_at = now
+        return self.store.close_idle_conversations(self.dialogue.idle_close_minutes * 60)
+
+    def wait_notice(self, conversation_id: int, language: str) -> tuple[str, dict[str, Any]]:
+        """The queue notice for a waiting customer now, as (template, values).
+
+        While staff are in it gives the expected wait, else when they are back: the same clock
+        as the escalation's own message, so the two never contradict each other.
+        """
+        ticket = self.store.ticket_for_conversation(conversation_id)
+        wait = estimate_wait(self.escalation, max(0, self.store.queue_length() - 1), self.store.clock())
+        number = ticket["id"] if ticket else ""
+        if wait.open_now:
+            return "waiting_open", {"wait": wait.describe(language), "ticket": number}
+        return "waiting_closed", {"opens": wait.describe(language), "ticket": number}
 
 
 def to_outgoing(row: dict[str, Any]) -> OutgoingMessage:
@@ -190,7 +284,8 @@ class _Turn:
         if too_long:
             self.say("message_too_long", limit=self.engine.dialogue.max_message_chars)
         if state == "waiting":
-            self.say("already_escalated")
+            template, values = self.engine.wait_notice(self.conversation["id"], self.language)
+            self.say(template, **values)
             return
         if is_emoji_only(text) and analysis.sentiment != "negative" and not analysis.intent:
             self.say("emoji_only")
@@ -279,13 +374,14 @@ class _Turn:
         summary, story = build_story(self.store, self.conversation["id"], reason)
         priority = priority_for(reason, analysis.to_dict() if analysis else None)
         now = self.store.clock()
-        sla_due = now + engine.escalation.sla_minutes.get(priority, 8 * 60) * 60
+        sla_due_at = sla_due(engine.escalation, priority, now)
         queue = self.store.queue_length()
-        ticket, new = self.store.escalate(self.conversation["id"], reason, priority, summary, story, sla_due)
+        ticket, new = self.store.escalate(self.conversation["id"], reason, priority, summary, story, sla_due_at)
         self.update(pending_intent=None)
         self.conversation["state"] = self.store.conversation(self.conversation["id"])["state"]
         if not new:
-            return self.say("already_escalated")
+            template, values = engine.wait_notice(self.conversation["id"], self.language)
+            return self.say(template, **values)
         wait = estimate_wait(engine.escalation, queue, now)
         if wait.open_now:
             self.say("escalate_ack", wait=wait.describe(self.language), ticket=ticket["id"])
@@ -346,8 +442,7 @@ class _Turn:
 
     def record_csat(self, text: str) -> bool:
         """Take a 1–5 (or 👍/👎) answer to the CSAT question; False when the text is something else."""
-        value = text.removeprefix("/csat").strip()
-        score = CSAT_WORDS.get(value) or (int(value) if value.isdigit() and 1 <= int(value) <= 5 else None)
+        score = csat_score(text)
         self.update(pending_intent=None)
         if score is None:
             return False

@@ -1,4 +1,8 @@
-"""The agent inbox and the conversation page: take, reply, canned replies, hand back, close, merge, split."""
+"""The agent inbox and the conversation page: take, reply, canned replies, hand back, close, merge, split.
+
+Taking, handing back and closing go through the dialogue engine when this process has one, so the
+customer is told (who took over, that the bot is back, that the conversation is closed).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from bot.handoff import build_story
+from bot.handoff import build_story, sla_clock
 from console.pages import CheckedForm, flash, fragment, render, role
 from webcare.errors import StoreError
 
@@ -17,8 +21,20 @@ Agent = role("agent")
 MAX_REPLY = 4000
 
 
+def _sla(request: Request, due: float | None) -> dict[str, Any] | None:
+    """An SLA deadline for the page: business time left, and 'paused · starts Tue 09:00' out of hours."""
+    if due is None:
+        return None
+    clock = sla_clock(request.app.state.settings.escalation, due, request.app.state.store.clock())
+    return {"due": due, "left": round(clock.left), "running": clock.running, "text": clock.describe()}
+
+
 def _inbox_rows(request: Request, user: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    if request.app.state.engine is not None:  # cheap here (once a minute): keeps conversation states true
+        request.app.state.engine.close_idle()
     rows = request.app.state.store.inbox()
+    for row in rows:
+        row["sla"] = _sla(request, row["sla_due_at"])
     return {
         "waiting": [r for r in rows if r["state"] == "waiting"],
         "mine": [r for r in rows if r["state"] == "human" and r["owner"] == user["username"]],
@@ -53,6 +69,7 @@ def _conversation_context(request: Request, conversation_id: int) -> dict[str, A
     return {
         "conversation": conversation,
         "ticket": ticket,
+        "sla": _sla(request, ticket["sla_due_at"]) if ticket else None,
         "story": story,
         "customer": customer,
         "identities": store.identities(customer["id"]),
@@ -79,10 +96,20 @@ def _back(conversation_id: int) -> Response:
     return RedirectResponse(f"/conversations/{conversation_id}", status_code=303)
 
 
+def _take(request: Request, conversation_id: int, user: dict, force: bool = False) -> None:
+    """Make `user` the owner; the customer is told who took over ('Anna van Huisraad …')."""
+    engine = request.app.state.engine
+    if engine is None:
+        request.app.state.store.take(conversation_id, user["username"], force=force)
+        return
+    engine.take(conversation_id, user["username"], user["display_name"] or user["username"], force=force)
+    request.app.state.webchat.wake(request.app.state.store.conversation(conversation_id)["chat_id"])
+
+
 @router.post("/conversations/{conversation_id}/take")
 def take(request: Request, conversation_id: int, user: Agent,
          form: CheckedForm) -> Response:
-    request.app.state.store.take(conversation_id, user["username"], force=form.get("force") == "1")
+    _take(request, conversation_id, user, force=form.get("force") == "1")
     return _back(conversation_id)
 
 
@@ -101,44 +128,43 @@ def reply(request: Request, conversation_id: int, user: Agent,
             raise StoreError(f"conversation {conversation_id} is closed")
         if conversation["state"] == "human" and conversation["owner"] != user["username"]:
             raise StoreError(f"conversation {conversation_id} is owned by {conversation['owner']}; take it over first")
+        if conversation["state"] != "human":
+            _take(request, conversation_id, user)
         store.agent_reply(conversation_id, user["username"], text)
         request.app.state.webchat.wake(conversation["chat_id"])
     return _back(conversation_id)
 
 
-def _finish(request: Request, conversation_id: int, user: dict, close: bool) -> None:
-    """Give the conversation back to the bot (which asks for CSAT); closing also closes the ticket."""
+def _finish(request: Request, conversation_id: int, user: dict, close: bool) -> bool:
+    """Hand the conversation back to the bot, or close it; True when the customer was asked for CSAT."""
     store = request.app.state.store
     conversation = store.conversation(conversation_id)
     if conversation["state"] == "closed":
         raise StoreError(f"conversation {conversation_id} is closed already")
     engine = request.app.state.engine
-    if engine is not None:
-        engine.hand_back(conversation_id, user["username"])
-    else:
-        store.hand_back(conversation_id, user["username"])
-    if close:
-        ticket = store.ticket_for_conversation(conversation_id)
-        if ticket:
-            store.update_ticket(ticket["id"], status="closed")
-        store.log_event("ticket_closed", conversation_id=conversation_id, actor=user["username"],
-                        ticket_id=ticket["id"] if ticket else None)
+    if engine is None:
+        (store.close_conversation if close else store.hand_back)(conversation_id, user["username"])
+        return False
+    finish = engine.close if close else engine.hand_back
+    replies = finish(conversation_id, user["username"])
     request.app.state.webchat.wake(conversation["chat_id"])
+    return any(reply.template == "csat_ask" for reply in replies)
 
 
 @router.post("/conversations/{conversation_id}/handback")
 def hand_back(request: Request, conversation_id: int, user: Agent,
               form: CheckedForm) -> Response:
-    _finish(request, conversation_id, user, close=False)
-    flash(request, "Handed back to the bot; the customer was asked how it went.")
+    asked = _finish(request, conversation_id, user, close=False)
+    flash(request, "Handed back to the bot" + ("; the customer was asked how it went." if asked else "."))
     return RedirectResponse("/inbox", status_code=303)
 
 
 @router.post("/conversations/{conversation_id}/close")
 def close(request: Request, conversation_id: int, user: Agent,
           form: CheckedForm) -> Response:
-    _finish(request, conversation_id, user, close=True)
-    flash(request, "Closed; the customer was asked how it went.")
+    asked = _finish(request, conversation_id, user, close=True)
+    flash(request, "Closed; the customer was thanked" + (" and asked how it went." if asked else ".")
+          + " Their next message starts a new conversation.")
     return RedirectResponse("/inbox", status_code=303)
 
 

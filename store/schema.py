@@ -170,6 +170,15 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        2,
+        "conversation lifecycle: why a conversation ended, and the one it continues",
+        [
+            "ALTER TABLE conversations ADD COLUMN previous_id BIGINT REFERENCES conversations(id)",
+            "ALTER TABLE conversations ADD COLUMN closed_reason TEXT",
+            "CREATE INDEX conversations_idle ON conversations(state, updated_at)",
+        ],
+    ),
 ]
 
 

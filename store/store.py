@@ -239,29 +239,77 @@ class Store:
 
     # -- conversations and messages -------------------------------------------------------
 
-    def open_conversation(self, customer_id: int, channel: str, chat_id: str) -> Row:
-        """The customer's current conversation in this chat; a new one after the last was closed."""
+    def open_conversation(
+        self, customer_id: int, channel: str, chat_id: str, idle_seconds: float | None = None
+    ) -> Row:
+        """The customer's current conversation in this chat, or a new one.
+
+        A new one starts after the last was closed, or when the last, left with the bot, had no
+        activity for `idle_seconds` (it is closed as 'idle' first). A new conversation continues
+        the one before it in this chat (`previous_id`) and starts in its language.
+        """
         with self.transaction():
             row = self._one(
                 "SELECT * FROM conversations WHERE channel = ? AND chat_id = ? AND customer_id = ? "
                 "AND state <> 'closed' ORDER BY id DESC LIMIT 1",
                 [channel, chat_id, customer_id],
             )
-            if row:
-                return row
             now = self.clock()
+            idle = row is not None and row["state"] == "bot" and idle_seconds is not None \
+                and row["updated_at"] <= now - idle_seconds
+            if row and not idle:
+                return row
+            if row and not self.close_conversation(row["id"], reason="idle", at=row["updated_at"]):
+                return self.open_conversation(customer_id, channel, chat_id)  # another process ended it first
+            previous = self.latest_conversation(customer_id, channel, chat_id)
             conversation_id = self._insert(
                 "conversations",
                 {
                     "customer_id": customer_id,
                     "channel": channel,
                     "chat_id": chat_id,
+                    "language": previous["language"] if previous else None,
+                    "previous_id": previous["id"] if previous else None,
                     "created_at": now,
                     "updated_at": now,
                 },
             )
-            self.log_event("conversation_opened", conversation_id=conversation_id, customer_id=customer_id)
+            self.log_event("conversation_opened", conversation_id=conversation_id, customer_id=customer_id,
+                           data={"previous": previous["id"]} if previous else None)
             return self.conversation(conversation_id)
+
+    def close_idle_conversations(self, idle_seconds: float, limit: int = 100) -> int:
+        """Close conversations left with the bot for `idle_seconds` (as 'idle'); return how many.
+
+        The same rule `open_conversation` applies when the customer writes again, done ahead of
+        time so that states and metrics stay true for customers who never come back.
+        """
+        rows = self._all(
+            "SELECT id, updated_at FROM conversations WHERE state = 'bot' AND updated_at <= ? ORDER BY id LIMIT ?",
+            [self.clock() - idle_seconds, limit],
+        )
+        return sum(self.close_conversation(r["id"], reason="idle", at=r["updated_at"]) for r in rows)
+
+    def latest_conversation(
+        self, customer_id: int, channel: str, chat_id: str, pending_intent: str | None = None
+    ) -> Row | None:
+        """The customer's most recent conversation in this chat, closed or not (and waiting for
+        `pending_intent`, when given)."""
+        pending = "" if pending_intent is None else " AND pending_intent = ?"
+        return self._one(
+            f"SELECT * FROM conversations WHERE channel = ? AND chat_id = ? AND customer_id = ?{pending} "
+            "ORDER BY id DESC LIMIT 1",
+            [channel, chat_id, customer_id, *([] if pending_intent is None else [pending_intent])],
+        )
+
+    def earlier_conversations(self, conversation_id: int, limit: int = 5) -> list[Row]:
+        """The conversations this one continues (through `previous_id`), most recent first."""
+        earlier: list[Row] = []
+        previous = self.conversation(conversation_id)["previous_id"]
+        while previous is not None and len(earlier) < limit:
+            earlier.append(self.conversation(previous))
+            previous = earlier[-1]["previous_id"]
+        return earlier
 
     def conversation(self, conversation_id: int) -> Row:
         row = self._one("SELECT * FROM conversations WHERE id = ?", [conversation_id])
@@ -616,16 +664,30 @@ class Store:
                            ticket_id=ticket["id"] if ticket else None)
             return self.ticket(ticket["id"]) if ticket else None
 
-    def close_conversation(self, conversation_id: int, actor: str | None = None) -> None:
+    def close_conversation(
+        self, conversation_id: int, actor: str | None = None, reason: str = "staff", at: float | None = None
+    ) -> bool:
+        """End a conversation (`reason`: staff, idle, restart, left…) and close its ticket.
+
+        `at` is when it ended (default now; an idle one ended at its last activity). The customer's
+        next message starts a new conversation that continues this one. False when it was closed
+        already (the first reason stays).
+        """
         with self.transaction():
+            self._lock("conversations", conversation_id)
+            if self.conversation(conversation_id)["state"] == "closed":
+                return False
             self.update_conversation(conversation_id, state="closed", owner=None)
             self.backend.execute(
-                "UPDATE conversations SET closed_at = ? WHERE id = ?", [self.clock(), conversation_id]
+                "UPDATE conversations SET closed_at = ?, closed_reason = ? WHERE id = ?",
+                [self.clock() if at is None else at, reason, conversation_id],
             )
             ticket = self.ticket_for_conversation(conversation_id)
             if ticket and ticket["status"] != "closed":
                 self.update_ticket(ticket["id"], status="closed", resolved_at=ticket["resolved_at"] or self.clock())
-            self.log_event("conversation_closed", conversation_id=conversation_id, actor=actor)
+            self.log_event("conversation_closed", conversation_id=conversation_id, actor=actor,
+                           ticket_id=ticket["id"] if ticket else None, data={"reason": reason})
+            return True
 
     def record_csat(self, ticket_id: int, score: int) -> None:
         if not 1 <= score <= 5:

@@ -193,6 +193,9 @@ def test_customer_and_agent_end_to_end(browser, site):
     buttons[3].click()
     wait_for(browser, lambda d: said(site, d, "csat_thanks"))
     assert store.ticket_for_conversation(conversation_id)["csat"] == 4
+    assert "★★★★☆ (4)" in chat_texts(browser) and "/csat 4" not in chat_texts(browser)  # the rating, not a command
+    assert all(not b.is_enabled() for b in buttons)  # a choice is made once
+    assert any(t.endswith("from Huisraad is taking over the conversation.") for t in chat_texts(browser))
 
     browser.switch_to.window(console_tab)
     store.log_event("storm", data={"topic": "retour", "source": "bluesky", "count": 42, "baseline": 4.2,

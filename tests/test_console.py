@@ -173,7 +173,7 @@ def test_take_reply_and_close_reach_the_customer_and_ask_csat(app, agent, custom
     ticket = store.ticket_for_conversation(conversation_id)
     assert ticket["first_response_at"] is not None and ticket["assignee"] == "alice"
     response = agent.post(f"/conversations/{conversation_id}/close", data={"csrf": token})
-    assert "customer was asked how it went" in response.text
+    assert "thanked and asked how it went" in response.text
     after = customer.get(f"/chat/api/messages?after={seen[-1]['id']}").json()["messages"]
     assert after[-1]["text"].startswith("How did we do") and len(after[-1]["buttons"]) == 5
     assert store.ticket(ticket["id"])["status"] == "closed"

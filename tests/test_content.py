@@ -26,6 +26,10 @@ ENGINE_VALUES = {
     "order_not_found": {"order_number"},
     "escalate_ack": {"wait", "ticket"},
     "escalate_ack_closed": {"opens", "ticket"},
+    "waiting_open": {"wait", "ticket"},
+    "waiting_closed": {"opens", "ticket"},
+    "taken_over": {"agent", "shop"},
+    "conversation_closed": {"shop"},
     "knowledge_answer": {"answer", "title"},
     "message_too_long": {"limit"},
     "product_in_stock": {"product"},
@@ -269,7 +273,7 @@ def test_synonyms_never_disagree_between_languages(nlu_data):
 def test_responses_load_and_every_template_renders(responses):
     values = {"order_number": "12345678", "status": "x", "carrier": "PostNL", "eta": "2025-06-14",
               "wait": "5", "ticket": 1, "opens": "9", "answer": "a", "title": "t", "limit": 4000,
-              "product": "airfryer"}
+              "product": "airfryer", "agent": "Anna", "shop": "Huisraad"}
     assert set(responses.languages) >= set(LANGUAGES)
     for lang in LANGUAGES:
         for name, options in responses.templates[lang].items():

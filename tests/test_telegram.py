@@ -152,26 +152,28 @@ async def test_dutch_conversation_escalation_staff_takeover_reply_and_csat(tg, b
     tg.message(anna, "Hallo? Is daar iemand?")
     forwarded = await until(lambda: [p for p in tg.sent("sendMessage", STAFF_CHAT) if "Is daar iemand" in p["text"]])
     assert f"#{ticket['id']}" in forwarded[0]["text"]
-    assert len(tg.texts(anna)) == 3  # the bot stays silent while a person owns the case
+    assert tg.texts(anna)[3] == "Sam van Huisraad neemt het gesprek over."  # the customer hears who took over
+    assert len(tg.texts(anna)) == 4  # the bot stays silent while a person owns the case
 
     tg.message(7001, "Uw pakket komt morgen <tussen 9 & 12> *echt*", chat_id=STAFF_CHAT, chat_type="supergroup",
                first_name="Sam", reply_to=tg.as_message(card))
-    assert (await texts(tg, anna, 4))[3] == "Uw pakket komt morgen <tussen 9 & 12> *echt*"
+    assert (await texts(tg, anna, 5))[4] == "Uw pakket komt morgen <tussen 9 & 12> *echt*"
 
     tg.message(7001, "/done", chat_id=STAFF_CHAT, chat_type="supergroup", first_name="Sam",
                reply_to=tg.as_message(card))
-    sent = await texts(tg, anna, 6)
-    assert matches(responses, sent[4], "handed_back", "nl") and matches(responses, sent[5], "csat_ask", "nl")
-    csat = tg.sent("sendMessage", anna)[5]
+    sent = await texts(tg, anna, 7)
+    assert matches(responses, sent[5], "handed_back", "nl") and matches(responses, sent[6], "csat_ask", "nl")
+    csat = tg.sent("sendMessage", anna)[6]
     scores = [row[0] for row in csat["reply_markup"]["inline_keyboard"]]
     assert [b["text"] for b in scores] == ["1", "2", "3", "4", "5"]
 
     tg.press(anna, tg.as_message(csat), scores[4]["callback_data"])
-    assert matches(responses, (await texts(tg, anna, 7))[6], "csat_thanks", "nl")
+    assert matches(responses, (await texts(tg, anna, 8))[7], "csat_thanks", "nl")
     assert engine.store.ticket(ticket["id"])["csat"] == 5
-    assert tg.sent("editMessageReplyMarkup", anna)  # the pressed keyboard is removed
+    edited = tg.sent("editMessageText", anna)  # the question shows the rating chosen, and loses its keyboard
+    assert edited[0]["text"].endswith("★★★★★ (5)") and "reply_markup" not in edited[0]
     await until(lambda: not engine.store.pending_outbox(), what="every reply marked sent")
-    assert len(tg.sent("sendMessage", anna)) == 7  # nothing was sent twice
+    assert len(tg.sent("sendMessage", anna)) == 8  # nothing was sent twice
 
 
 async def test_clarify_and_talk_to_a_person_buttons_reach_the_engine(tg, bot, engine, responses):

@@ -32,7 +32,7 @@ async def escalated(tg: TelegramEmulator, engine: DialogueEngine, user: int) -> 
 async def test_reply_command_take_conflicts_and_what_is_not_relayed(tg, bot, engine):
     ticket, card = await escalated(tg, engine, 3001)
     staff(tg, 7001, f"/reply {ticket['id']} Ik kijk het voor u na", "Sam")
-    assert (await texts(tg, 3001, 2))[1] == "Ik kijk het voor u na"
+    assert (await texts(tg, 3001, 3))[1:] == ["Sam van Huisraad neemt het gesprek over.", "Ik kijk het voor u na"]
     conversation = engine.store.conversation(ticket["conversation_id"])
     assert conversation["state"] == "human" and conversation["owner"] == "Sam#7001"
 
@@ -45,7 +45,7 @@ async def test_reply_command_take_conflicts_and_what_is_not_relayed(tg, bot, eng
     await until(lambda: any("999" in t for t in staff_posts(tg)), what="the unknown ticket")
     staff(tg, 7001, "even overleggen met Kim", "Sam")  # staff talking among themselves: not relayed
     await asyncio.sleep(0.3)
-    assert tg.texts(3001)[1:] == ["Ik kijk het voor u na"]
+    assert tg.texts(3001)[2:] == ["Ik kijk het voor u na"]
     assert engine.store.conversation(ticket["conversation_id"])["owner"] == "Sam#7001"
 
 
@@ -57,11 +57,12 @@ async def test_take_and_done_by_command_and_only_from_the_staff_group(tg, bot, e
     staff(tg, 7001, f"/take@webcare_test_bot {ticket['id']}", "Sam")
     await until(lambda: engine.store.conversation(ticket["conversation_id"])["state"] == "human", what="take")
     staff(tg, 7001, f"/done {ticket['id']}", "Sam")
-    sent = await texts(tg, 3101, 3)
-    assert matches(responses, sent[1], "handed_back", "nl") and matches(responses, sent[2], "csat_ask", "nl")
+    sent = await texts(tg, 3101, 4)
+    assert sent[1] == "Sam van Huisraad neemt het gesprek over."
+    assert matches(responses, sent[2], "handed_back", "nl") and matches(responses, sent[3], "csat_ask", "nl")
     assert engine.store.ticket(ticket["id"])["status"] == "resolved"
     tg.message(3101, "👍")
-    assert matches(responses, (await texts(tg, 3101, 4))[3], "csat_thanks", "nl")
+    assert matches(responses, (await texts(tg, 3101, 5))[4], "csat_thanks", "nl")
     assert engine.store.ticket(ticket["id"])["csat"] == 5
     staff(tg, 7001, f"/done {ticket['id']}", "Sam")
     await until(lambda: any("already back" in t for t in staff_posts(tg)), what="the second /done")

@@ -44,12 +44,13 @@ class App:
 
         return Responses.load(self.settings.nlu.data_dir)
 
-    def engine(self, progress: Callable[[str], None] | None = None) -> DialogueEngine:
+    def engine(self, progress: Callable[[str], None] | None = None, store: Store | None = None) -> DialogueEngine:
+        """The dialogue engine on the configured store, or on `store` (the conversation benchmark's fresh one)."""
         from bot.engine import DialogueEngine
 
         nlu = self.settings.nlu
         return DialogueEngine(
-            self.store,
+            store or self.store,
             self.analyzer(progress),
             self.responses,
             dialogue=self.settings.dialogue,

@@ -88,8 +88,9 @@ def init(path: Path, force: bool) -> None:
 
 @cli.command()
 @click.option("--user", default=None, help="Who you are in the chat (default: your login name).")
+@click.option("--new", "new", is_flag=True, help="Start a new conversation (ends your current one, and its queue place).")
 @click.pass_obj
-def chat(app: App, user: str | None) -> None:
+def chat(app: App, user: str | None, new: bool) -> None:
     """Chat with the bot in this terminal; reads lines from stdin when piped."""
     from bot.channels.terminal import TerminalChannel
 
@@ -97,6 +98,8 @@ def chat(app: App, user: str | None) -> None:
     with nlu_progress() as progress:
         engine = app.engine(progress=progress)
     channel = TerminalChannel(engine, user or getpass.getuser(), sys.stdout, interactive)
+    if new:
+        channel.restart()
     if interactive:
         channel.run_interactive()
     else:

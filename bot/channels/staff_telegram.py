@@ -3,7 +3,8 @@
 Each escalated conversation (from any channel) is posted once per (re)opening of its ticket with the
 story so far and a "Take" button; later customer messages in it are forwarded. Staff reply to such a
 post (or write `/reply <ticket> <text>`) and the reply goes to the customer on the channel they used;
-`/take <ticket>` takes the case, `/done` (or `/close`) hands it back to the bot, which asks for CSAT.
+`/take <ticket>` takes the case (the customer is told who: "Sam van Huisraad neemt het gesprek over"),
+`/done` hands it back to the bot, which asks for CSAT, and `/close` ends the conversation.
 Only messages from the configured group count as staff actions: Telegram delivers them only from
 members, so membership of the group is what makes someone staff. Works with privacy mode on, since
 commands and replies to the bot's own posts always reach a bot.
@@ -32,12 +33,18 @@ log = logging.getLogger(__name__)
 
 TICKET_REF = re.compile(r"#(\d+)")
 HELP = ("Reply to a ticket post to answer the customer.\n"
-        "/take <ticket> — take the case · /reply <ticket> <text> — answer · /done [ticket] — hand back to the bot")
+        "/take <ticket> — take the case · /reply <ticket> <text> — answer · /done [ticket] — hand back to the bot"
+        " · /close [ticket] — end the conversation")
 
 
 def agent_name(user: User) -> str:
     """How a staff member is named as owner and author: the @username, else first name and id."""
     return user.username or f"{user.first_name}#{user.id}"
+
+
+def shown_name(user: User) -> str:
+    """How the customer hears a staff member named: their Telegram first name."""
+    return user.first_name or agent_name(user)
 
 
 def cursor_key(ticket_id: int) -> str:
@@ -93,6 +100,7 @@ class StaffBridge:
     async def sync_once(self) -> int:
         """Post new escalations and forward new customer messages of escalated chats; return posts made."""
         posts = 0
+        await asyncio.to_thread(self.engine.close_idle)
         conversations = await asyncio.to_thread(self.store.conversations, ["waiting", "human"], None, 500)
         for conversation in conversations:
             ticket = await asyncio.to_thread(self.store.ticket_for_conversation, conversation["id"])
@@ -168,19 +176,21 @@ class StaffBridge:
         agent = agent_name(user)
         try:
             if command == "/take":
-                await self.take(self._ticket_arg(rest, referenced), agent, message)
-            elif command in ("/done", "/close"):
+                await self.take(self._ticket_arg(rest, referenced), agent, message, shown_name(user))
+            elif command == "/done":
                 await self.done(self._ticket_arg(rest, referenced), agent, message)
+            elif command == "/close":
+                await self.close(self._ticket_arg(rest, referenced), agent, message)
             elif command == "/reply":
                 number, _, reply = rest.strip().partition(" ")
-                await self.reply(self._ticket_arg(number, None), agent, reply, message)
+                await self.reply(self._ticket_arg(number, None), agent, reply, message, shown_name(user))
             elif command in ("/help", "/start"):
                 await self.say(HELP, message)
             elif not command and referenced is not None:
                 if not text or message.text is None:
                     await self.say("Only text is passed on to customers.", message)
                 else:
-                    await self.reply(referenced, agent, text, message)
+                    await self.reply(referenced, agent, text, message, shown_name(user))
         except StoreError as e:
             await self.say(str(e), message)
 
@@ -193,7 +203,7 @@ class StaffBridge:
             await query.answer()
             return
         try:
-            conversation = await self.take(int(data[5:]), agent_name(query.from_user), None)
+            conversation = await self.take(int(data[5:]), agent_name(query.from_user), None, shown_name(query.from_user))
         except StoreError as e:
             await query.answer(str(e)[:200], show_alert=True)
             return
@@ -222,20 +232,24 @@ class StaffBridge:
             raise StoreError(f"ticket #{ticket_id} is not a chat with a customer")
         return await asyncio.to_thread(self.store.conversation, ticket["conversation_id"])
 
-    async def take(self, ticket_id: int, agent: str, message: Message | None) -> dict[str, Any]:
+    async def take(self, ticket_id: int, agent: str, message: Message | None, name: str) -> dict[str, Any]:
+        """`agent` owns the case now; the customer is told that `name` took over."""
         conversation = await self._conversation_of(ticket_id)
         if conversation["state"] == "human" and conversation["owner"] == agent:
             return conversation
-        taken = await asyncio.to_thread(self.store.take, conversation["id"], agent)
+        await asyncio.to_thread(self.engine.take, conversation["id"], agent, name)
+        self._deliver(conversation)
         await self.say(f"{agent} took #{ticket_id}.", message)
-        return taken
+        return await asyncio.to_thread(self.store.conversation, conversation["id"])
 
-    async def reply(self, ticket_id: int, agent: str, text: str, message: Message) -> None:
+    async def reply(self, ticket_id: int, agent: str, text: str, message: Message, name: str) -> None:
         if not text.strip():
             raise StoreError("an empty reply is not sent")
         conversation = await self._conversation_of(ticket_id)
         if conversation["state"] in ("bot", "closed"):
             raise StoreError(f"#{ticket_id} is back with the bot; /take {ticket_id} first to answer")
+        if conversation["state"] == "waiting":  # answering takes the case: the customer hears who first
+            await asyncio.to_thread(self.engine.take, conversation["id"], agent, name)
         await asyncio.to_thread(self.store.agent_reply, conversation["id"], agent, text)
         self._deliver(conversation)
 
@@ -246,6 +260,16 @@ class StaffBridge:
         await asyncio.to_thread(self.engine.hand_back, conversation["id"], agent)
         self._deliver(conversation)
         await self.say(f"#{ticket_id} is back with the bot (handed back by {agent}); the customer is asked for a rating.",
+                       message)
+
+    async def close(self, ticket_id: int, agent: str, message: Message) -> None:
+        """End the conversation: the customer is thanked (and asked for a rating if not asked yet)."""
+        conversation = await self._conversation_of(ticket_id)
+        if conversation["state"] == "closed":
+            raise StoreError(f"#{ticket_id} is closed already")
+        await asyncio.to_thread(self.engine.close, conversation["id"], agent)
+        self._deliver(conversation)
+        await self.say(f"#{ticket_id} is closed (by {agent}); the customer's next message starts a new conversation.",
                        message)
 
     def _deliver(self, conversation: dict[str, Any]) -> None:

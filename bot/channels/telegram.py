@@ -40,6 +40,7 @@ from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 from bot.channels.base import IncomingMessage, OutgoingMessage
 from bot.config import ChannelsConfig, StaffTelegramConfig, TelegramConfig
 from bot.engine import DialogueEngine
+from bot.handoff import shown_text
 from bot.outbox import OutboxDispatcher, backoff, worker_name
 from store import Store
 from webcare.errors import ConfigError, DeliveryFailed, StoreError
@@ -385,7 +386,11 @@ class TelegramChannel:
         payload = await asyncio.to_thread(self.payload_of, query.data or "")
         if payload is None or query.message is None:
             return
-        await self._quietly(query.edit_message_reply_markup(None))  # a choice is made once
+        shown = shown_text(payload, "button")
+        if shown != payload:  # a rating: the question shows the stars chosen, not a command
+            await self._quietly(query.edit_message_text(f"{query.message.text or ''}\n\n{shown}"))
+        else:
+            await self._quietly(query.edit_message_reply_markup(None))  # a choice is made once
         await self.handle(IncomingMessage(
             channel=self.name,
             external_user_id=str(query.from_user.id),

@@ -3,6 +3,8 @@
 Piped, every input line gets exactly one reply block (the bot's lines, then an empty line), flushed
 at once, so a script can talk to the bot:
     printf 'Waar is mijn bestelling?\\n12345678\\n' | webcare chat
+
+`webcare chat --new` ends the user's current conversation first, so the chat starts afresh.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from rich.markup import escape
 
 from bot.channels.base import Button, IncomingMessage, OutgoingMessage, button_from_number, buttons_as_text
 from bot.engine import DialogueEngine, to_outgoing
+from bot.handoff import shown_text
 
 
 class TerminalChannel:
@@ -29,6 +32,10 @@ class TerminalChannel:
         self.interactive = interactive
         self.console = Console(file=out, highlight=False) if interactive else None
         self.buttons: list[Button] = []
+
+    def restart(self) -> bool:
+        """End this user's current conversation, so the next line starts a new one."""
+        return self.engine.restart(self.name, self.user, self.user, actor=self.user)
 
     def handle_line(self, line: str) -> list[OutgoingMessage]:
         """Send one typed line to the bot; return every reply now due in this chat, delivered."""
@@ -61,6 +68,12 @@ class TerminalChannel:
             self.buttons = delivered[-1].buttons
         return delivered
 
+    def choice(self, payload: str) -> str:
+        """How a button chosen by number reads: a rating as its stars, anything else as its title."""
+        shown = shown_text(payload, "button")
+        titles = [b.title for b in self.buttons if b.payload == payload]
+        return shown if shown != payload or not titles else titles[0]
+
     def show(self, message: OutgoingMessage) -> None:
         who = "bot" if message.author == "bot" else message.author.removeprefix("agent:")
         if self.console is None:
@@ -91,6 +104,9 @@ class TerminalChannel:
                 return
             if line.strip() in ("/quit", "/exit"):
                 return
+            incoming = self.incoming(line)
+            if incoming.kind == "button":  # "4" picked a button: show what was chosen
+                self.console.print(f"[dim]   → {escape(self.choice(incoming.text))}[/]")
             with self.console.status("…", spinner="dots"):
-                self.engine.handle(self.incoming(line))
+                self.engine.handle(incoming)
             self.deliver()

@@ -13,7 +13,12 @@
   function tick() {
     const now = Date.now() / 1000;
     for (const el of document.querySelectorAll("[data-due]")) {
-      const left = Number(el.dataset.due) - now;
+      // data-left is business time left when the server rendered it; out of staff hours
+      // (data-paused) the clock stands still and the server's text ("paused · starts …") stays.
+      if (el.dataset.paused) continue;
+      if (!el.dataset.seen) el.dataset.seen = String(now);
+      const left = el.dataset.left !== undefined
+        ? Number(el.dataset.left) - (now - Number(el.dataset.seen)) : Number(el.dataset.due) - now;
       el.textContent = left >= 0 ? minutes(left) + " left" : "overdue " + minutes(left);
       el.classList.toggle("overdue", left < 0);
       el.classList.toggle("soon", left >= 0 && left < 900);

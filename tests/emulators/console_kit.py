@@ -29,11 +29,15 @@ TEMPLATES = {
         "knowledge_answer": "{answer}", "knowledge_unknown": "I don't know that.", "clarify": "Did you mean:",
         "button_human": "A person", "language_switched": "English it is.", "order_status": "Order {order_number}: {status}.",
         "order_not_found": "No order {order_number}.", "ask_order_number": "What is your order number?",
+        "waiting_open": "You're in the queue (ticket {ticket}, {wait}).",
+        "waiting_closed": "You're in the queue (ticket {ticket}); staff are back {opens}.",
+        "taken_over": "{agent} from {shop} is taking over.", "conversation_closed": "Closed; thanks from {shop}.",
     },
 }
 TEMPLATES["nl"] = {k: v for k, v in TEMPLATES["en"].items()}
 TEMPLATES["nl"] |= {"greet": "Hallo! Waarmee kan ik helpen?", "handed_back": "Ik ben er weer: de bot.",
-                    "csat_ask": "Hoe hebben we het gedaan? 1 tot 5.", "csat_thanks": "Dank voor je cijfer!"}
+                    "csat_ask": "Hoe hebben we het gedaan? 1 tot 5.", "csat_thanks": "Dank voor je cijfer!",
+                    "taken_over": "{agent} van {shop} neemt het gesprek over."}
 DOMAIN = "intents:\n  greet: {response: greet}\n  request_human: {action: escalate}\n  complain: {action: escalate}\n"
 
 

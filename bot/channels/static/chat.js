@@ -37,7 +37,10 @@
         const button = document.createElement("button");
         button.type = "button";
         button.textContent = b.title;
-        button.addEventListener("click", () => post(b.payload, "button"));
+        button.addEventListener("click", () => {
+          for (const other of row.querySelectorAll("button")) other.disabled = true;  // a choice is made once
+          post(b.payload, "button");
+        });
         row.append(button);
       }
       item.append(row);
