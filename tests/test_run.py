@@ -170,3 +170,13 @@ def test_run_trains_missing_models_once_with_a_message(tmp_path, nlu_config, mon
     app.engine(progress=messages.append)
     assert trained == [str(tmp_path / "models")]  # once, however many roles ask for it
     assert any("no model exists; training" in m for m in messages)
+
+
+def test_training_progress_shows_each_step_once(capsys):
+    from webcare.commands.progress import nlu_progress
+
+    with nlu_progress() as say:
+        say("nlu: the content changed or no model exists; training")
+        say("intents: fitting on 3 examples of 2 intents")
+    assert capsys.readouterr().err.splitlines() == [
+        "nlu: the content changed or no model exists; training", "intents: fitting on 3 examples of 2 intents"]

@@ -15,7 +15,7 @@ def nlu_progress() -> Iterator[Callable[[str], None]]:
 
     console = Console(stderr=True, highlight=False)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
         steps: list = []
 
         def say(message: str) -> None:
