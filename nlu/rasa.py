@@ -181,8 +181,9 @@ def _entity_names(rasa: dict[str, Any], data: NLUData) -> None:
 
 def _responses(doc: dict[str, Any], where: Path) -> dict[str, list[dict[str, Any]]]:
     responses = doc.get("responses") or {}
-    if not isinstance(responses, dict) or not all(isinstance(v, list) for v in responses.values()):
-        raise NLUError(f"{where}: `responses` must map each utter_ name to a list of variations")
+    if not isinstance(responses, dict) or not all(
+            isinstance(v, list) and all(isinstance(x, dict) for x in v) for v in responses.values()):
+        raise NLUError(f"{where}: `responses` must map each utter_ name to a list of variations (mappings)")
     return {str(name).removeprefix("utter_"): variants for name, variants in responses.items()}
 
 

@@ -138,3 +138,10 @@ def test_a_broken_annotation_is_one_clear_error():
         parse_example('[x]{"entity": "e", ', "i", "nl")
     with pytest.raises(NLUError, match="without an entity name"):
         parse_example('[x]{"value": "v"}', "i", "nl")
+
+
+def test_responses_that_are_not_lists_of_variations_are_one_clear_error(tmp_path):
+    domain = tmp_path / "domain.yml"
+    domain.write_text("version: '3.1'\nresponses:\n  utter_greet:\n  - Hallo\n")
+    with pytest.raises(NLUError, match="list of variations"):
+        import_rasa([domain], tmp_path / "content", "nl")
