@@ -115,6 +115,8 @@ def build_story(store: Store, conversation_id: int, reason: str, transcript_limi
     story = {
         "customer": {"id": customer["id"], "name": customer["display_name"], "language": conversation["language"]},
         "identities": [{"channel": i["channel"], "external_id": i["external_id"]} for i in identities],
+        "claims": [{"kind": c["kind"], "value": c["value"], "verified": c["verified_at"] is not None}
+                   for c in store.claims(conversation_id)],  # typed in this conversation; unverified unless proven
         "channels": channels,
         "reason": reason,
         "intents": intents,
