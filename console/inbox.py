@@ -56,6 +56,8 @@ def _conversation_context(request: Request, conversation_id: int) -> dict[str, A
         "story": story,
         "customer": customer,
         "identities": store.identities(customer["id"]),
+        "claims": store.claims(conversation_id),
+        "claim_matches": store.claim_matches(conversation_id),  # link suggestions, for staff only
         "earlier": earlier,
         "messages": store.messages(conversation_id),
         "canned": canned.get(language) or next(iter(canned.values()), {}),

@@ -58,7 +58,9 @@
         });
       } catch (error) { response = null; }
       if (response && response.ok) return;
-      if (attempt >= 5 || (response && response.status !== 503)) {
+      // 401: the server did not know this chat session and has just issued a new one; send again.
+      const retry = response === null || response.status === 503 || (response.status === 401 && attempt === 1);
+      if (attempt >= 5 || !retry) {
         status.textContent = response ? (await response.json()).detail || response.statusText : words.offline;
         return;
       }
@@ -74,8 +76,15 @@
     post(text, "text");
   });
 
-  const source = new EventSource("/chat/api/stream?after=0");
-  source.onmessage = (event) => { status.textContent = ""; show(JSON.parse(event.data)); };
-  source.onerror = () => { status.textContent = words.offline; };
-  source.onopen = () => { status.textContent = ""; };
+  function listen() {
+    const source = new EventSource("/chat/api/stream?after=" + last);
+    source.onmessage = (event) => { status.textContent = ""; show(JSON.parse(event.data)); };
+    source.onopen = () => { status.textContent = ""; };
+    source.onerror = () => {
+      status.textContent = words.offline;
+      // A refused session (401) closes the stream for good; the refusal brought a new session: listen again.
+      if (source.readyState === EventSource.CLOSED) setTimeout(listen, 1000);
+    };
+  }
+  listen();
 })();
