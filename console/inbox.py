@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from bot.handoff import build_story
-from console.pages import CheckedForm, flash, fragment, render, role
+from console.pages import CheckedForm, Forbidden, flash, fragment, render, role
 from webcare.errors import StoreError
 
 router = APIRouter()
@@ -109,16 +109,25 @@ def reply(request: Request, conversation_id: int, user: Agent,
 
 
 def _finish(request: Request, conversation_id: int, user: dict, close: bool) -> None:
-    """Give the conversation back to the bot (which asks for CSAT); closing also closes the ticket."""
+    """Give the conversation back to the bot (which asks for CSAT); closing also closes the ticket.
+
+    Only its owner or an admin may; a conversation that is back with the bot already is not handed
+    back again (the customer is told once).
+    """
     store = request.app.state.store
     conversation = store.conversation(conversation_id)
     if conversation["state"] == "closed":
         raise StoreError(f"conversation {conversation_id} is closed already")
+    mine = conversation["state"] == "human" and conversation["owner"] == user["username"]
+    if not mine and user["role"] != "admin" and not (conversation["state"] == "bot" and not close):
+        holder = f"owned by {conversation['owner']}" if conversation["owner"] else "not taken"
+        raise Forbidden(f"conversation {conversation_id} is {holder}: only its owner or an admin may finish it")
     engine = request.app.state.engine
-    if engine is not None:
-        engine.hand_back(conversation_id, user["username"])
-    else:
-        store.hand_back(conversation_id, user["username"])
+    if conversation["state"] != "bot":  # handed back already: the customer is not told twice
+        if engine is not None:
+            engine.hand_back(conversation_id, user["username"])
+        else:
+            store.hand_back(conversation_id, user["username"])
     if close:
         ticket = store.ticket_for_conversation(conversation_id)
         if ticket:

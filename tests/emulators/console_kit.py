@@ -29,6 +29,7 @@ TEMPLATES = {
         "knowledge_answer": "{answer}", "knowledge_unknown": "I don't know that.", "clarify": "Did you mean:",
         "button_human": "A person", "language_switched": "English it is.", "order_status": "Order {order_number}: {status}.",
         "order_not_found": "No order {order_number}.", "ask_order_number": "What is your order number?",
+        "button_order_details": "What is in it?",
     },
 }
 TEMPLATES["nl"] = {k: v for k, v in TEMPLATES["en"].items()}
