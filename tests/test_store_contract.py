@@ -224,15 +224,17 @@ def test_staff_sessions_end_on_logout_password_change_disabling_and_removal(any_
         any_store.start_session("nobody", "t7", 3600)
 
 
-def test_typed_identities_of_earlier_versions_become_claims(tmp_path):
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_typed_identities_of_earlier_versions_become_claims(request, tmp_path, kind):
     from store.schema import statements
-    from store.sqlite import SQLiteBackend
+    from store.store import open_backend
 
-    backend = SQLiteBackend(tmp_path / "old.db")
+    url = request.getfixturevalue("postgres_url") if kind == "postgres" else f"sqlite:///{tmp_path / 'old.db'}"
+    backend = open_backend(url)
     with backend.transaction():
         backend.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
                         "applied_at DOUBLE PRECISION NOT NULL)")
-        for sql in statements("sqlite", 1):
+        for sql in statements(backend.dialect, 1):
             backend.execute(sql)
         backend.execute("INSERT INTO schema_migrations VALUES (1, 'initial schema', 0)")
         backend.execute("INSERT INTO customers (id, created_at) VALUES (1, 0), (2, 0)")
