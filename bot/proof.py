@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 COMMAND = "/order_details"
 PENDING = "__order_details__"  # the conversation's pending_intent while the bot waits for the postcode
 MAX_FAILED_PROOFS = 3
+MAX_ORDER_DIGITS = 20
 _POSTCODE = re.compile(r"\b([1-9][0-9]{3})\s?([A-Za-z]{2})\b")
 
 
@@ -34,7 +35,9 @@ def step(turn: _Turn, text: str) -> bool:
     """Handle `/order_details [number]` and the postcode that answers it; False: not for us."""
     conversation = turn.conversation
     if text.startswith(COMMAND):
-        return _asked(turn, text.removeprefix(COMMAND).strip() or conversation["slots"].get("order_number"))
+        typed = text.removeprefix(COMMAND).strip()
+        number = typed if typed.isdigit() and len(typed) <= MAX_ORDER_DIGITS else conversation["slots"].get("order_number")
+        return _asked(turn, number)
     if conversation["pending_intent"] != PENDING:
         return False
     turn.update(pending_intent=None)

@@ -938,7 +938,7 @@ class Store:
         """Apply data retention: forget what is older than `retention_days`; return counts per kind.
 
         Customers with no activity since then are erased; delivered or failed messages are
-        deleted; mentions and finished tickets lose their personal data. Events (the metrics) and
+        deleted; mentions, claims and finished tickets lose their personal data. Events (the metrics) and
         staff labels of customers not erased stay.
         """
         cutoff = self.clock() - retention_days * 86400
@@ -959,6 +959,10 @@ class Store:
                     "DELETE FROM messages WHERE created_at < ? AND delivery <> 'pending'", [cutoff]
                 ),
                 "mentions": self._anonymise_mentions("created_at < ? AND text <> ''", [cutoff]),
+                "claims": self.backend.execute(
+                    "UPDATE claims SET value = 'erased:' || id WHERE created_at < ? AND value NOT LIKE 'erased:%'",
+                    [cutoff],
+                ),
                 "tickets": self.backend.execute(
                     "UPDATE tickets SET summary = NULL, story = NULL WHERE status IN ('resolved', 'closed') "
                     "AND updated_at < ? AND (summary IS NOT NULL OR story IS NOT NULL)",

@@ -762,16 +762,20 @@ def test_prune_forgets_old_data_and_keeps_recent_data_and_metrics(any_store, clo
     any_store.escalate(carla["id"], "requested", summary="Carla's old case")
     any_store.hand_back(carla["id"])
     any_store.ingest_mentions([mention(1, author="@stranger", text="a stranger's old post")])
+    any_store.add_claim(carla["id"], "phone", "0612345678")  # typed long ago
     clock.advance(100 * 86400)
     any_store.record_incoming(carla["id"], "Carla's recent words")
+    any_store.add_claim(carla["id"], "email", "carla@example.nl")
     pending = any_store.queue_outgoing(carla["id"], "answer")
     events = count(any_store, "events")
     counts = any_store.prune(retention_days=30)
-    assert counts == {"customers": 1, "messages": 2, "mentions": 1, "tickets": 1}
+    assert counts == {"customers": 1, "messages": 2, "mentions": 1, "claims": 1, "tickets": 1}
     everything = dump(any_store)
-    for value in (*PERSONAL, "Carla's old case", "@stranger", "a stranger's old post"):
+    assert "carla@example.nl" in everything
+    for value in (*PERSONAL, "Carla's old case", "@stranger", "a stranger's old post", "0612345678"):
         assert value not in everything, value
     assert "Carla's recent words" in everything and any_store.message(pending)["delivery"] == "pending"
     assert any_store.customer(carla["customer_id"])["erased_at"] is None
     assert count(any_store, "events") == events + 1  # metrics stay; the erasure is logged
-    assert any_store.prune(retention_days=30) == {"customers": 0, "messages": 0, "mentions": 0, "tickets": 0}
+    assert any_store.prune(retention_days=30) == {"customers": 0, "messages": 0, "mentions": 0, "claims": 0,
+                                                  "tickets": 0}

@@ -274,11 +274,13 @@ def taken_by_alice(app, file_store) -> tuple[TestClient, int]:
 
 
 @pytest.mark.parametrize("action", ["close", "handback"])
-def test_an_agent_cannot_finish_a_colleagues_conversation(app, file_store, action):
+def test_an_agent_cannot_finish_a_colleagues_conversation(app, file_store, responses, action):
     customer, conversation_id = taken_by_alice(app, file_store)
     bob = staff(app, "bob")
     response = bob.post(f"/conversations/{conversation_id}/{action}", data={"csrf": csrf_of(bob.get("/inbox").text)})
     assert response.status_code == 403 and "only its owner or an admin" in response.text
+    texts = [m["text"] for m in customer.get("/chat/api/messages").json()["messages"]]
+    assert not any(matches(responses, t, "handed_back", "en") for t in texts)
     conversation = file_store.conversation(conversation_id)
     assert (conversation["state"], conversation["owner"]) == ("human", "alice")
     assert file_store.ticket_for_conversation(conversation_id)["status"] == "assigned"
