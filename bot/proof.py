@@ -36,8 +36,8 @@ def step(turn: _Turn, text: str) -> bool:
     conversation = turn.conversation
     if text.startswith(COMMAND):
         typed = text.removeprefix(COMMAND).strip()
-        number = typed if typed.isdigit() and len(typed) <= MAX_ORDER_DIGITS else conversation["slots"].get("order_number")
-        return _asked(turn, number)
+        known = typed.isdigit() and len(typed) <= MAX_ORDER_DIGITS
+        return _asked(turn, typed if known else conversation["slots"].get("order_number"))
     if conversation["pending_intent"] != PENDING:
         return False
     turn.update(pending_intent=None)
@@ -50,8 +50,8 @@ def step(turn: _Turn, text: str) -> bool:
         turn.store.log_event("claim_proof_failed", conversation_id=conversation["id"], data={"kind": "order_number"})
         turn.say("postcode_mismatch", order_number=number)
         return True
-    turn.store.verify_claim(conversation["id"], "order_number", number, "postcode")  # type: ignore[arg-type]
-    _details(turn, number, order)  # type: ignore[arg-type]
+    turn.store.verify_claim(conversation["id"], "order_number", number, "postcode")
+    _details(turn, number, order)
     return True
 
 
