@@ -115,19 +115,20 @@ def _finish(request: Request, conversation_id: int, user: dict, close: bool) -> 
     back again (the customer is told once).
     """
     store = request.app.state.store
-    conversation = store.conversation(conversation_id)
-    if conversation["state"] == "closed":
-        raise StoreError(f"conversation {conversation_id} is closed already")
-    mine = conversation["state"] == "human" and conversation["owner"] == user["username"]
-    if not mine and user["role"] != "admin" and not (conversation["state"] == "bot" and not close):
-        holder = f"owned by {conversation['owner']}" if conversation["owner"] else "not taken"
-        raise Forbidden(f"conversation {conversation_id} is {holder}: only its owner or an admin may finish it")
-    engine = request.app.state.engine
-    if conversation["state"] != "bot":  # handed back already: the customer is not told twice
-        if engine is not None:
-            engine.hand_back(conversation_id, user["username"])
-        else:
-            store.hand_back(conversation_id, user["username"])
+    with store.transaction():  # two clicks at once: the second waits, then sees it handed back
+        conversation = store.lock_conversation(conversation_id)
+        if conversation["state"] == "closed":
+            raise StoreError(f"conversation {conversation_id} is closed already")
+        mine = conversation["state"] == "human" and conversation["owner"] == user["username"]
+        if not mine and user["role"] != "admin" and not (conversation["state"] == "bot" and not close):
+            holder = f"owned by {conversation['owner']}" if conversation["owner"] else "not taken"
+            raise Forbidden(f"conversation {conversation_id} is {holder}: only its owner or an admin may finish it")
+        engine = request.app.state.engine
+        if conversation["state"] != "bot":  # handed back already: the customer is not told twice
+            if engine is not None:
+                engine.hand_back(conversation_id, user["username"])
+            else:
+                store.hand_back(conversation_id, user["username"])
     if close:
         ticket = store.ticket_for_conversation(conversation_id)
         if ticket:

@@ -326,6 +326,11 @@ class Store:
             raise NotFound(f"conversation {conversation_id} does not exist")
         return row
 
+    def lock_conversation(self, conversation_id: int) -> Row:
+        """The conversation, locked until the caller's transaction ends (check-then-act across processes)."""
+        self._lock("conversations", conversation_id)
+        return self.conversation(conversation_id)
+
     def conversations(
         self, states: Iterable[str] | None = None, customer_id: int | None = None, limit: int = 200
     ) -> list[Row]:
