@@ -48,7 +48,8 @@ class ChatSessions:
     """Web chat sessions the server issues: a signed random token in the cookie, its hash as the chat id."""
 
     def __init__(self, secret: str | None = None) -> None:
-        self._signer = Signer(secret or secrets.token_urlsafe(32), salt="webcare.webchat.session")
+        self._signer = Signer(secret or secrets.token_urlsafe(32), salt="webcare.webchat.session",
+                              digest_method=hashlib.sha256)
 
     def issue(self) -> str:
         """A new session: the cookie value to set."""
