@@ -111,7 +111,7 @@ def build_story(store: Store, conversation_id: int, reason: str, transcript_limi
         for t in store.tickets(customer_id=customer["id"])
         if t["conversation_id"] != conversation_id
     ]
-    channels = sorted({i["channel"] for i in identities if i["channel"] not in ("email", "order_number", "phone")})
+    channels = sorted({i["channel"] for i in identities})  # identities are channels only: typed ones are claims
     story = {
         "customer": {"id": customer["id"], "name": customer["display_name"], "language": conversation["language"]},
         "identities": [{"channel": i["channel"], "external_id": i["external_id"]} for i in identities],
