@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
 import socket
 import statistics
 import subprocess
@@ -32,9 +31,11 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.channels.webchat import ChatSessions
 from nlu import Analyzer, NLUConfig
 
 MODELS = ROOT / ".webcare" / "bench-models"
+SECRET_KEY = "bench-only-secret-key-0123456789"  # every console process signs web chat sessions with it
 TURNS = [("Waar is mijn bestelling?", "Where is my order?"), ("12345678", "12345678")]
 
 
@@ -53,7 +54,7 @@ def start_consoles(url: str, processes: int, folder: Path) -> tuple[list[subproc
         config.write_text(yaml.safe_dump({
             "store": {"url": url},
             "nlu": {"data_dir": str(ROOT / "responses"), "model_dir": str(MODELS)},
-            "console": {"port": port, "secret_key": "bench-only-secret-key-0123456789"},
+            "console": {"port": port, "secret_key": SECRET_KEY},
             "dialogue": {"flood_messages": 1000},
         }))
         log = open(folder / f"console-{n}.log", "w")  # noqa: SIM115 - lives as long as the process
@@ -92,7 +93,7 @@ async def call(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) 
 
 async def one_chat(client: httpx.AsyncClient, bases: list[str], n: int, latencies: list[float]) -> bool:
     """Two turns of one customer, each on the next process; True when both were answered."""
-    cookies = {"webcare_chat": secrets.token_urlsafe(24)}
+    cookies = {"webcare_chat": ChatSessions(SECRET_KEY).issue()}  # as the servers would issue it
     language = n % 2
     seen = 0
     for turn, texts in enumerate(TURNS):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import multiprocessing
 import os
@@ -85,6 +86,15 @@ def serve(url: str, port: int, real_nlu: bool) -> None:
     build_server(app, ConsoleConfig(port=port)).run()
 
 
+@functools.cache
+def chat_sessions() -> Any:
+    """Web chat sessions signed with the server's key (settings()), so each post is a new customer's."""
+    from bot.channels.webchat import ChatSessions
+    from tests.emulators.console_kit import settings
+
+    return ChatSessions(settings().console.secret_key.get_secret_value())
+
+
 async def measure(client: httpx.AsyncClient, method: str, path: str, count: int, concurrency: int,
                   body: Any = None) -> dict[str, Any]:
     latencies: list[float] = []
@@ -101,7 +111,7 @@ async def measure(client: httpx.AsyncClient, method: str, path: str, count: int,
             if body is None:
                 response = await client.request(method, path)
             else:  # every post is a new customer's first message: identify, analyse, answer, store
-                cookie = {"Cookie": f"webcare_chat=bench-{concurrency}-{i}-{'x' * 20}"}
+                cookie = {"Cookie": f"webcare_chat={chat_sessions().issue()}"}
                 response = await client.request(method, path, json={"text": body.format(i=i)}, headers=cookie)
             latencies.append(time.perf_counter() - start)
             errors += response.status_code >= 400

@@ -11,15 +11,15 @@ import re
 import unicodedata
 from typing import Any, Protocol
 
+from bot import proof
 from bot.channels.base import Button, IncomingMessage, OutgoingMessage
 from bot.config import DialogueConfig, EscalationConfig
 from bot.handoff import build_story, csat_score, estimate_wait, priority_for, shown_text, sla_due
 from bot.responses import Responses
 from nlu.types import Analysis
-from store import Store
+from store import CLAIM_KINDS, Store
 from webcare.errors import StoreError
 
-LINKING_ENTITIES = ("email", "order_number", "phone")
 SLOT_ENTITIES = ("order_number", "email", "phone", "product", "date")
 CSAT_PENDING = "__csat__"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
@@ -269,6 +269,8 @@ class _Turn:
             return
         if self.conversation["pending_intent"] == CSAT_PENDING and self.record_csat(text):
             return
+        if proof.step(self, text):  # order details, for a proven order number only
+            return
         if text.startswith("/language"):
             return self.switch_language(text.removeprefix("/language").strip())
         if kind == "button" or text.startswith("/"):
@@ -348,7 +350,9 @@ class _Turn:
         code = order.get("status", "")
         status = self.engine.responses.order_status_label(code, self.language)
         template = f"order_status_{code}" if self.engine.responses.has(f"order_status_{code}", self.language) else "order_status"
-        self.say(template, order_number=order_number, status=status,
+        details = Button(self.engine.responses.render("button_order_details", self.language),
+                         f"{proof.COMMAND} {order_number}")
+        self.say(template, [details], order_number=order_number, status=status,
                  carrier=order.get("carrier", ""), eta=order.get("eta", ""))
 
     def clarify(self, analysis: Analysis) -> None:
@@ -414,9 +418,8 @@ class _Turn:
         for entity in analysis.entities:
             if entity.type in SLOT_ENTITIES and entity.type not in slots:
                 slots[entity.type] = entity.value
-            if entity.type in LINKING_ENTITIES:
-                kept = self.store.attach_identity(self.conversation["customer_id"], entity.type, entity.value.lower())
-                self.conversation["customer_id"] = kept
+            if entity.type in CLAIM_KINDS:  # typed, so unproven: a claim on this conversation, never a link
+                self.store.add_claim(self.conversation["id"], entity.type, entity.value.lower())
         if slots != self.conversation["slots"]:
             self.update(slots=slots)
 

@@ -212,7 +212,7 @@ def build_story(store: Store, conversation_id: int, reason: str, transcript_limi
         for t in store.tickets(customer_id=customer["id"])
         if t["conversation_id"] != conversation_id
     ]
-    channels = sorted({i["channel"] for i in identities if i["channel"] not in ("email", "order_number", "phone")})
+    channels = sorted({i["channel"] for i in identities})  # identities are channels only: typed ones are claims
     continues = [
         {"id": c["id"], "channel": c["channel"], "created_at": c["created_at"], "closed_at": c["closed_at"],
          "closed_reason": c["closed_reason"], "last": _last_words(store, c["id"])}
@@ -221,6 +221,8 @@ def build_story(store: Store, conversation_id: int, reason: str, transcript_limi
     story = {
         "customer": {"id": customer["id"], "name": customer["display_name"], "language": conversation["language"]},
         "identities": [{"channel": i["channel"], "external_id": i["external_id"]} for i in identities],
+        "claims": [{"kind": c["kind"], "value": c["value"], "verified": c["verified_at"] is not None}
+                   for c in store.claims(conversation_id)],  # typed in this conversation; unverified unless proven
         "channels": channels,
         "reason": reason,
         "intents": intents,

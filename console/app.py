@@ -16,7 +16,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from bot.channels.webchat import WebChat
 from bot.channels.webchat import router as webchat_router
 from console import inbox, mentions, reports
-from console.auth import LoginLimiter, authenticate, new_token
+from console.auth import LoginLimiter, authenticate, new_token, token_hash
 from console.metrics import make_registry
 from console.pages import HERE, CheckedForm, Forbidden, LoginRequired, current_user, flash, render
 from store import Store
@@ -40,7 +40,7 @@ def create_app(store: Store, settings: Any, engine: Any = None) -> FastAPI:
     app.state.store = store
     app.state.settings = settings
     app.state.engine = engine
-    app.state.webchat = WebChat(store, engine)
+    app.state.webchat = WebChat(store, engine, secret=secret)  # chat sessions are signed with it too
     app.state.limiters = {  # per user name, and (looser, for colleagues behind one NAT) per address
         "user": LoginLimiter(config.login_attempts, config.login_window_seconds),
         "addr": LoginLimiter(config.login_attempts * 4, config.login_window_seconds),
@@ -130,13 +130,18 @@ def create_app(store: Store, settings: Any, engine: Any = None) -> FastAPI:
             return response
         limiters["user"].succeeded(keys["user"])
         request.session.clear()  # a fresh session (and CSRF token) after sign-in: no fixation
-        request.session.update(user=user["username"], csrf=new_token())
+        session = new_token()
+        store.start_session(user["username"], token_hash(session), config.session_hours * 3600)
+        request.session.update(sid=session, csrf=new_token())
         store.log_event("login", actor=user["username"])
         target = _safe_next(str(form.get("next", "/")))
         return RedirectResponse(HOME[user["role"]] if target == "/" else target, status_code=303)
 
     @app.post("/logout")
     def logout(request: Request, form: CheckedForm) -> Response:
+        session = request.session.get("sid")
+        if isinstance(session, str):
+            store.end_session(token_hash(session))  # a copy of the cookie is worthless from now on
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
 

@@ -1,8 +1,9 @@
-"""Staff authentication: argon2 password hashes, roles, CSRF tokens and a login rate limit."""
+"""Staff authentication: argon2 password hashes, roles, revocable sessions, CSRF tokens and a login rate limit."""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
 import secrets
 import time
@@ -49,12 +50,17 @@ def authenticate(store: Store, username: str, password: str) -> dict[str, Any] |
     if user is None or user["disabled"]:
         return None
     if _hasher.check_needs_rehash(user["password_hash"]):
-        store.update_user(username, password_hash=_hasher.hash(password))
+        store.update_user(username, keep_sessions=True, password_hash=_hasher.hash(password))
     return user
 
 
 def new_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    """What the store keeps of a session token: its SHA-256, so a copy of the store signs no one in."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def same_token(expected: str | None, given: str | None) -> bool:

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from bot.handoff import build_story, sla_clock
-from console.pages import CheckedForm, flash, fragment, render, role
+from console.pages import CheckedForm, Forbidden, flash, fragment, render, role
 from webcare.errors import StoreError
 
 router = APIRouter()
@@ -73,6 +73,8 @@ def _conversation_context(request: Request, conversation_id: int) -> dict[str, A
         "story": story,
         "customer": customer,
         "identities": store.identities(customer["id"]),
+        "claims": store.claims(conversation_id),
+        "claim_matches": store.claim_matches(conversation_id),  # link suggestions, for staff only
         "earlier": earlier,
         "messages": store.messages(conversation_id),
         "canned": canned.get(language) or next(iter(canned.values()), {}),
@@ -136,17 +138,27 @@ def reply(request: Request, conversation_id: int, user: Agent,
 
 
 def _finish(request: Request, conversation_id: int, user: dict, close: bool) -> bool:
-    """Hand the conversation back to the bot, or close it; True when the customer was asked for CSAT."""
+    """Hand the conversation back to the bot, or close it; True when the customer was asked for CSAT.
+
+    Only its owner or an admin may; a conversation that is back with the bot already is not handed
+    back again (the customer is told once).
+    """
     store = request.app.state.store
-    conversation = store.conversation(conversation_id)
-    if conversation["state"] == "closed":
-        raise StoreError(f"conversation {conversation_id} is closed already")
     engine = request.app.state.engine
-    if engine is None:
-        (store.close_conversation if close else store.hand_back)(conversation_id, user["username"])
-        return False
-    finish = engine.close if close else engine.hand_back
-    replies = finish(conversation_id, user["username"])
+    with store.transaction():  # two clicks at once: the second waits, then sees it handed back
+        conversation = store.lock_conversation(conversation_id)
+        if conversation["state"] == "closed":
+            raise StoreError(f"conversation {conversation_id} is closed already")
+        mine = conversation["state"] == "human" and conversation["owner"] == user["username"]
+        if not mine and user["role"] != "admin" and not (conversation["state"] == "bot" and not close):
+            holder = f"owned by {conversation['owner']}" if conversation["owner"] else "not taken"
+            raise Forbidden(f"conversation {conversation_id} is {holder}: only its owner or an admin may finish it")
+        if conversation["state"] == "bot" and not close:
+            return False  # handed back already: the customer is not told twice
+        if engine is None:
+            (store.close_conversation if close else store.hand_back)(conversation_id, user["username"])
+            return False
+        replies = (engine.close if close else engine.hand_back)(conversation_id, user["username"])
     request.app.state.webchat.wake(conversation["chat_id"])
     return any(reply.template == "csat_ask" for reply in replies)
 

@@ -11,7 +11,8 @@ from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
-from console.auth import new_token, same_token
+from bot.channels.webchat import reference
+from console.auth import new_token, same_token, token_hash
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -39,6 +40,14 @@ templates.env.filters["when"] = when
 templates.env.globals["quote"] = quote
 
 
+def identity_label(channel: str, external_id: str) -> str:
+    """How staff see an identity: a web chat by its short reference, never its stored id."""
+    return reference(external_id) if channel == "webchat" else external_id
+
+
+templates.env.globals["identity_label"] = identity_label
+
+
 def csrf_token(request: Request) -> str:
     """The session's CSRF token, made on first use."""
     token = request.session.get("csrf")
@@ -48,13 +57,18 @@ def csrf_token(request: Request) -> str:
 
 
 def current_user(request: Request) -> dict[str, Any] | None:
-    """The signed-in staff user, re-read from the store (a removed or disabled user is signed out)."""
-    username = request.session.get("user")
-    if not username:
+    """The signed-in staff user of a live session in the store.
+
+    Signing out, a new password, disabling or removing the user end the session in the store,
+    so a saved cookie of it signs no one in any more.
+    """
+    token = request.session.get("sid")
+    if not isinstance(token, str):
         return None
-    user = request.app.state.store.user(username)
+    max_age = request.app.state.settings.console.session_hours * 3600
+    user = request.app.state.store.session_user(token_hash(token), max_age)
     if user is None or user["disabled"]:
-        request.session.pop("user", None)
+        request.session.pop("sid", None)
         return None
     return user
 

@@ -17,6 +17,8 @@ from console.pages import render, role
 router = APIRouter()
 Staff = role("agent", "social")
 Social = role("social")
+STORM_ROLES = ("social", "admin")
+STORM_SUMMARY = ("at", "topic", "source", "count", "baseline")  # what the banner shows every signed-in user
 
 
 def _report(request: Request, period: str, channel: str | None, language: str | None) -> dict[str, Any]:
@@ -44,6 +46,8 @@ def dashboard(request: Request, user: Staff, period: str = "7d", channel: str = 
 @router.get("/dashboard/export.json")
 def export_json(request: Request, user: Staff, period: str = "7d", channel: str = "", language: str = "") -> Response:
     report = _report(request, period, channel, language)
+    if user["role"] not in STORM_ROLES:  # storm details (sample mentions) are for social staff
+        report["storms"] = [{k: s.get(k) for k in STORM_SUMMARY} for s in report["storms"]]
     return Response(json.dumps(report, ensure_ascii=False, default=str), media_type="application/json",
                     headers={"Content-Disposition": f'attachment; filename="webcare-{period}.json"'})
 

@@ -1,5 +1,5 @@
 """The shared store: customers, identities, conversations, messages, tickets, mentions and more."""
 
-from store.store import Backend, Store, open_backend
+from store.store import CLAIM_KINDS, Backend, Store, open_backend
 
-__all__ = ["Backend", "Store", "open_backend"]
+__all__ = ["CLAIM_KINDS", "Backend", "Store", "open_backend"]

@@ -14,8 +14,8 @@ from store.store import Backend, Store
 from webcare.errors import StoreError
 
 # Parents before children, so foreign keys hold at every insert.
-TABLES = ("customers", "identities", "conversations", "messages", "mentions", "tickets", "cursors",
-          "events", "labels", "users")
+TABLES = ("customers", "identities", "conversations", "claims", "messages", "mentions", "tickets", "cursors",
+          "events", "labels", "users", "staff_sessions")
 _MAX_PARAMS = 30_000  # below SQLite's 32,766 variables and PostgreSQL's 65,535 parameters
 
 

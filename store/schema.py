@@ -179,6 +179,40 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "CREATE INDEX conversations_idle ON conversations(state, updated_at)",
         ],
     ),
+    (
+        3,
+        "claims typed by customers; revocable staff sessions",
+        [
+            # What a customer types about themselves (order number, e-mail, phone) is a claim on one
+            # conversation, never an identity: claims never link customers.
+            """CREATE TABLE claims (
+                id {pk},
+                conversation_id BIGINT NOT NULL REFERENCES conversations(id),
+                kind TEXT NOT NULL,
+                value TEXT NOT NULL,
+                verified_at {real},
+                verified_by TEXT,
+                created_at {real} NOT NULL,
+                UNIQUE (conversation_id, kind, value)
+            )""",
+            "CREATE INDEX claims_value ON claims(kind, value)",
+            # Typed identities of earlier versions become unverified claims on the customer's latest
+            # conversation; customers they merged stay merged (staff can split them).
+            """INSERT INTO claims (conversation_id, kind, value, created_at)
+               SELECT (SELECT MAX(c.id) FROM conversations c WHERE c.customer_id = i.customer_id),
+                      i.channel, i.external_id, i.created_at
+               FROM identities i WHERE i.channel IN ('email', 'order_number', 'phone')
+               AND EXISTS (SELECT 1 FROM conversations c WHERE c.customer_id = i.customer_id)""",
+            "DELETE FROM identities WHERE channel IN ('email', 'order_number', 'phone')",
+            """CREATE TABLE staff_sessions (
+                id {pk},
+                token_hash TEXT NOT NULL UNIQUE,
+                user_id BIGINT NOT NULL REFERENCES users(id),
+                created_at {real} NOT NULL
+            )""",
+            "CREATE INDEX staff_sessions_user ON staff_sessions(user_id)",
+        ],
+    ),
 ]
 
 

@@ -16,6 +16,7 @@ from webcare.errors import NotFound, StoreError
 
 Row = dict[str, Any]
 CONVERSATION_STATES = ("bot", "waiting", "human", "closed")
+CLAIM_KINDS = ("email", "order_number", "phone")  # typed by a customer: claims, never identities
 PRIORITIES = ("low", "normal", "high", "urgent")
 _JSON_COLUMNS = ("analysis", "buttons", "slots", "story", "data", "raw")
 
@@ -184,26 +185,82 @@ class Store:
     def identities(self, customer_id: int) -> list[Row]:
         return self._all("SELECT * FROM identities WHERE customer_id = ? ORDER BY id", [customer_id])
 
-    def attach_identity(self, customer_id: int, channel: str, external_id: str) -> int:
-        """Give a customer another identity (an e-mail, an order number, a handle).
+    def attach_identity(self, customer_id: int, channel: str, external_id: str) -> None:
+        """Give a customer another identity that its channel verified (a Telegram user, an X account).
 
-        When another customer already holds it, the two are the same person: they are merged
-        into the older one. Returns the id of the customer that remains.
+        Never links two customers: an identity another customer holds is refused (staff merge
+        by hand), and what a customer types about themselves is a claim (`add_claim`), not an identity.
         """
+        if channel in CLAIM_KINDS:
+            raise StoreError(f"a typed {channel} is a claim on a conversation (add_claim), not an identity")
         with self.transaction():
             if self.backend.query(
                 "INSERT INTO identities (customer_id, channel, external_id, created_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (channel, external_id) DO NOTHING RETURNING id",
                 [customer_id, channel, external_id, self.clock()],
             ):
-                return customer_id
+                return
             holder = self.customer_by_identity(channel, external_id)
-            assert holder is not None
-            if holder["id"] == customer_id:
-                return customer_id
-            keep, gone = sorted((holder["id"], customer_id))
-            self.merge_customers(keep, gone)
-            return keep
+            if holder is not None and holder["id"] != customer_id:
+                raise StoreError(f"{channel} identity belongs to customer #{holder['id']}; merge by hand if one person")
+
+    # -- claims: what customers type about themselves ------------------------------------------
+
+    def add_claim(self, conversation_id: int, kind: str, value: str) -> Row:
+        """Record an order number, e-mail or phone a customer typed, unverified, on their conversation."""
+        if kind not in CLAIM_KINDS:
+            raise StoreError(f"unknown claim kind {kind!r}; use one of {', '.join(CLAIM_KINDS)}")
+        self.backend.execute(
+            "INSERT INTO claims (conversation_id, kind, value, created_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (conversation_id, kind, value) DO NOTHING",
+            [conversation_id, kind, value, self.clock()],
+        )
+        return self._claim(conversation_id, kind, value)  # type: ignore[return-value]
+
+    def _claim(self, conversation_id: int, kind: str, value: str) -> Row | None:
+        return self._one(
+            "SELECT * FROM claims WHERE conversation_id = ? AND kind = ? AND value = ?", [conversation_id, kind, value]
+        )
+
+    def claims(self, conversation_id: int | None = None, customer_id: int | None = None) -> list[Row]:
+        """The claims made in one conversation, or in all of one customer's conversations, oldest first."""
+        if conversation_id is not None:
+            return self._all("SELECT * FROM claims WHERE conversation_id = ? ORDER BY id", [conversation_id])
+        return self._all(
+            "SELECT * FROM claims WHERE conversation_id IN (SELECT id FROM conversations WHERE customer_id = ?) "
+            "ORDER BY id",
+            [customer_id],
+        )
+
+    def verify_claim(self, conversation_id: int, kind: str, value: str, proof: str) -> Row:
+        """Mark a claim proven (by `proof`: e.g. 'postcode' or a staff user), adding it when new."""
+        with self.transaction():
+            claim = self.add_claim(conversation_id, kind, value)
+            if claim["verified_at"] is None:
+                self.backend.execute(
+                    "UPDATE claims SET verified_at = ?, verified_by = ? WHERE id = ?", [self.clock(), proof, claim["id"]]
+                )
+                self.log_event("claim_verified", conversation_id=conversation_id, actor=proof, data={"kind": kind})
+            return self._claim(conversation_id, kind, value)  # type: ignore[return-value]
+
+    def claim_matches(self, conversation_id: int) -> list[Row]:
+        """Other customers' conversations that claimed what this one claims: link suggestions for staff."""
+        return self._all(
+            "SELECT mine.kind, mine.value, other.conversation_id, c.customer_id, other.verified_at "
+            "FROM claims mine JOIN claims other ON other.kind = mine.kind AND other.value = mine.value "
+            "JOIN conversations c ON c.id = other.conversation_id "
+            "WHERE mine.conversation_id = ? AND c.customer_id <> "
+            "(SELECT customer_id FROM conversations WHERE id = ?) ORDER BY other.id",
+            [conversation_id, conversation_id],
+        )
+
+    def customers_claiming(self, kind: str, value: str) -> list[Row]:
+        """The customers whose conversations claimed this value (for staff looking someone up)."""
+        return self._all(
+            "SELECT * FROM customers WHERE id IN (SELECT c.customer_id FROM claims cl JOIN conversations c "
+            "ON c.id = cl.conversation_id WHERE cl.kind = ? AND cl.value = ?) ORDER BY id",
+            [kind, value],
+        )
 
     def merge_customers(self, keep_id: int, merge_id: int, actor: str | None = None) -> None:
         """Move everything of `merge_id` onto `keep_id` and delete `merge_id`."""
@@ -316,6 +373,11 @@ class Store:
         if row is None:
             raise NotFound(f"conversation {conversation_id} does not exist")
         return row
+
+    def lock_conversation(self, conversation_id: int) -> Row:
+        """The conversation, locked until the caller's transaction ends (check-then-act across processes)."""
+        self._lock("conversations", conversation_id)
+        return self.conversation(conversation_id)
 
     def conversations(
         self, states: Iterable[str] | None = None, customer_id: int | None = None, limit: int = 200
@@ -816,6 +878,13 @@ class Store:
             params.append(since)
         return self._all(f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY id LIMIT ?", [*params, limit])
 
+    def count_events(self, kind: str, conversation_id: int) -> int:
+        """How many events of a kind one conversation has had."""
+        rows = self.backend.query(
+            "SELECT COUNT(*) AS n FROM events WHERE kind = ? AND conversation_id = ?", [kind, conversation_id]
+        )
+        return int(rows[0]["n"])
+
     def add_label(self, task: str, text: str, label: str, **fields: Any) -> int:
         """A staff correction (intent, sentiment, complaint, urgency), kept for retraining."""
         return self._insert(
@@ -866,6 +935,7 @@ class Store:
         return {
             "customer": self.customer(customer_id),
             "identities": self.identities(customer_id),
+            "claims": self.claims(customer_id=customer_id),
             "conversations": conversations,
             "tickets": self._all("SELECT * FROM tickets WHERE customer_id = ? ORDER BY id", [customer_id]),
             "mentions": self._all(
@@ -900,6 +970,11 @@ class Store:
                     f"CASE WHEN delivery = 'pending' THEN 'failed' ELSE delivery END WHERE {messages}",
                     me,
                 ),
+                "claims": self.backend.execute(
+                    "UPDATE claims SET value = 'erased:' || id WHERE conversation_id IN "
+                    "(SELECT id FROM conversations WHERE customer_id = ?)",
+                    me,
+                ),
                 "conversations": self.backend.execute(
                     "UPDATE conversations SET chat_id = 'erased', slots = '{}' WHERE customer_id = ?", me
                 ),
@@ -930,7 +1005,7 @@ class Store:
         """Apply data retention: forget what is older than `retention_days`; return counts per kind.
 
         Customers with no activity since then are erased; delivered or failed messages are
-        deleted; mentions and finished tickets lose their personal data. Events (the metrics) and
+        deleted; mentions, claims and finished tickets lose their personal data. Events (the metrics) and
         staff labels of customers not erased stay.
         """
         cutoff = self.clock() - retention_days * 86400
@@ -951,6 +1026,10 @@ class Store:
                     "DELETE FROM messages WHERE created_at < ? AND delivery <> 'pending'", [cutoff]
                 ),
                 "mentions": self._anonymise_mentions("created_at < ? AND text <> ''", [cutoff]),
+                "claims": self.backend.execute(
+                    "UPDATE claims SET value = 'erased:' || id WHERE created_at < ? AND value NOT LIKE 'erased:%'",
+                    [cutoff],
+                ),
                 "tickets": self.backend.execute(
                     "UPDATE tickets SET summary = NULL, story = NULL WHERE status IN ('resolved', 'closed') "
                     "AND updated_at < ? AND (summary IS NOT NULL OR story IS NOT NULL)",
@@ -1024,15 +1103,54 @@ class Store:
             ),
         }
 
-    def update_user(self, username: str, **fields: Any) -> None:
-        """Change a staff user's password_hash, role, display_name or disabled flag."""
+    def update_user(self, username: str, keep_sessions: bool = False, **fields: Any) -> None:
+        """Change a staff user's password_hash, role, display_name or disabled flag.
+
+        A new password or disabling the account ends the user's sessions, unless `keep_sessions`
+        (a rehash of the same password at sign-in).
+        """
         sets = ", ".join(f"{c} = ?" for c in fields)
-        if self.backend.execute(f"UPDATE users SET {sets} WHERE username = ?", [*fields.values(), username]) == 0:
-            raise NotFound(f"user {username!r} does not exist")
+        with self.transaction():
+            if self.backend.execute(f"UPDATE users SET {sets} WHERE username = ?", [*fields.values(), username]) == 0:
+                raise NotFound(f"user {username!r} does not exist")
+            if not keep_sessions and ({"password_hash", "disabled"} & fields.keys()):
+                self.end_sessions(username)
 
     def remove_user(self, username: str) -> None:
-        if self.backend.execute("DELETE FROM users WHERE username = ?", [username]) == 0:
+        """Remove a staff user and end their sessions (a new user of the same name starts with none)."""
+        with self.transaction():
+            self.end_sessions(username)
+            if self.backend.execute("DELETE FROM users WHERE username = ?", [username]) == 0:
+                raise NotFound(f"user {username!r} does not exist")
+
+    # -- staff sessions: stored by the hash of their token, so they can be ended --------------
+
+    def start_session(self, username: str, token_hash: str, max_age: float) -> None:
+        """Record a signed-in session of a user; sessions older than `max_age` seconds are forgotten."""
+        user = self.user(username)
+        if user is None:
             raise NotFound(f"user {username!r} does not exist")
+        now = self.clock()
+        with self.transaction():
+            self.backend.execute("DELETE FROM staff_sessions WHERE created_at < ?", [now - max_age])
+            self._insert("staff_sessions", {"token_hash": token_hash, "user_id": user["id"], "created_at": now})
+
+    def session_user(self, token_hash: str, max_age: float) -> Row | None:
+        """The user of a live session (not ended, younger than `max_age` seconds), else None."""
+        return self._one(
+            "SELECT u.* FROM staff_sessions s JOIN users u ON u.id = s.user_id "
+            "WHERE s.token_hash = ? AND s.created_at >= ?",
+            [token_hash, self.clock() - max_age],
+        )
+
+    def end_session(self, token_hash: str) -> None:
+        self.backend.execute("DELETE FROM staff_sessions WHERE token_hash = ?", [token_hash])
+
+    def end_sessions(self, username: str) -> int:
+        """End every session of a user (signed out everywhere); return how many ended."""
+        return self.backend.execute(
+            "DELETE FROM staff_sessions WHERE user_id IN (SELECT id FROM users WHERE username = ?)", [username]
+        )
 
     def counts(self) -> dict[str, list[Row]]:
         """Totals for /metrics: messages per direction and channel, mentions per source, escalations."""

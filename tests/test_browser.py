@@ -246,3 +246,16 @@ def test_a_forged_cross_site_form_changes_nothing(browser, site):
     wait_for(browser, lambda d: "/chat" not in d.current_url)
     assert len(store.messages(conversation_id)) == before
     assert not [m for m in store.messages(conversation_id) if m["text"] == "forged"]
+
+
+def test_a_chat_session_the_server_never_issued_is_replaced_and_the_message_still_arrives(browser, site):
+    browser.get(site["chat"])
+    wait_for(browser, lambda d: d.find_element(*by_css("#status")).text == "")  # the stream is open
+    browser.delete_cookie("webcare_chat")
+    browser.add_cookie({"name": "webcare_chat", "value": "made-up-by-the-customer", "httpOnly": True})
+    chat_say(browser, "Hello after a forged cookie")
+    wait_for(browser, lambda d: len(chat_texts(d)) >= 2)  # the bot answered on the new session's stream
+    cookie = browser.get_cookie("webcare_chat")["value"]
+    assert cookie != "made-up-by-the-customer"
+    [message] = site["store"].backend.query("SELECT chat_id FROM messages WHERE text = 'Hello after a forged cookie'")
+    assert message["chat_id"] not in cookie

@@ -24,6 +24,9 @@ _CALL = re.compile(r"\b(?:say|render)\(\s*[\"']([a-z_]+)[\"']")
 ENGINE_VALUES = {
     "order_status": {"order_number", "status", "carrier", "eta"},
     "order_not_found": {"order_number"},
+    "ask_postcode": {"order_number"},
+    "postcode_mismatch": {"order_number"},
+    "order_details": {"order_number", "items", "postcode"},
     "escalate_ack": {"wait", "ticket"},
     "escalate_ack_closed": {"opens", "ticket"},
     "waiting_open": {"wait", "ticket"},
@@ -171,6 +174,8 @@ def content_problems(root: Path) -> list[str]:
             problems.append(f"{where}: carrier must be one of {sorted(CARRIERS)}")
         if status != "cancelled" and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(order.get("eta", ""))):
             problems.append(f"{where}: eta must be YYYY-MM-DD")
+        if not re.fullmatch(r"[1-9]\d{3} [A-Z]{2}", str(order.get("postcode", ""))):
+            problems.append(f"{where}: postcode must be a Dutch postcode such as '1012 AB' (the proof of the order)")
         items = order.get("items") or []
         if not items or not all(i.get("product") and int(i.get("qty", 0)) >= 1 for i in items):
             problems.append(f"{where}: items need a product and qty >= 1")
@@ -273,7 +278,8 @@ def test_synonyms_never_disagree_between_languages(nlu_data):
 def test_responses_load_and_every_template_renders(responses):
     values = {"order_number": "12345678", "status": "x", "carrier": "PostNL", "eta": "2025-06-14",
               "wait": "5", "ticket": 1, "opens": "9", "answer": "a", "title": "t", "limit": 4000,
-              "product": "airfryer", "agent": "Anna", "shop": "Huisraad"}
+              "product": "airfryer", "agent": "Anna", "shop": "Huisraad", "items": "1× airfryer",
+              "postcode": "1012 AB"}
     assert set(responses.languages) >= set(LANGUAGES)
     for lang in LANGUAGES:
         for name, options in responses.templates[lang].items():

@@ -155,11 +155,14 @@ def test_a_platform_message_is_handled_once(engine):
     assert chat.say("Hoi", message_id="777") == []
 
 
-def test_same_email_on_two_channels_is_one_customer(engine):
+def test_the_same_typed_email_on_two_channels_is_two_claims_not_one_customer(engine):
     Chat(engine, channel="telegram", user="555").say("mijn e-mailadres is lisa@example.nl")
     Chat(engine, channel="terminal", user="lisa").say("my email is lisa@example.nl")
     store = engine.store
-    assert store.customer_by_identity("telegram", "555")["id"] == store.customer_by_identity("terminal", "lisa")["id"]
+    telegram, terminal = (store.customer_by_identity(c, u)["id"] for c, u in (("telegram", "555"), ("terminal", "lisa")))
+    assert telegram != terminal  # anyone can type an address: staff link them by hand
+    assert [c["value"] for c in store.claims(customer_id=telegram)] == ["lisa@example.nl"]
+    assert [c["id"] for c in store.customers_claiming("email", "lisa@example.nl")] == [telegram, terminal]
 
 
 def test_clarify_buttons_degrade_and_can_be_pressed(engine, responses):

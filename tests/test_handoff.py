@@ -49,13 +49,12 @@ def test_priorities():
 
 def test_story_lists_channels_entities_mood_and_earlier_tickets(store):
     customer = store.identify("telegram", "42", "Anna")
-    store.attach_identity(customer["id"], "email", "anna@example.nl")
     old = store.open_conversation(customer["id"], "telegram", "42")
     store.escalate(old["id"], "complaint")
     store.close_conversation(old["id"])
     conv = store.open_conversation(customer["id"], "terminal", "anna")
-    store.identify("terminal", "anna")  # another identity…
-    store.attach_identity(store.customer_by_identity("terminal", "anna")["id"], "email", "anna@example.nl")
+    store.merge_customers(customer["id"], store.identify("terminal", "anna")["id"], actor="kim")  # linked by staff
+    store.add_claim(conv["id"], "email", "anna@example.nl")
     m1 = store.record_incoming(conv["id"], "waar is mijn pakket")
     store.set_analysis(m1, {"intent": "order_status", "sentiment_score": 0.0, "out_of_scope": False})
     m2 = store.record_incoming(conv["id"], "dit duurt belachelijk lang")
@@ -65,6 +64,7 @@ def test_story_lists_channels_entities_mood_and_earlier_tickets(store):
     assert story["channels"] == ["telegram", "terminal"]
     assert story["intents"] == ["order_status", "complain"]
     assert story["slots"] == {"order_number": "40218833"}
+    assert story["claims"] == [{"kind": "email", "value": "anna@example.nl", "verified": False}]
     assert story["sentiment_trend"] == [0.0, -0.8]
     assert [t["reason"] for t in story["earlier_tickets"]] == ["complaint"]
     assert [m["text"] for m in story["transcript"]] == ["waar is mijn pakket", "dit duurt belachelijk lang"]

@@ -120,14 +120,14 @@ def test_a_copy_that_fails_halfway_leaves_the_target_empty(sqlite_url, tmp_path,
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_migrate_reports_what_it_applied(request, config, tmp_path, kind):
     url = request.getfixturevalue("postgres_url") if kind == "postgres" else f"sqlite:///{tmp_path / 'fresh.db'}"
-    latest = MIGRATIONS[-1][0]
-    applied = ", ".join(str(version) for version, _, _ in MIGRATIONS)
-    assert f"schema version {latest} (applied {applied})" in webcare(config, "store", "migrate", "--url", url).output
-    assert f"schema version {latest} (up to date)" in webcare(config, "store", "migrate", "--url", url).output
+    versions = [v for v, _, _ in MIGRATIONS]
+    applied = f"schema version {versions[-1]} (applied {', '.join(map(str, versions))})"
+    assert applied in webcare(config, "store", "migrate", "--url", url).output
+    assert f"schema version {versions[-1]} (up to date)" in webcare(config, "store", "migrate", "--url", url).output
 
 
 def test_info_shows_the_rows_per_table(config, sqlite_url):
     filled(sqlite_url).close()
     result = webcare(config, "store", "info")
-    assert result.exit_code == 0 and f"schema {MIGRATIONS[-1][0]}" in result.output
+    assert result.exit_code == 0 and f"schema {MIGRATIONS[-1][0]}" in " ".join(result.output.split())
     assert json.loads(webcare(config, "store", "info", "--json").output)["rows"]["users"] == 1

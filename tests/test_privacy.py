@@ -37,6 +37,8 @@ def test_customers_find_export_and_erase(project, tmp_path):
     s.close()
     found = webcare(config, "customers", "find", "email", "anna@example.nl")
     assert found.output.startswith(f"{customer_id}\tAnna de Vries\t")
+    assert found.output.rstrip().endswith("\tclaimed")  # typed by the customer: a claim, not a proof
+    assert webcare(config, "customers", "find", "telegram", "tg-anna-42").output.rstrip().endswith("\tidentity")
     assert "no customer" in webcare(config, "customers", "find", "email", "nobody@example.nl").output
     export = json.loads(webcare(config, "customers", "export", str(customer_id)).output)
     assert export["conversations"][0]["messages"][0]["text"] == "mijn pakket 40218833 is kapot"

@@ -19,7 +19,7 @@ from store import Store
 from webcare.errors import NotFound, StoreError
 
 TABLES = {"customers", "identities", "conversations", "messages", "mentions", "tickets", "cursors",
-          "events", "labels", "users", "schema_migrations"}
+          "events", "labels", "users", "schema_migrations", "claims", "staff_sessions"}
 
 
 class Clock:
@@ -158,20 +158,96 @@ def test_identify_is_safe_when_processes_race(any_store, peers):
     assert len(any_store.events("customer_created")) == 1
 
 
-def test_attach_identity_adds_or_merges_into_the_older_customer(any_store):
+def test_attach_identity_never_links_two_customers(any_store):
     anna = any_store.identify("telegram", "42", "Anna")
-    assert any_store.attach_identity(anna["id"], "email", "anna@example.nl") == anna["id"]
-    assert any_store.attach_identity(anna["id"], "email", "anna@example.nl") == anna["id"]
+    any_store.attach_identity(anna["id"], "x", "@anna")
+    any_store.attach_identity(anna["id"], "x", "@anna")  # again: nothing changes
     web = any_store.identify("webchat", "sess-1")
-    conversation = any_store.open_conversation(web["id"], "webchat", "sess-1")
-    any_store.escalate(conversation["id"], "requested")
-    assert any_store.attach_identity(web["id"], "email", "anna@example.nl") == anna["id"]
+    with pytest.raises(StoreError, match=f"belongs to customer #{anna['id']}"):
+        any_store.attach_identity(web["id"], "x", "@anna")
+    with pytest.raises(StoreError, match="claim"):
+        any_store.attach_identity(web["id"], "email", "anna@example.nl")
+    assert {i["channel"] for i in any_store.identities(anna["id"])} == {"telegram", "x"}
+    assert any_store.customer(web["id"]) and any_store.events("customers_merged") == []
+
+
+def test_claims_stay_on_their_conversation_and_suggest_links(any_store):
+    anna = any_store.identify("webchat", "a")
+    mine = any_store.open_conversation(anna["id"], "webchat", "a")
+    stranger = any_store.identify("webchat", "s")
+    theirs = any_store.open_conversation(stranger["id"], "webchat", "s")
+    first = any_store.add_claim(mine["id"], "order_number", "40218833")
+    assert any_store.add_claim(mine["id"], "order_number", "40218833")["id"] == first["id"]  # once per conversation
+    any_store.add_claim(mine["id"], "email", "anna@example.nl")
+    any_store.add_claim(theirs["id"], "order_number", "40218833")
+    with pytest.raises(StoreError, match="unknown claim kind"):
+        any_store.add_claim(theirs["id"], "telegram", "1")
+    assert [c["kind"] for c in any_store.claims(customer_id=anna["id"])] == ["order_number", "email"]
+    assert [c["value"] for c in any_store.claims(theirs["id"])] == ["40218833"]
+    [match] = any_store.claim_matches(theirs["id"])
+    assert (match["customer_id"], match["conversation_id"], match["verified_at"]) == (anna["id"], mine["id"], None)
+    assert [c["id"] for c in any_store.customers_claiming("order_number", "40218833")] == [anna["id"], stranger["id"]]
+    verified = any_store.verify_claim(mine["id"], "order_number", "40218833", "postcode")
+    assert verified["verified_by"] == "postcode" and verified["verified_at"] is not None
+    assert any_store.verify_claim(mine["id"], "order_number", "40218833", "kim")["verified_by"] == "postcode"
+    assert any_store.claims(theirs["id"])[0]["verified_at"] is None  # proven there, not here
+    assert len(any_store.events("claim_verified")) == 1
+    any_store.merge_customers(anna["id"], stranger["id"], actor="kim")  # a person links them: claims follow
+    assert len(any_store.claims(customer_id=anna["id"])) == 3 and any_store.claim_matches(theirs["id"]) == []
+
+
+def test_staff_sessions_end_on_logout_password_change_disabling_and_removal(any_store, clock):
+    any_store.add_user("kim", "hash-1", "agent")
+    for token in ("t1", "t2", "t3"):
+        any_store.start_session("kim", token, max_age=3600)
+    assert any_store.session_user("t1", 3600)["username"] == "kim" and any_store.session_user("nope", 3600) is None
+    any_store.end_session("t1")
+    assert any_store.session_user("t1", 3600) is None and any_store.session_user("t2", 3600) is not None
+    any_store.update_user("kim", keep_sessions=True, password_hash="hash-1b")  # a rehash at sign-in
+    any_store.update_user("kim", role="admin")
+    assert any_store.session_user("t2", 3600) is not None
+    any_store.update_user("kim", password_hash="hash-2")
+    assert any_store.session_user("t2", 3600) is None and any_store.session_user("t3", 3600) is None
+    any_store.start_session("kim", "t4", max_age=3600)
+    any_store.update_user("kim", disabled=1)
+    assert any_store.session_user("t4", 3600) is None
+    any_store.update_user("kim", disabled=0)
+    any_store.start_session("kim", "t5", max_age=3600)
+    clock.advance(3601)
+    assert any_store.session_user("t5", 3600) is None  # too old
+    any_store.start_session("kim", "t6", max_age=3600)  # forgets the expired ones
+    assert count(any_store, "staff_sessions") == 1
+    any_store.remove_user("kim")
+    any_store.add_user("kim", "hash-3", "agent")  # the same name again inherits nothing
+    assert any_store.session_user("t6", 3600) is None and count(any_store, "staff_sessions") == 0
     with pytest.raises(NotFound):
-        any_store.customer(web["id"])
-    assert {i["channel"] for i in any_store.identities(anna["id"])} == {"telegram", "email", "webchat"}
-    assert any_store.conversation(conversation["id"])["customer_id"] == anna["id"]
-    assert any_store.tickets(customer_id=anna["id"])[0]["conversation_id"] == conversation["id"]
-    assert any_store.events("customers_merged")[0]["data"] == {"merged": web["id"]}
+        any_store.start_session("nobody", "t7", 3600)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_typed_identities_of_earlier_versions_become_claims(request, tmp_path, kind):
+    from store.schema import statements
+    from store.store import open_backend
+
+    url = request.getfixturevalue("postgres_url") if kind == "postgres" else f"sqlite:///{tmp_path / 'old.db'}"
+    backend = open_backend(url)
+    with backend.transaction():
+        backend.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                        "applied_at DOUBLE PRECISION NOT NULL)")
+        for sql in statements(backend.dialect, 1):
+            backend.execute(sql)
+        backend.execute("INSERT INTO schema_migrations VALUES (1, 'initial schema', 0)")
+        backend.execute("INSERT INTO customers (id, created_at) VALUES (1, 0), (2, 0)")
+        backend.execute("INSERT INTO identities (customer_id, channel, external_id, created_at) VALUES "
+                        "(1, 'telegram', '42', 0), (1, 'email', 'anna@example.nl', 0), (2, 'order_number', '1', 0)")
+        backend.execute("INSERT INTO conversations (id, customer_id, channel, chat_id, created_at, updated_at) "
+                        "VALUES (7, 1, 'telegram', '42', 0, 0), (8, 1, 'telegram', '42', 1, 1)")
+    store = Store(backend)
+    assert [i["channel"] for i in store.identities(1)] == ["telegram"] and store.identities(2) == []
+    [claim] = store.claims(customer_id=1)
+    assert (claim["conversation_id"], claim["kind"], claim["value"], claim["verified_at"]) == (
+        8, "email", "anna@example.nl", None)
+    store.close()
 
 
 def test_merge_and_split(any_store):
@@ -619,9 +695,9 @@ PERSONAL = ("Anna de Vries", "tg-anna-42", "anna@example.nl", "mijn pakket 40218
 def personal_customer(store: Store) -> tuple[int, int]:
     """A customer with everything: identities, a conversation with messages, a ticket, mentions, a label."""
     anna = store.identify("telegram", "tg-anna-42", "Anna de Vries")
-    store.attach_identity(anna["id"], "email", "anna@example.nl")
     store.attach_identity(anna["id"], "x", "@annadv")
     conversation = store.open_conversation(anna["id"], "telegram", "tg-anna-42")
+    store.add_claim(conversation["id"], "email", "anna@example.nl")
     message = store.record_incoming(conversation["id"], "mijn pakket 40218833 is kapot", platform_message_id="9",
                                     analysis={"entities": {"order_number": "40218833"}})
     store.update_conversation(conversation["id"], slots={"order_number": "40218833"})
@@ -646,7 +722,8 @@ def test_export_holds_everything_about_a_customer(any_store):
     any_store.record_incoming(other["id"], "Bob's secret")
     export = any_store.export_customer(customer_id)
     assert export["customer"]["display_name"] == "Anna de Vries"
-    assert {i["external_id"] for i in export["identities"]} == {"tg-anna-42", "anna@example.nl", "@annadv"}
+    assert {i["external_id"] for i in export["identities"]} == {"tg-anna-42", "@annadv"}
+    assert [(c["kind"], c["value"]) for c in export["claims"]] == [("email", "anna@example.nl")]
     [conversation] = export["conversations"]
     assert conversation["messages"][0]["text"] == "mijn pakket 40218833 is kapot"
     assert len(conversation["messages"]) == 2 and conversation["slots"] == {"order_number": "40218833"}
@@ -664,7 +741,7 @@ def test_erase_removes_personal_data_and_keeps_the_counts(any_store):
     any_store.record_incoming(bob["id"], "Bob's own words")
     before = {t: count(any_store, t) for t in TABLES - {"events", "labels"}}
     counts = any_store.erase_customer(customer_id, actor="dpo")
-    assert counts["identities"] == 3 and counts["messages"] == 2 and counts["mentions"] == 1 and counts["labels"] == 2
+    assert counts["identities"] == 2 and counts["claims"] == 1 and counts["messages"] == 2 and counts["mentions"] == 1 and counts["labels"] == 2
     everything = dump(any_store)
     for value in PERSONAL:
         assert value not in everything, value
@@ -685,16 +762,20 @@ def test_prune_forgets_old_data_and_keeps_recent_data_and_metrics(any_store, clo
     any_store.escalate(carla["id"], "requested", summary="Carla's old case")
     any_store.hand_back(carla["id"])
     any_store.ingest_mentions([mention(1, author="@stranger", text="a stranger's old post")])
+    any_store.add_claim(carla["id"], "phone", "0612345678")  # typed long ago
     clock.advance(100 * 86400)
     any_store.record_incoming(carla["id"], "Carla's recent words")
+    any_store.add_claim(carla["id"], "email", "carla@example.nl")
     pending = any_store.queue_outgoing(carla["id"], "answer")
     events = count(any_store, "events")
     counts = any_store.prune(retention_days=30)
-    assert counts == {"customers": 1, "messages": 2, "mentions": 1, "tickets": 1}
+    assert counts == {"customers": 1, "messages": 2, "mentions": 1, "claims": 1, "tickets": 1}
     everything = dump(any_store)
-    for value in (*PERSONAL, "Carla's old case", "@stranger", "a stranger's old post"):
+    assert "carla@example.nl" in everything
+    for value in (*PERSONAL, "Carla's old case", "@stranger", "a stranger's old post", "0612345678"):
         assert value not in everything, value
     assert "Carla's recent words" in everything and any_store.message(pending)["delivery"] == "pending"
     assert any_store.customer(carla["customer_id"])["erased_at"] is None
     assert count(any_store, "events") == events + 1  # metrics stay; the erasure is logged
-    assert any_store.prune(retention_days=30) == {"customers": 0, "messages": 0, "mentions": 0, "tickets": 0}
+    assert any_store.prune(retention_days=30) == {"customers": 0, "messages": 0, "mentions": 0, "claims": 0,
+                                                  "tickets": 0}

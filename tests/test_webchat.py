@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -95,12 +96,31 @@ def test_bad_posts_get_a_clear_error_and_store_nothing(chat, store, body, header
     assert store.conversations() == []
 
 
-def test_without_a_chat_cookie_nothing_is_accepted(app, store):
+def test_a_chat_session_the_server_never_issued_is_refused_and_replaced(app, store):
     client = TestClient(app)
-    assert client.post("/chat/api/messages", json={"text": "hi"}).status_code == 401
-    client.cookies.set("webcare_chat", "short")
-    assert client.get("/chat/api/messages").status_code == 401
-    assert store.conversations() == []
+    refused = client.post("/chat/api/messages", json={"text": "hi"})
+    assert refused.status_code == 401 and "webcare_chat=" in refused.headers["set-cookie"]
+    assert client.post("/chat/api/messages", json={"text": "hi"}).status_code == 202  # the new session works
+    issued = client.cookies["webcare_chat"]
+    token, _, signature = issued.rpartition(".")
+    for forged in ("short", "a" * 40, token, f"{token}.{signature[::-1]}", f"x{issued}", issued * 10):
+        headers = {"cookie": f"webcare_chat={forged}"}
+        stranger = TestClient(app)
+        for response in (stranger.get("/chat/api/messages", headers=headers),
+                         stranger.get("/chat/api/stream", headers=headers),
+                         stranger.post("/chat/api/messages", json={"text": "forged"}, headers=headers)):
+            assert response.status_code == 401, forged
+            fresh = response.cookies["webcare_chat"]
+            assert fresh not in (forged, issued) and webchat.ChatSessions("test-secret").chat_id(fresh)
+    assert len(store.conversations()) == 1 and "forged" not in repr(store.messages(store.conversations()[0]["id"]))
+
+
+def test_the_store_keeps_a_hash_of_the_session_and_staff_see_a_short_reference(chat, store):
+    chat.post("/chat/api/messages", json={"text": "hello"})
+    [conversation] = store.conversations()
+    cookie = chat.cookies["webcare_chat"]
+    assert conversation["chat_id"] not in cookie and cookie.partition(".")[0] not in repr(store.messages(conversation["id"]))
+    assert re.fullmatch(r"web-[0-9a-f]{4}", webchat.reference(conversation["chat_id"]))
 
 
 def test_without_an_engine_the_chat_says_so(store):

@@ -2,16 +2,18 @@
 
 Thin over the dialogue engine: a posted message becomes an `IncomingMessage`; replies (the bot's
 and staff's) are the chat's outbox rows, delivered by claiming them for this chat whenever the page
-asks, or by the outbox dispatcher calling `send`, which wakes the waiting page. The customer is one
-random chat id in an HttpOnly cookie; everything they see is read back from the store, so a reload,
-a second tab or a restart loses nothing.
+asks, or by the outbox dispatcher calling `send`, which wakes the waiting page. The server issues
+each chat session: a random token, signed, in an HttpOnly cookie. A cookie the server did not sign
+is refused and replaced by a new session; the store keeps only a hash of the token as the chat id,
+and staff see a short reference of that (`web-3fa2`). Everything the customer sees is read back
+from the store, so a reload, a second tab or a restart (with the same secret key) loses nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
-import re
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -20,6 +22,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from itsdangerous import BadSignature, Signer
 
 from bot.channels.base import IncomingMessage, OutgoingMessage
 from bot.engine import DialogueEngine
@@ -30,20 +33,50 @@ COOKIE = "webcare_chat"
 MAX_TEXT = 20_000
 STREAM_SECONDS = 25.0  # a stream ends after this; the browser reconnects with Last-Event-ID
 KEEP_ALIVE_SECONDS = 10.0
-_CHAT_ID = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+SESSION_DAYS = 90
+MAX_COOKIE = 200
 _ASSETS = Path(__file__).with_name("static")  # chat.html, chat.js, chat.css, widget.js
 _KINDS = ("text", "button")
 
 
+def reference(chat_id: str) -> str:
+    """A short, non-secret reference to a web chat for staff ('web-3fa2'); not unique, not a key."""
+    return "web-" + hashlib.sha256(chat_id.encode()).hexdigest()[:4]
+
+
+class ChatSessions:
+    """Web chat sessions the server issues: a signed random token in the cookie, its hash as the chat id."""
+
+    def __init__(self, secret: str | None = None) -> None:
+        self._signer = Signer(secret or secrets.token_urlsafe(32), salt="webcare.webchat.session",
+                              digest_method=hashlib.sha256)
+
+    def issue(self) -> str:
+        """A new session: the cookie value to set."""
+        return self._signer.sign(secrets.token_urlsafe(24)).decode()
+
+    def chat_id(self, cookie: str | None) -> str | None:
+        """The chat id of a cookie this server issued; None for anything else."""
+        if not cookie or len(cookie) > MAX_COOKIE:
+            return None
+        try:
+            token = self._signer.unsign(cookie)
+        except BadSignature:
+            return None
+        return hashlib.sha256(token).hexdigest()[:32]
+
+
 class WebChat:
-    """The web chat channel: customers in browsers, one chat id each."""
+    """The web chat channel: customers in browsers, one server-issued chat session each."""
 
     name = "webchat"
 
-    def __init__(self, store: Store, engine: DialogueEngine | None = None, poll_seconds: float = 1.0) -> None:
+    def __init__(self, store: Store, engine: DialogueEngine | None = None, poll_seconds: float = 1.0,
+                 secret: str | None = None) -> None:
         self.store = store
         self.engine = engine
         self.poll_seconds = poll_seconds
+        self.sessions = ChatSessions(secret)
         self.worker = worker_name("webchat")
         self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
 
@@ -122,23 +155,27 @@ def public(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _chat_id(request: Request) -> str:
-    chat_id = request.cookies.get(COOKIE, "")
-    if not _CHAT_ID.match(chat_id):
-        raise HTTPException(401, "no chat session: open the chat page first")
-    return chat_id
-
-
 def router(chat: WebChat, secure_cookies: bool = False) -> APIRouter:
     """The web chat's routes, to include under /chat in the web app."""
     api = APIRouter()
 
+    def chat_id_of(request: Request) -> str | None:
+        return chat.sessions.chat_id(request.cookies.get(COOKIE))
+
+    def new_session(response: Response) -> Response:
+        response.set_cookie(COOKIE, chat.sessions.issue(), max_age=SESSION_DAYS * 86400, httponly=True,
+                            samesite="lax", secure=secure_cookies)
+        return response
+
+    def refused() -> Response:
+        """No session this server issued: refused, with a new session for the next try."""
+        return new_session(JSONResponse({"detail": "no chat session: a new one was started, try again"}, 401))
+
     @api.get("/chat", include_in_schema=False)
     def page(request: Request) -> Response:
         response = FileResponse(_ASSETS / "chat.html", media_type="text/html")
-        if not _CHAT_ID.match(request.cookies.get(COOKIE, "")):
-            response.set_cookie(COOKIE, secrets.token_urlsafe(24), max_age=90 * 86400, httponly=True,
-                                samesite="lax", secure=secure_cookies)
+        if chat_id_of(request) is None:
+            new_session(response)
         response.headers["Content-Security-Policy"] = (
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors *"
         )
@@ -152,8 +189,10 @@ def router(chat: WebChat, secure_cookies: bool = False) -> APIRouter:
         return FileResponse(_ASSETS / name, media_type=types[name.rsplit(".", 1)[1]])
 
     @api.post("/chat/api/messages")
-    async def send_message(request: Request) -> JSONResponse:
-        chat_id = _chat_id(request)
+    async def send_message(request: Request) -> Response:
+        chat_id = chat_id_of(request)
+        if chat_id is None:
+            return refused()
         if chat.engine is None:
             raise HTTPException(503, "the chat bot is not running in this process")
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
@@ -177,13 +216,17 @@ def router(chat: WebChat, secure_cookies: bool = False) -> APIRouter:
         return JSONResponse({"ok": True}, status_code=202)
 
     @api.get("/chat/api/messages")
-    async def messages(request: Request, after: int = 0, wait: float = 0.0) -> dict[str, Any]:
-        chat_id = _chat_id(request)
+    async def messages(request: Request, after: int = 0, wait: float = 0.0) -> Any:
+        chat_id = chat_id_of(request)
+        if chat_id is None:
+            return refused()
         return {"messages": await chat.wait(chat_id, after, max(0.0, min(wait, STREAM_SECONDS)))}
 
     @api.get("/chat/api/stream")
-    async def stream(request: Request, after: int = 0) -> StreamingResponse:
-        chat_id = _chat_id(request)
+    async def stream(request: Request, after: int = 0) -> Response:
+        chat_id = chat_id_of(request)
+        if chat_id is None:
+            return refused()
         last = request.headers.get("last-event-id", "")
         start = int(last) if last.isdigit() else after
 

@@ -32,6 +32,7 @@ TEMPLATES = {
         "waiting_open": "You're in the queue (ticket {ticket}, {wait}).",
         "waiting_closed": "You're in the queue (ticket {ticket}); staff are back {opens}.",
         "taken_over": "{agent} from {shop} is taking over.", "conversation_closed": "Closed; thanks from {shop}.",
+        "button_order_details": "What is in it?",
     },
 }
 TEMPLATES["nl"] = {k: v for k, v in TEMPLATES["en"].items()}

@@ -23,12 +23,23 @@ def customers() -> None:
 @click.argument("external_id")
 @click.pass_obj
 def find(app: App, channel: str, external_id: str) -> None:
-    """The customer with an identity, e.g. `find email anna@example.nl` or `find telegram 12345`."""
-    customer = app.store.customer_by_identity(channel, external_id)
-    if customer is None:
-        raise click.ClickException(f"no customer has the identity {channel}:{external_id}")
-    identities = ", ".join(f"{i['channel']}:{i['external_id']}" for i in app.store.identities(customer["id"]))
-    click.echo(f"{customer['id']}\t{customer['display_name'] or ''}\t{identities}")
+    """Customers by identity (`find telegram 12345`) or by what they typed (`find email anna@example.nl`).
+
+    A typed e-mail, phone or order number is a claim: every customer who claimed it is listed,
+    marked `claimed`, since anyone can type anything.
+    """
+    from store import CLAIM_KINDS
+
+    if channel in CLAIM_KINDS:
+        found = [(c, "claimed") for c in app.store.customers_claiming(channel, external_id.lower())]
+    else:
+        customer = app.store.customer_by_identity(channel, external_id)
+        found = [(customer, "identity")] if customer else []
+    if not found:
+        raise click.ClickException(f"no customer has the identity or claim {channel}:{external_id}")
+    for customer, how in found:
+        identities = ", ".join(f"{i['channel']}:{i['external_id']}" for i in app.store.identities(customer["id"]))
+        click.echo(f"{customer['id']}\t{customer['display_name'] or ''}\t{identities}\t{how}")
 
 
 @customers.command()

@@ -92,7 +92,7 @@ def prune(app: App, days: int | None) -> None:
     counts = app.store.prune(days)
     click.echo(
         f"Older than {days} days: {counts['customers']} customers erased, {counts['messages']} messages deleted, "
-        f"{counts['mentions']} mentions and {counts['tickets']} tickets stripped of personal data."
+        f"{counts['mentions']} mentions, {counts['claims']} claims and {counts['tickets']} tickets stripped of personal data."
     )
 
 

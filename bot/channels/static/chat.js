@@ -61,7 +61,12 @@
         });
       } catch (error) { response = null; }
       if (response && response.ok) return;
-      if (attempt >= 5 || (response && response.status !== 503)) {
+      // 401: the server did not know this chat session and has just issued a new one: follow the new
+      // session's stream and send again.
+      const renewed = response !== null && response.status === 401 && attempt === 1;
+      if (renewed) listen();
+      const retry = response === null || response.status === 503 || renewed;
+      if (attempt >= 5 || !retry) {
         status.textContent = response ? (await response.json()).detail || response.statusText : words.offline;
         return;
       }
@@ -77,8 +82,18 @@
     post(text, "text");
   });
 
-  const source = new EventSource("/chat/api/stream?after=0");
-  source.onmessage = (event) => { status.textContent = ""; show(JSON.parse(event.data)); };
-  source.onerror = () => { status.textContent = words.offline; };
-  source.onopen = () => { status.textContent = ""; };
+  let source = null;
+  function listen() {
+    if (source) source.close();
+    source = new EventSource("/chat/api/stream?after=" + last);
+    source.onmessage = (event) => { status.textContent = ""; show(JSON.parse(event.data)); };
+    source.onopen = () => { status.textContent = ""; };
+    source.onerror = () => {
+      status.textContent = words.offline;
+      // A refused session (401) closes the stream for good; the refusal brought a new session: listen again.
+      const closed = source;
+      if (closed.readyState === EventSource.CLOSED) setTimeout(() => { if (source === closed) listen(); }, 1000);
+    };
+  }
+  listen();
 })();
