@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from collections.abc import Sequence
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -16,23 +17,36 @@ from rich.table import Table
 
 from webcare import __version__
 from webcare.app import App
+from webcare.commands import ID
 from webcare.commands.customers import customers
 from webcare.commands.mentions import listen, mentions
 from webcare.commands.nlu import nlu
 from webcare.commands.store import store
 from webcare.commands.users import users
 from webcare.errors import WebcareError
+from webcare.redact import install_logging, redact
 from webcare.runner import ROLES
 
 
 class WebcareGroup(click.Group):
-    """Shows a WebcareError as one clear line, without a traceback."""
+    """Shows a WebcareError as one clear line, without a traceback and without secrets."""
+
+    def main(self, args: Sequence[str] | None = None, *rest: Any, **kwargs: Any) -> Any:
+        """Refuse arguments that are not valid UTF-8 (the shell passed bytes Python could not decode)."""
+        given = list(sys.argv[1:] if args is None else args)
+        for number, arg in enumerate(given, 1):
+            try:
+                arg.encode("utf-8")
+            except UnicodeEncodeError:
+                click.echo(f"Error: argument {number} is not valid UTF-8", err=True)
+                sys.exit(2)
+        return super().main(given, *rest, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except WebcareError as e:
-            raise click.ClickException(str(e)) from e
+            raise click.ClickException(redact(str(e))) from e
 
 
 @click.group(cls=WebcareGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -103,6 +117,7 @@ def run(app: App, roles: tuple[str, ...]) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for chatty in ("httpx", "bm25s", "apscheduler"):  # a line per HTTP request or index build is noise
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    install_logging()
     app.store.migrate()
     if (not roles or "console" in roles) and not app.store.users():
         _progress("no staff users yet: add one with `webcare users add NAME --role admin` to log in")
@@ -140,7 +155,7 @@ def tickets_list(app: App, status: str | None, kind: str | None, limit: int, as_
 
 
 @tickets.command("show")
-@click.argument("ticket_id", type=int)
+@click.argument("ticket_id", type=ID)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def tickets_show(app: App, ticket_id: int, as_json: bool) -> None:

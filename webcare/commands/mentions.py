@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from webcare.app import App
+from webcare.commands import ID
 
 REVIEW_STATUSES = ("new", "reviewed", "replied", "ignored")
 
@@ -80,7 +81,7 @@ def mentions_list(app: App, flagged: bool, status: str | None, limit: int, as_js
 
 
 @mentions.command("show")
-@click.argument("mention_id", type=int)
+@click.argument("mention_id", type=ID)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def mentions_show(app: App, mention_id: int, as_json: bool) -> None:
@@ -100,7 +101,7 @@ def mentions_show(app: App, mention_id: int, as_json: bool) -> None:
 
 
 @mentions.command("flag")
-@click.argument("mention_id", type=int)
+@click.argument("mention_id", type=ID)
 @click.option("--off", is_flag=True, help="Unflag instead.")
 @click.pass_obj
 def mentions_flag(app: App, mention_id: int, off: bool) -> None:
@@ -110,7 +111,7 @@ def mentions_flag(app: App, mention_id: int, off: bool) -> None:
 
 
 @mentions.command("review")
-@click.argument("mention_id", type=int)
+@click.argument("mention_id", type=ID)
 @click.argument("status", type=click.Choice(REVIEW_STATUSES))
 @click.pass_obj
 def mentions_review(app: App, mention_id: int, status: str) -> None:
