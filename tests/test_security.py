@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 
 from bot.channels.telegram import TelegramChannel
-from store import open_backend
+from console import create_app
+from store import Store, open_backend
+from tests.emulators.console_kit import (
+    PASSWORD,
+    add_user,
+    fast_argon2,  # noqa: F401 - autouse: cheap argon2 here
+    login,
+    make_engine,
+    settings,
+    write_content,
+)
 from tests.emulators.telegram_harness import telegram_config
 from webcare import redact
 from webcare.cli import cli
@@ -82,3 +96,169 @@ def test_log_lines_and_tracebacks_are_masked():
     output = stream.getvalue()
     assert "s3cr3t" not in output and BOT_TOKEN not in output and "db-password" not in output
     assert "calling with *** and bot***/getMe" in output and "postgresql://app:***@host/db" in output
+
+
+# -- the web app: abuse limits, malformed input, health and metrics ------------------------------
+
+
+def web(store: Store, tmp_path, **console) -> TestClient:
+    app = create_app(store, settings(**console), make_engine(store, write_content(tmp_path / "content")))
+    if store.user("root") is None:
+        add_user(store, "root", "admin")
+    return app
+
+
+def customer(app, address: str = "198.51.100.7", headers: dict | None = None) -> TestClient:
+    client = TestClient(app, client=(address, 50000), headers=headers)
+    assert client.get("/chat").status_code == 200
+    return client
+
+
+def test_new_chat_sessions_are_limited_per_address_with_retry_after(store, tmp_path):
+    app = web(store, tmp_path, chat_session_limit="3/hour")
+    for _ in range(3):
+        customer(app)
+    refused = TestClient(app, client=("198.51.100.7", 1)).get("/chat")
+    assert refused.status_code == 429 and 3500 < int(refused.headers["retry-after"]) <= 3601
+    assert "too many" in refused.json()["detail"]
+    assert customer(app, "203.0.113.9").cookies.get("webcare_chat")  # another address is not affected
+
+
+def test_messages_are_limited_per_address_across_chat_cookies(store, tmp_path):
+    app = web(store, tmp_path, chat_message_limit="4/minute")
+    clients = [customer(app) for _ in range(2)]
+    codes = [c.post("/chat/api/messages", json={"text": "hello"}).status_code for c in clients * 3]
+    assert codes == [202] * 4 + [429] * 2
+    assert len([m for m in store.backend.query("SELECT * FROM messages WHERE direction = 'in'")]) == 4
+
+
+def test_forty_fresh_cookies_from_one_address_open_only_the_allowed_escalations(store, tmp_path):
+    app = web(store, tmp_path, chat_escalation_limit="3/hour")
+    codes = []
+    for _ in range(40):
+        codes.append(customer(app).post("/chat/api/messages", json={"text": "I want a human"}).status_code)
+    assert codes.count(202) == 3 and codes.count(429) == 37
+    assert len(store.tickets(kind="escalation")) == 3 and store.queue_length() == 3  # the wait told stays true
+    other = customer(app, "203.0.113.9")
+    assert other.post("/chat/api/messages", json={"text": "I want a human"}).status_code == 202
+
+
+def test_x_forwarded_for_counts_only_from_a_trusted_proxy(store, tmp_path):
+    app = web(store, tmp_path, chat_session_limit="1/hour", forwarded_allow_ips=["10.0.0.2"])
+    behind_proxy = [TestClient(app, client=("10.0.0.2", 1), headers={"X-Forwarded-For": ip})
+                    for ip in ("198.51.100.1", "198.51.100.2")]
+    assert [c.get("/chat").status_code for c in behind_proxy] == [200, 200]  # one bucket per customer
+    spoofing = [TestClient(app, client=("203.0.113.5", 1), headers={"X-Forwarded-For": ip})
+                for ip in ("198.51.100.3", "198.51.100.4")]
+    assert [c.get("/chat").status_code for c in spoofing] == [200, 429]  # an untrusted peer's header is ignored
+
+
+MALFORMED_BODIES = [
+    ("[" * 100_000 + "]" * 100_000, 400),  # RecursionError in the JSON parser
+    ('{"text": "' + "9" * 5000 + '"}', 202),  # a long digit string is just text
+    ('{"text": "hi", "id": ' + "9" * 5000 + "}", 400),  # a 5,000-digit number
+    ('{"text": "\\ud800 hi"}', 400),  # a lone surrogate
+    ('{"text": "hi", "id": "\\udfff"}', 400),
+]
+
+
+@pytest.mark.parametrize("body, status", MALFORMED_BODIES, ids=["nested", "digits-text", "digits", "surrogate",
+                                                                "surrogate-id"])
+def test_malformed_chat_posts_get_4xx_not_500(store, tmp_path, body, status):
+    client = customer(web(store, tmp_path, max_body_bytes=2_000_000))
+    response = client.post("/chat/api/messages", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == status, response.text
+
+
+def test_out_of_range_numbers_and_odd_headers_get_4xx(store, tmp_path):
+    app = web(store, tmp_path)
+    client = customer(app)
+    assert client.get(f"/chat/api/messages?after={2**63}").status_code == 400
+    assert client.get("/chat/api/messages?after=-" + "9" * 5000).status_code == 400
+    assert client.get(f"/chat/api/messages?after={2**63 - 1}").json() == {"messages": []}
+    with client.stream("GET", "/chat/api/stream", headers={"Last-Event-ID": "²³".encode("latin-1")}) as stream:
+        assert stream.status_code == 200 and next(stream.iter_lines()) == "retry: 1000"
+    staff = TestClient(app)
+    login(staff, "root")
+    for path in (f"/inbox/{2**63}", f"/mentions/{2**64}", f"/inbox/{'1' * 5000}"):
+        assert staff.get(path).status_code == 404, path
+
+
+async def test_the_body_limit_applies_while_reading(store, tmp_path):
+    app = web(store, tmp_path, max_body_bytes=10_000)
+    cookie = customer(app).cookies["webcare_chat"]
+    chunks_read, sent = [0], []
+
+    async def receive():  # 50 MB offered in 50 KB chunks, without a Content-Length
+        chunks_read[0] += 1
+        return {"type": "http.request", "body": b"a" * 50_000, "more_body": chunks_read[0] < 1000}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/chat/api/messages", "raw_path": b"/chat/api/messages", "query_string": b"",
+             "headers": [(b"content-type", b"application/json"), (b"cookie", f"webcare_chat={cookie}".encode())],
+             "client": ("198.51.100.7", 1), "server": ("testserver", 80)}
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 413 and chunks_read[0] == 1  # refused at the first chunk past the limit
+    client = customer(app)
+    declared = client.post("/chat/api/messages", content=b"x" * 20_000, headers={"Content-Type": "application/json"})
+    assert declared.status_code == 413
+
+
+def test_sign_in_names_are_capped_hashed_and_pruned(store, tmp_path):
+    app = web(store, tmp_path, login_window_seconds=60)
+    for n in range(60):
+        client = TestClient(app, client=(f"203.0.113.{n}", 1))
+        assert login(client, f"{n}" + "x" * 900_000, "wrong").status_code == 401
+    limiter = app.state.limiters["pair"]
+    assert len(limiter) == 60 and all(len(key) == 16 for key in limiter._failures)  # 16 bytes, not 900 KB
+    limiter.clock = lambda: time.monotonic() + 61
+    limiter.failed("one more")
+    assert len(limiter) == 1
+
+
+def test_an_attacker_elsewhere_cannot_lock_an_admin_out(store, tmp_path):
+    app = web(store, tmp_path, login_attempts=2, login_max_delay_seconds=30)
+    admin = TestClient(app, client=("192.0.2.10", 1))
+    assert login(admin, "root").status_code == 303
+    for n in range(30):  # a botnet: wrong passwords for root from many addresses
+        login(TestClient(app, client=(f"203.0.113.{n}", 1)), "root", "guess")
+    assert app.state.limiters["user"].retry_after("root") > 0  # strangers now wait for "root"…
+    assert app.state.limiters["user"].retry_after("root") <= 30  # …but never longer than the cap
+    assert login(TestClient(app, client=("192.0.2.10", 1)), "root").status_code == 303  # the admin is let in
+
+
+def test_healthz_shows_no_store_error_to_the_public(store, tmp_path, monkeypatch, caplog):
+    app = web(store, tmp_path)
+
+    def broken() -> int:
+        raise StoreError("PostgreSQL: connection to server at 10.1.2.3 failed: password authentication failed")
+
+    monkeypatch.setattr(store, "schema_version", broken)
+    response = TestClient(app).get("/healthz")
+    assert response.status_code == 503 and response.text == "store unavailable"
+    assert "10.1.2.3" in caplog.text  # the operator still finds the reason in the log
+
+
+def test_metrics_need_the_token_and_are_computed_once_per_interval(store, tmp_path, monkeypatch):
+    assert TestClient(web(store, tmp_path)).get("/metrics").status_code == 404  # no token configured: off
+    app = web(store, tmp_path, metrics_token="scrape-secret", metrics_cache_seconds=60)
+    calls = []
+    compute = store.counts
+
+    def counted():
+        calls.append(1)
+        time.sleep(0.05)
+        return compute()
+
+    monkeypatch.setattr(store, "counts", counted)
+    client = TestClient(app)
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 404
+    auth = {"Authorization": "Bearer scrape-secret"}
+    with ThreadPoolExecutor(20) as pool:
+        responses = list(pool.map(lambda _: client.get("/metrics", headers=auth), range(20)))
+    assert {r.status_code for r in responses} == {200} and len(calls) == 1
+    assert "webcare_queue_length" in responses[0].text
