@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import io
 import json
+import re
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +14,8 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from bot.channels.telegram import TelegramChannel
+from bot.channels.staff_telegram import StaffBridge
+from bot.channels.telegram import TelegramChannel, utf16_len
 from console import create_app
 from store import Store, open_backend
 from tests.emulators.console_kit import (
@@ -24,7 +27,7 @@ from tests.emulators.console_kit import (
     settings,
     write_content,
 )
-from tests.emulators.telegram_harness import telegram_config
+from tests.emulators.telegram_harness import STAFF_CHAT, staff_config, telegram_config
 from webcare import redact
 from webcare.cli import cli
 from webcare.config import parse_settings
@@ -262,3 +265,45 @@ def test_metrics_need_the_token_and_are_computed_once_per_interval(store, tmp_pa
         responses = list(pool.map(lambda _: client.get("/metrics", headers=auth), range(20)))
     assert {r.status_code for r in responses} == {200} and len(calls) == 1
     assert "webcare_queue_length" in responses[0].text
+
+
+# -- the staff Telegram group ---------------------------------------------------------------------
+
+
+def escalated_conversation(store: Store, name: str, summary: str, lines: list[str]) -> dict:
+    customer = store.identify("webchat", name, name)
+    conversation = store.open_conversation(customer["id"], "webchat", name)
+    story = {"transcript": [{"author": "customer", "text": line} for line in lines]}
+    ticket, _ = store.escalate(conversation["id"], "requested", "normal", summary, story)
+    return ticket
+
+
+def test_a_long_card_is_cut_before_escaping_and_in_utf16_units(store):
+    text = "<b>&amp;\"😀" * 2000  # escaping makes it longer; the emoji take two UTF-16 units each
+    ticket = escalated_conversation(store, "long", text, [text] * 12)
+    bridge = StaffBridge(staff_config(), None, store, None, lambda chat: None)
+    card = bridge.card(store.ticket(ticket["id"]), store.conversation(ticket["conversation_id"]), [])
+    assert utf16_len(card) <= 4096
+    visible = re.sub(r"</?(b|i)>", "", card)
+    assert "<" not in visible and ">" not in visible  # only our own tags: nothing cut in half
+    assert not re.search(r"&[a-z#0-9]*(?![a-z#0-9;])", visible.replace("&amp;", "").replace("&quot;", "")
+                         .replace("&lt;", "").replace("&gt;", "").replace("&#x27;", ""))
+    assert "\ud83d" not in html.unescape(visible).encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+    assert f"/take {ticket['id']}" in card and "…" in card
+
+
+async def test_a_card_telegram_refuses_is_marked_failed_and_later_escalations_still_post(tg, store):
+    from telegram import Bot
+
+    first = escalated_conversation(store, "first", "rejected one", ["hi"])
+    second = escalated_conversation(store, "second", "next one", ["hello"])
+    bot = Bot(tg.token, base_url=tg.base_url)
+    async with bot:
+        bridge = StaffBridge(staff_config(), None, store, bot, lambda chat: None)
+        tg.fail("sendMessage", 400)
+        assert await bridge.sync_once() == 1
+        assert await bridge.sync_once() == 0  # the refused card is not retried forever
+    [posted] = [p["text"] for p in tg.sent("sendMessage", STAFF_CHAT)]
+    [failed] = store.events("staff_post_failed")
+    assert "Injected error 400" in failed["data"]["reason"]
+    assert {failed["ticket_id"], int(re.search(r"#(\d+)", posted).group(1))} == {first["id"], second["id"]}
