@@ -307,3 +307,56 @@ async def test_a_card_telegram_refuses_is_marked_failed_and_later_escalations_st
     [failed] = store.events("staff_post_failed")
     assert "Injected error 400" in failed["data"]["reason"]
     assert {failed["ticket_id"], int(re.search(r"#(\d+)", posted).group(1))} == {first["id"], second["id"]}
+
+
+# -- listeners ------------------------------------------------------------------------------------
+
+FEED_WITH_A_BAD_ENTRY = """<?xml version="1.0"?><rss version="2.0"><channel><title>reviews</title>
+<item><title>Acme kwam snel</title><guid>good-1</guid></item>
+<item><title>Acme &#xD800; kapot &#1114112;</title><guid>bad-1</guid></item>
+<item><title>Acme prima</title><guid>good-2</guid></item>
+</channel></rss>"""
+
+
+@pytest.fixture
+def feeds():
+    from tests.emulators.rss import RSSEmulator
+
+    with RSSEmulator() as emulator:
+        yield emulator
+
+
+def test_one_malformed_rss_entry_does_not_fail_the_feed(store, feeds):
+    from listeners.config import RSSConfig
+    from listeners.rss import RSSListener
+    from listeners.runner import ListenerRunner
+    from listeners.triage import Triage
+    from tests.test_listen_triage import KeywordAnalyzer, config
+
+    feeds.raw["reviews"] = FEED_WITH_A_BAD_ENTRY
+    rss = RSSListener(RSSConfig.model_validate({"enabled": True, "feeds": [{"url": feeds.feed_url("reviews")}]}))
+    runner = ListenerRunner(store, [rss], Triage(store, KeywordAnalyzer(), config()))
+    assert runner.run_once(force=True)["rss"].new == 3 and runner.run_once(force=True)["rss"].new == 0
+    texts = sorted(m["text"] for m in store.mentions(limit=10))
+    assert texts == ["Acme kwam snel", "Acme prima", "Acme \ufffd kapot \ufffd"]  # each stored once
+
+
+def test_listen_once_releases_its_leases(tmp_path, feeds, monkeypatch):
+    import yaml
+
+    from tests.test_listen_triage import KeywordAnalyzer
+    from webcare.app import App
+
+    monkeypatch.setattr(App, "analyzer", lambda self, progress=None: KeywordAnalyzer())
+    feeds.entry("reviews", "Acme kapot", guid="r1")
+    db = tmp_path / "w.db"
+    path = tmp_path / "config.yml"
+    path.write_text(yaml.safe_dump({"store": {"url": f"sqlite:///{db}"}, "listeners": {
+        "rss": {"enabled": True, "keywords": [], "feeds": [{"url": feeds.feed_url("reviews")}]}}}))
+    assert CliRunner().invoke(cli, ["-c", str(path), "listen", "--once"]).exit_code == 0
+    store = Store.open(f"sqlite:///{db}")
+    assert store.backend.query("SELECT lease_owner FROM cursors WHERE source = 'listener:rss'") == [
+        {"lease_owner": None}]
+    store.acquire_lease("listener:rss", "another process", 600)  # `webcare listen` running elsewhere
+    held = CliRunner().invoke(cli, ["-c", str(path), "listen", "--once"])
+    assert "rss: not polled, another process holds its lease" in held.output

@@ -39,7 +39,12 @@ def listen(app: App, once: bool) -> None:
     runner = ListenerRunner.from_config(app.settings.listeners, app.store, app.analyzer(progress=click.echo),
                                         progress=progress)
     if once:
-        runner.run_once(force=True)
+        try:
+            results = runner.run_once(force=True)
+        finally:
+            runner.release()
+        for name in (name for name, result in results.items() if result is None and not runner.state[name].last_error):
+            click.echo(f"\n{name}: not polled, another process holds its lease (`webcare listen` is running)", err=True)
     else:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
