@@ -360,3 +360,16 @@ def test_listen_once_releases_its_leases(tmp_path, feeds, monkeypatch):
     store.acquire_lease("listener:rss", "another process", 600)  # `webcare listen` running elsewhere
     held = CliRunner().invoke(cli, ["-c", str(path), "listen", "--once"])
     assert "rss: not polled, another process holds its lease" in held.output
+
+
+# -- NLU ------------------------------------------------------------------------------------------
+
+
+def test_the_analyzer_reads_at_most_max_input_chars(analyzer):
+    text = "Mijn bestelling 12345678 is kapot. " + "en nog meer 87654321 tekst " * 40_000  # a million characters
+    started = time.perf_counter()
+    analysis = analyzer.analyze(text)
+    assert time.perf_counter() - started < 5  # was 29 s in entity extraction
+    assert len(analysis.text) == analyzer.config.max_input_chars
+    orders = [e.value for e in analysis.entities if e.type == "order_number"]
+    assert orders[0] == "12345678" and len(orders) < 300
