@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from webcare.errors import ListenerError, RateLimited
+from webcare.text import storable
 
 
 @dataclass
@@ -32,6 +33,10 @@ class Mention:
     query: str | None = None  # the query, hashtag or feed that found it
     repost_of: str | None = None  # the external id of the original, for retweets and reposts
     raw: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():  # one lone surrogate would fail the batch's insert
+            setattr(self, name, storable(value))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -102,7 +102,7 @@ class RSSListener:
         """The mentions in one fetched feed; an entry that cannot be read is logged and skipped."""
         try:
             parsed = feedparser.parse(_safe_char_refs(body), response_headers=headers or {})
-        except Exception as e:  # noqa: BLE001 - feedparser's loose parser can raise anything
+        except Exception as e:
             raise ListenerError(f"rss: {feed.url}: not a feed ({type(e).__name__})") from e
         if parsed.bozo and not parsed.entries:
             raise ListenerError(f"rss: {feed.url}: not a feed ({parsed.get('bozo_exception')})")
@@ -121,7 +121,6 @@ class RSSListener:
         title = html.unescape(_TAGS.sub("", entry.get("title") or "")).strip()
         summary = html.unescape(_TAGS.sub(" ", entry.get("summary") or "")).strip()
         text = " — ".join(t for t in (title, summary) if t)
-        text.encode("utf-8")  # a lone surrogate would fail the whole batch at insert: fail this entry here
         if not text:
             log.warning("rss: skipped an entry without title or text in %s", feed.url)
             return None

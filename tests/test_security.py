@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import html
 import io
-import json
-import re
 import logging
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -19,7 +18,6 @@ from bot.channels.telegram import TelegramChannel, utf16_len
 from console import create_app
 from store import Store, open_backend
 from tests.emulators.console_kit import (
-    PASSWORD,
     add_user,
     fast_argon2,  # noqa: F401 - autouse: cheap argon2 here
     login,

@@ -23,8 +23,8 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, U
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
-from bot.config import StaffTelegramConfig
 from bot.channels.telegram import utf16_len
+from bot.config import StaffTelegramConfig
 from bot.engine import DialogueEngine
 from store import Store
 from webcare.errors import StoreError
