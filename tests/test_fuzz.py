@@ -194,14 +194,19 @@ def storable(mention) -> bool:
     return True
 
 
-@pytest.fixture(scope="module")
-def listeners():
+def make_listeners() -> dict:
+    """One listener per network, built from config as `webcare listen` builds them (no network is reached)."""
     return {
         "x": XListener(XConfig(enabled=True, bearer_token="fuzz", queries=["acme"])),
         "bluesky": BlueskyListener(BlueskyConfig(enabled=True, handle="a.b", app_password="fuzz", queries=["acme"])),
         "mastodon": MastodonListener(MastodonConfig(enabled=True, hashtags=["acme"])),
         "rss": RSSListener(RSSConfig(enabled=True, keywords=[], feeds=[{"url": "https://feed.example/rss"}])),
     }
+
+
+@pytest.fixture(scope="module")
+def listeners():
+    return make_listeners()
 
 
 @FUZZ
