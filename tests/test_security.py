@@ -19,6 +19,7 @@ from console import create_app
 from store import Store, open_backend
 from tests.emulators.console_kit import (
     add_user,
+    csrf_of,
     fast_argon2,  # noqa: F401 - autouse: cheap argon2 here
     login,
     make_engine,
@@ -98,6 +99,35 @@ def test_log_lines_and_tracebacks_are_masked():
     assert "s3cr3t" not in output and BOT_TOKEN not in output and "db-password" not in output
     assert "calling with *** and bot***/getMe" in output and "postgresql://app:***@host/db" in output
 
+
+
+# -- the command line -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [["tickets", "show", str(2**63)], ["customers", "export", "9" * 5000],
+                                  ["mentions", "show", "0"]], ids=["2^63", "5000-digits", "zero"])
+def test_cli_ids_out_of_range_are_one_line_errors(tmp_path, monkeypatch, args):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and "Error: Invalid value" in result.output and "Traceback" not in result.output
+
+
+def test_cli_arguments_that_are_not_utf8_are_one_line_errors(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    broken = b"caf\xe9".decode("utf-8", "surrogateescape")  # what Python makes of a Latin-1 argument
+    result = CliRunner().invoke(cli, ["users", "add", broken, "--role", "admin"])
+    assert result.exit_code == 2 and result.output == "Error: argument 3 is not valid UTF-8\n"
+
+
+@pytest.mark.parametrize("make, reason", [(lambda p: p.mkdir(), "it is a directory"),
+                                          (lambda p: p.write_bytes(b"not a database at all" * 100),
+                                           "file is not a database")], ids=["directory", "not-sqlite"])
+def test_a_store_path_that_is_no_sqlite_file_is_a_one_line_error(tmp_path, monkeypatch, make, reason):
+    monkeypatch.chdir(tmp_path)
+    make(tmp_path / "store.db")
+    (tmp_path / "config.yml").write_text(f"store:\n  url: sqlite:///{tmp_path / 'store.db'}\n")
+    result = CliRunner().invoke(cli, ["tickets", "list"])
+    assert result.exit_code == 1 and result.output.count("\n") == 1 and reason in result.output, result.output
 
 # -- the web app: abuse limits, malformed input, health and metrics ------------------------------
 
@@ -183,6 +213,10 @@ def test_out_of_range_numbers_and_odd_headers_get_4xx(store, tmp_path):
     login(staff, "root")
     for path in (f"/inbox/{2**63}", f"/mentions/{2**64}", f"/inbox/{'1' * 5000}"):
         assert staff.get(path).status_code == 404, path
+    csrf = csrf_of(staff.get("/inbox").text)
+    for other in ("²", str(2**63), "9" * 5000):  # the customer to merge into, typed by staff
+        response = staff.post("/customers/1/merge", data={"other": other, "csrf": csrf}, follow_redirects=False)
+        assert response.status_code == 303, other
 
 
 async def test_the_body_limit_applies_while_reading(store, tmp_path):
