@@ -31,6 +31,7 @@ from tests.emulators.telegram_harness import telegram_config
 from webcare.errors import ListenerError
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ_FAST = settings(FUZZ, max_examples=100)  # the parsers alone: cheap
 UNLIMITED = {"chat_session_limit": "1000000/second", "chat_message_limit": "1000000/second",
              "chat_escalation_limit": "1000000/second", "login_attempts": 1_000_000}
 
@@ -186,12 +187,21 @@ feed_titles = TEXT.map(lambda t: t.encode("utf-8", "surrogatepass"))
 char_refs = st.integers(min_value=0, max_value=0x200000).map(lambda c: f"&#{c};".encode())
 
 
-def storable(mention) -> bool:
-    try:
-        mention.text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+@pytest.fixture(scope="module")
+def triage():
+    from listeners.triage import Triage
+    from tests.test_listen_triage import KeywordAnalyzer, config
+
+    store = Store.memory()
+    yield Triage(store, KeywordAnalyzer(), config())
+    store.close()
+
+
+def stored(triage, mentions: list) -> bool:
+    """Triage stores what a parser returned without an error (each mention once)."""
+    triage.process(mentions)
+    return all(triage.store.backend.query("SELECT count(*) AS n FROM mentions WHERE source = ? AND external_id = ?",
+                                          [m.source, m.external_id])[0]["n"] == 1 for m in mentions)
 
 
 def make_listeners() -> dict:
@@ -209,29 +219,29 @@ def listeners():
     return make_listeners()
 
 
-@FUZZ
+@FUZZ_FAST
 @given(page=x_pages)
-def test_x_pages_parse_without_crashing(listeners, page):
-    assert all(storable(m) for m in listeners["x"]._mentions(page, "acme"))
+def test_x_pages_parse_and_store_without_crashing(listeners, triage, page):
+    assert stored(triage, listeners["x"]._mentions(page, "acme"))
 
 
-@FUZZ
+@FUZZ_FAST
 @given(post=bluesky_posts)
-def test_bluesky_posts_parse_without_crashing(listeners, post):
+def test_bluesky_posts_parse_and_store_without_crashing(listeners, triage, post):
     mention = listeners["bluesky"]._mention(post, "acme")
-    assert mention is None or storable(mention)
+    assert mention is None or stored(triage, [mention])
 
 
-@FUZZ
+@FUZZ_FAST
 @given(status=mastodon_statuses)
-def test_mastodon_statuses_parse_without_crashing(listeners, status):
+def test_mastodon_statuses_parse_and_store_without_crashing(listeners, triage, status):
     mention = listeners["mastodon"]._mention(status, "tag:acme")
-    assert mention is None or storable(mention)
+    assert mention is None or stored(triage, [mention])
 
 
-@FUZZ
+@FUZZ_FAST
 @given(pieces=st.lists(st.one_of(feed_titles, char_refs, raw_bytes), max_size=4))
-def test_rss_entries_parse_or_are_skipped(listeners, pieces):
+def test_rss_entries_parse_and_store_or_are_skipped(listeners, triage, pieces):
     items = b"".join(b"<item><title>" + p + b"</title><guid>" + str(i).encode() + b"</guid></item>"
                      for i, p in enumerate(pieces))
     body = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>' + items + b"</channel></rss>"
@@ -239,4 +249,4 @@ def test_rss_entries_parse_or_are_skipped(listeners, pieces):
         mentions = listeners["rss"].mentions(body, FeedConfig(url="https://feed.example/rss"))
     except ListenerError:
         return  # the whole body is not a feed: said clearly, and the runner backs off
-    assert all(storable(m) for m in mentions)
+    assert stored(triage, mentions)

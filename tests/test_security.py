@@ -373,6 +373,19 @@ def test_one_malformed_rss_entry_does_not_fail_the_feed(store, feeds):
     assert texts == ["Acme kwam snel", "Acme prima", "Acme \ufffd kapot \ufffd"]  # each stored once
 
 
+def test_a_post_with_odd_field_types_is_stored_not_the_batch_lost(store):
+    from listeners.base import Mention
+    from listeners.triage import Triage
+    from tests.test_listen_triage import KeywordAnalyzer, config
+
+    odd = Mention("mastodon", 12, "acme \ud800 kapot", author_id=["1"], author=["a", "b"], author_name=True,
+                  url={"u": 1}, author_reach=10**30, posted_at=float("inf"), raw={"lang": "\udfff"})
+    fine = Mention("mastodon", "2", "acme prima", author="fan", author_reach=5, posted_at=1.5)
+    assert Triage(store, KeywordAnalyzer(), config()).process([odd, fine]).new == 2
+    rows = {m["external_id"]: m for m in store.mentions(limit=10)}
+    assert rows["12"]["text"] == "acme \ufffd kapot" and rows["12"]["author"] is None
+    assert rows["12"]["author_reach"] == 2**63 - 1 and rows["2"]["author"] == "fan"
+
 def test_listen_once_releases_its_leases(tmp_path, feeds, monkeypatch):
     import yaml
 
