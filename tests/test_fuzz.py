@@ -115,6 +115,22 @@ def test_console_forms_never_get_a_5xx(admin, path, row, fields):
     assert response.status_code < 500, (target, response.text[:300])
 
 
+PAGES = ("/login", "/inbox", "/inbox/rows", "/api/inbox", "/conversations/{id}", "/conversations/{id}/transcript",
+         "/mentions", "/mentions/rows", "/dashboard", "/dashboard/export.json", "/dashboard/export.csv", "/storms",
+         "/ambassadors")
+query_keys = st.sampled_from(["period", "channel", "language", "table", "status", "next", "after", "since"])
+
+
+@FUZZ
+@given(path=st.sampled_from(PAGES), row=st.one_of(st.integers(), st.text(max_size=25)),
+       query=st.lists(st.tuples(query_keys, st.binary(max_size=40)), max_size=4))
+def test_console_pages_never_get_a_5xx(admin, path, row, query):
+    target = path.replace("{id}", quote_from_bytes(str(row).encode("utf-8", "surrogatepass"), safe=""))
+    target += "?" + "&".join(f"{k}={quote_from_bytes(v)}" for k, v in query)
+    response = admin.get(target, follow_redirects=False)
+    assert response.status_code < 500, (target, response.text[:300])
+
+
 # -- the Telegram update parser ---------------------------------------------------------------------
 
 users = st.fixed_dictionaries({"id": st.integers(), "is_bot": st.booleans(), "first_name": TEXT},
