@@ -17,7 +17,6 @@ from typing import Any, Protocol
 from webcare.errors import ListenerError, RateLimited
 from webcare.text import storable
 
-
 MAX_INTEGER = 2**63 - 1  # what SQLite and PostgreSQL integers hold
 
 
