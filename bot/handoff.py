@@ -162,7 +162,7 @@ def csat_score(text: str) -> int | None:
     value = text.removeprefix("/csat").strip()
     if value in CSAT_WORDS:
         return CSAT_WORDS[value]
-    return int(value) if value.isdigit() and 1 <= int(value) <= 5 else None
+    return int(value) if value in ("1", "2", "3", "4", "5") else None  # not isdigit(): "²" and 5,000 digits
 
 
 def rating_label(score: int) -> str:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -12,15 +15,17 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Red
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.middleware.sessions import SessionMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bot.channels.webchat import WebChat
 from bot.channels.webchat import router as webchat_router
 from console import inbox, mentions, reports
-from console.auth import LoginLimiter, authenticate, new_token, token_hash
+from console.auth import MAX_USERNAME, KnownSignIns, LoginLimiter, authenticate, new_token, token_hash
+from console.limits import AddressLimits, NumberGuard, client_address
 from console.metrics import make_registry
 from console.pages import HERE, CheckedForm, Forbidden, LoginRequired, current_user, flash, render
 from store import Store
-from webcare.errors import NotFound, StoreError
+from webcare.errors import NotFound, StoreError, TooManyRequests
 
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "webcare_session"
@@ -36,17 +41,25 @@ def create_app(store: Store, settings: Any, engine: Any = None) -> FastAPI:
     if not secret:
         log.warning("console.secret_key is not set: sessions end when webcare restarts")
         secret = new_token()
-    app = FastAPI(title="webcare console", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="webcare console", docs_url=None, redoc_url=None, openapi_url=None,
+                  max_body_size=config.max_body_bytes)  # counted while the body is read: 413 at the limit
     app.state.store = store
     app.state.settings = settings
     app.state.engine = engine
-    app.state.webchat = WebChat(store, engine, secret=secret)  # chat sessions are signed with it too
-    app.state.limiters = {  # per user name, and (looser, for colleagues behind one NAT) per address
-        "user": LoginLimiter(config.login_attempts, config.login_window_seconds),
-        "addr": LoginLimiter(config.login_attempts * 4, config.login_window_seconds),
+    app.state.limits = AddressLimits({"session": config.chat_session_limit, "message": config.chat_message_limit,
+                                      "escalation": config.chat_escalation_limit})
+    app.state.webchat = WebChat(store, engine, secret=secret, limits=app.state.limits)  # chat sessions are signed with the key too
+    backoff = (config.login_window_seconds, config.login_max_delay_seconds)
+    app.state.limiters = {  # per user at one address; looser per user and per address (colleagues behind a NAT)
+        "pair": LoginLimiter(config.login_attempts, *backoff),
+        "user": LoginLimiter(config.login_attempts * 4, *backoff),
+        "addr": LoginLimiter(config.login_attempts * 4, *backoff),
     }
+    app.state.known_sign_ins = KnownSignIns()
     registry, latency = make_registry(store)
     app.state.registry = registry
+    scrape = _cached(lambda: generate_latest(registry), config.metrics_cache_seconds)
+    metrics_token = config.metrics_token.get_secret_value() if config.metrics_token else None
 
     @app.middleware("http")
     async def headers_and_timing(request: Request, call_next):
@@ -62,6 +75,9 @@ def create_app(store: Store, settings: Any, engine: Any = None) -> FastAPI:
     app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie=SESSION_COOKIE,
                        max_age=int(config.session_hours * 3600), same_site="strict",
                        https_only=config.secure_cookies)
+    app.add_middleware(NumberGuard)
+    if config.forwarded_allow_ips:  # the client address is what a trusted proxy forwarded, nobody else's claim
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=config.forwarded_allow_ips)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(webchat_router(app.state.webchat, config.secure_cookies))
     app.include_router(inbox.router)
@@ -86,6 +102,11 @@ def create_app(store: Store, settings: Any, engine: Any = None) -> FastAPI:
         response.status_code = 404
         return response
 
+    @app.exception_handler(TooManyRequests)
+    async def _too_many(request: Request, exc: TooManyRequests) -> Response:
+        wait = str(int(exc.retry_after) + 1)
+        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": wait})
+
     @app.exception_handler(StoreError)
     async def _store_error(request: Request, exc: StoreError) -> Response:
         log.warning("%s %s: %s", request.method, request.url.path, exc)
@@ -109,9 +130,11 @@ def create_app(store: Store, settings: Any, engine: Any = None) -> FastAPI:
     def login(request: Request, form: CheckedForm) -> Response:
         username = str(form.get("username", "")).strip()
         password = str(form.get("password", ""))
-        client = request.client.host if request.client else "unknown"
+        client = client_address(request)
         limiters: dict[str, LoginLimiter] = request.app.state.limiters
-        keys = {"user": username.lower(), "addr": client}
+        keys = {"pair": f"{username.lower()}\n{client}", "user": username.lower(), "addr": client}
+        if (username.lower(), client) in request.app.state.known_sign_ins:
+            del keys["user"]  # failures elsewhere do not hold up a user where they signed in before
         wait = max(limiters[kind].retry_after(key) for kind, key in keys.items())
         if wait > 0:
             response = render(request, "login.html", None, next=_safe_next(str(form.get("next", "/"))),
@@ -119,7 +142,7 @@ def create_app(store: Store, settings: Any, engine: Any = None) -> FastAPI:
             response.status_code = 429
             response.headers["Retry-After"] = str(int(wait) + 1)
             return response
-        user = authenticate(store, username, password)
+        user = authenticate(store, username, password) if len(username) <= MAX_USERNAME else None
         if user is None:
             for kind, key in keys.items():
                 limiters[kind].failed(key)
@@ -128,7 +151,8 @@ def create_app(store: Store, settings: Any, engine: Any = None) -> FastAPI:
                               error="Wrong username or password.")
             response.status_code = 401
             return response
-        limiters["user"].succeeded(keys["user"])
+        limiters["pair"].succeeded(keys["pair"])
+        request.app.state.known_sign_ins.add(username.lower(), client)
         request.session.clear()  # a fresh session (and CSRF token) after sign-in: no fixation
         session = new_token()
         store.start_session(user["username"], token_hash(session), config.session_hours * 3600)
@@ -150,14 +174,33 @@ def create_app(store: Store, settings: Any, engine: Any = None) -> FastAPI:
         try:
             version = store.schema_version()
         except Exception as e:  # noqa: BLE001 - any failure means unhealthy
-            return PlainTextResponse(f"store unavailable: {e}", status_code=503)
+            log.warning("health check: store unavailable: %s", e)  # the reason goes to the log, not the public
+            return PlainTextResponse("store unavailable", status_code=503)
         return Response(f'{{"status": "ok", "schema": {version}}}', media_type="application/json")
 
     @app.get("/metrics")
-    def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    def metrics(request: Request) -> Response:
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").encode("latin-1")
+        if metrics_token is None or not hmac.compare_digest(given, metrics_token.encode()):
+            return PlainTextResponse("not found", status_code=404)  # off, or not for this caller
+        return Response(scrape(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _cached(compute: Callable[[], bytes], seconds: float) -> Callable[[], bytes]:
+    """`compute`, run at most once per `seconds`; callers meanwhile (and those waiting) share the result."""
+    lock = threading.Lock()
+    last: list[Any] = [-float("inf"), b""]
+
+    def cached() -> bytes:
+        with lock:
+            if time.monotonic() - last[0] >= seconds:
+                last[1] = compute()
+                last[0] = time.monotonic()
+            return last[1]
+
+    return cached
 
 
 def _safe_next(target: str) -> str:

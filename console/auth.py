@@ -1,4 +1,4 @@
-"""Staff authentication: argon2 password hashes, roles, revocable sessions, CSRF tokens and a login rate limit."""
+"""Staff authentication: argon2 password hashes, roles, revocable sessions, CSRF tokens and sign-in backoff."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections import deque
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +19,7 @@ from webcare.errors import WebcareError
 
 ROLES = ("agent", "social", "admin")
 MIN_PASSWORD = 8
+MAX_USERNAME = 64  # `webcare users add` allows no more; longer names are refused at sign-in without a look-up
 _hasher = PasswordHasher()
 
 
@@ -68,37 +69,70 @@ def same_token(expected: str | None, given: str | None) -> bool:
 
 
 class LoginLimiter:
-    """Allows `attempts` failed logins per key (user and address) in a sliding window of `window` seconds."""
+    """Exponential backoff on failed sign-ins per key (user name, address, or both).
 
-    def __init__(self, attempts: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+    The first `attempts` failures are free; each further one doubles the wait (1 s, 2 s, 4 s, …)
+    up to `max_delay` seconds, so nobody is locked out for longer than that after the last
+    failure. Keys are kept as fixed-size hashes, and a key is forgotten `window` seconds after
+    its last failure, so a spray of long or new names cannot grow memory for good.
+    """
+
+    def __init__(self, attempts: int, window: float, max_delay: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.attempts = attempts
         self.window = window
+        self.max_delay = max_delay
         self.clock = clock
-        self._failures: dict[str, deque[float]] = {}
+        self._failures: OrderedDict[bytes, tuple[int, float]] = OrderedDict()  # oldest failure first
 
-    def _recent(self, key: str) -> deque[float]:
-        failures = self._failures.setdefault(key, deque())
+    def _prune(self) -> None:
         cutoff = self.clock() - self.window
-        while failures and failures[0] < cutoff:
-            failures.popleft()
-        return failures
+        while self._failures and next(iter(self._failures.values()))[1] < cutoff:
+            self._failures.popitem(last=False)
 
     def retry_after(self, *keys: str) -> float:
-        """Seconds until a login may be tried again for these keys; 0 when allowed now."""
+        """Seconds until a sign-in may be tried again for these keys; 0 when allowed now."""
+        self._prune()
         wait = 0.0
         for key in keys:
-            failures = self._recent(key)
-            if len(failures) >= self.attempts:
-                wait = max(wait, failures[0] + self.window - self.clock())
+            count, last = self._failures.get(_digest(key), (0, 0.0))
+            if count >= self.attempts:
+                delay = min(2.0 ** (count - self.attempts), self.max_delay)
+                wait = max(wait, last + delay - self.clock())
         return wait
 
     def failed(self, *keys: str) -> None:
+        self._prune()
         for key in keys:
-            self._recent(key).append(self.clock())
-        if len(self._failures) > 10_000:  # forget idle keys so a spray of names cannot grow memory
-            for key in [k for k, v in self._failures.items() if not self._recent(k)]:
-                del self._failures[key]
+            digest = _digest(key)
+            count, _ = self._failures.pop(digest, (0, 0.0))
+            self._failures[digest] = (count + 1, self.clock())
 
     def succeeded(self, *keys: str) -> None:
         for key in keys:
-            self._failures.pop(key, None)
+            self._failures.pop(_digest(key), None)
+
+    def __len__(self) -> int:
+        return len(self._failures)
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+class KnownSignIns:
+    """Recent successful (user, address) pairs: from there, a user is not held up by failures elsewhere."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._pairs: OrderedDict[bytes, None] = OrderedDict()
+
+    def add(self, username: str, address: str) -> None:
+        digest = _digest(f"{username}\n{address}")
+        self._pairs.pop(digest, None)
+        self._pairs[digest] = None
+        while len(self._pairs) > self.size:
+            self._pairs.popitem(last=False)
+
+    def __contains__(self, pair: tuple[str, str]) -> bool:
+        return _digest("\n".join(pair)) in self._pairs

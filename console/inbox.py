@@ -184,7 +184,7 @@ def close(request: Request, conversation_id: int, user: Agent,
 def merge(request: Request, customer_id: int, user: Agent,
           form: CheckedForm) -> Response:
     other = str(form.get("other", "")).strip().lstrip("#")
-    if not other.isdigit():
+    if not (other.isascii() and other.isdigit() and len(other) <= 18):  # "²" is a digit to str.isdigit
         flash(request, "Give the number of the customer to merge into this one.", "error")
     elif int(other) == customer_id:
         flash(request, "That is this customer.", "error")

@@ -9,11 +9,19 @@ the runner stores that cursor only together with the mentions, in one transactio
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from webcare.errors import ListenerError, RateLimited
+from webcare.text import storable
+
+MAX_INTEGER = 2**63 - 1  # what SQLite and PostgreSQL integers hold
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass
@@ -32,6 +40,20 @@ class Mention:
     query: str | None = None  # the query, hashtag or feed that found it
     repost_of: str | None = None  # the external id of the original, for retweets and reposts
     raw: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Bring what a network sent into the types the store holds: one odd field (a list for a
+        handle, a 20-digit follower count, a lone surrogate) must not fail the whole batch."""
+        for name in ("source", "external_id", "text"):
+            setattr(self, name, storable(str(getattr(self, name))))
+        for name in ("author_id", "author", "author_name", "url", "query", "repost_of"):
+            value = getattr(self, name)
+            setattr(self, name, storable(str(value)) if isinstance(value, str | int) and value is not True
+                    and value is not False else None)
+        reach = self.author_reach
+        self.author_reach = min(max(int(reach), 0), MAX_INTEGER) if _finite(reach) else 0
+        self.posted_at = float(self.posted_at) if _finite(self.posted_at) else None
+        self.raw = storable(self.raw) if isinstance(self.raw, dict) else {}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -25,6 +25,18 @@ from webcare.errors import ConfigError, ListenerError
 
 log = logging.getLogger(__name__)
 _TAGS = re.compile(r"<[^>]+>")
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
+
+
+def _safe_char_refs(body: bytes) -> bytes:
+    """Character references to what is no character (a lone surrogate such as `&#xD800;`, beyond
+    U+10FFFF, NUL) become U+FFFD: feedparser would otherwise fail on the whole feed."""
+
+    def replace(match: re.Match[bytes]) -> bytes:
+        code = int(match[1], 16) if match[1] else int(match[2])
+        return b"&#xFFFD;" if code == 0 or 0xD800 <= code <= 0xDFFF or code > 0x10FFFF else match[0]
+
+    return _CHAR_REF.sub(replace, body)
 
 
 def _retry_after(value: str | None, now: float) -> float:
@@ -82,15 +94,28 @@ class RSSListener:
             raise PollRateLimited(f"rss: {feed.url} asks to wait", wait, [], None)
         if response.status_code >= 400:
             raise ListenerError(f"rss: {feed.url}: HTTP {response.status_code}")
-        parsed = feedparser.parse(response.content, response_headers={k.lower(): v for k, v in response.headers.items()})
-        if parsed.bozo and not parsed.entries:
-            raise ListenerError(f"rss: {feed.url}: not a feed ({parsed.get('bozo_exception')})")
-        for entry in parsed.entries:
-            mention = self._mention(entry, feed)
-            if mention is not None:
-                out.append(mention)
+        out.extend(self.mentions(response.content, feed, {k.lower(): v for k, v in response.headers.items()}))
         return {k: v for k, v in {"etag": response.headers.get("ETag"),
                                   "modified": response.headers.get("Last-Modified")}.items() if v}
+
+    def mentions(self, body: bytes, feed: FeedConfig, headers: dict[str, str] | None = None) -> list[Mention]:
+        """The mentions in one fetched feed; an entry that cannot be read is logged and skipped."""
+        try:
+            parsed = feedparser.parse(_safe_char_refs(body), response_headers=headers or {})
+        except Exception as e:
+            raise ListenerError(f"rss: {feed.url}: not a feed ({type(e).__name__})") from e
+        if parsed.bozo and not parsed.entries:
+            raise ListenerError(f"rss: {feed.url}: not a feed ({parsed.get('bozo_exception')})")
+        found = []
+        for number, entry in enumerate(parsed.entries, 1):
+            try:
+                mention = self._mention(entry, feed)
+            except (TypeError, ValueError, AttributeError, UnicodeError) as e:
+                log.warning("rss: skipped entry %d of %s: %s", number, feed.url, e)
+                continue
+            if mention is not None:
+                found.append(mention)
+        return found
 
     def _mention(self, entry: Any, feed: FeedConfig) -> Mention | None:
         title = html.unescape(_TAGS.sub("", entry.get("title") or "")).strip()

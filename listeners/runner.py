@@ -172,7 +172,7 @@ class ListenerRunner:
         while not self._stop.is_set():
             self.run_once()
             self._stop.wait(max(0.0, min(self.next_due() - self.clock(), 60.0)))
-        self._release()
+        self.release()
 
     def stop(self) -> None:
         self._stop.set()
@@ -187,9 +187,10 @@ class ListenerRunner:
                 await asyncio.wait({watcher}, timeout=wait)
         finally:
             watcher.cancel()
-            await asyncio.to_thread(self._release)
+            await asyncio.to_thread(self.release)
 
-    def _release(self) -> None:
+    def release(self) -> None:
+        """Give up this runner's leases, so the next process (or `webcare listen --once`) polls at once."""
         for listener in self.listeners:
             self.store.release_lease(self.cursor_key(listener.name), self.worker)
 

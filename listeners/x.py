@@ -111,22 +111,31 @@ class XListener:
         return s  # page limit reached: the next poll goes on from s["token"]
 
     def _mentions(self, page: dict[str, Any], query: str) -> list[Mention]:
-        users = {u.get("id"): u for u in (page.get("includes") or {}).get("users", []) if isinstance(u, dict)}
+        includes = page.get("includes")
+        listed = includes.get("users") if isinstance(includes, dict) else None
+        users = {u["id"]: u for u in listed if isinstance(u, dict) and isinstance(u.get("id"), str)} \
+            if isinstance(listed, list) else {}
         found = []
-        for tweet in page.get("data") or []:
-            if not isinstance(tweet, dict) or not tweet.get("id") or not isinstance(tweet.get("text"), str):
-                log.warning("x: skipped a malformed tweet: %.200r", tweet)
-                continue
-            user = users.get(tweet.get("author_id"), {})
-            repost = next((r.get("id") for r in tweet.get("referenced_tweets") or []
-                           if isinstance(r, dict) and r.get("type") == "retweeted"), None)
-            username = user.get("username")
-            found.append(Mention(
-                source=self.name, external_id=str(tweet["id"]), text=tweet["text"],
-                author_id=tweet.get("author_id"), author=username, author_name=user.get("name"),
-                author_reach=int((user.get("public_metrics") or {}).get("followers_count") or 0),
-                url=f"https://x.com/{username or 'i'}/status/{tweet['id']}",
-                posted_at=parse_time(tweet.get("created_at")), query=query,
-                repost_of=str(repost) if repost else None, raw={"lang": tweet.get("lang")},
-            ))
+        data = page.get("data")
+        for tweet in data if isinstance(data, list) else []:
+            try:
+                found.append(self._mention(tweet, users, query))
+            except (KeyError, TypeError, AttributeError, ValueError) as e:
+                log.warning("x: skipped a malformed tweet (%s): %.200r", e, tweet)
         return found
+
+    def _mention(self, tweet: Any, users: dict[Any, dict[str, Any]], query: str) -> Mention:
+        if not isinstance(tweet, dict) or not tweet.get("id") or not isinstance(tweet.get("text"), str):
+            raise ValueError("no id or no text")
+        user = users.get(tweet.get("author_id")) or {}
+        repost = next((r.get("id") for r in tweet.get("referenced_tweets") or []
+                       if isinstance(r, dict) and r.get("type") == "retweeted"), None)
+        username = user.get("username")
+        return Mention(
+            source=self.name, external_id=str(tweet["id"]), text=tweet["text"],
+            author_id=tweet.get("author_id"), author=username, author_name=user.get("name"),
+            author_reach=int((user.get("public_metrics") or {}).get("followers_count") or 0),
+            url=f"https://x.com/{username or 'i'}/status/{tweet['id']}",
+            posted_at=parse_time(tweet.get("created_at")), query=query,
+            repost_of=str(repost) if repost else None, raw={"lang": tweet.get("lang")},
+        )

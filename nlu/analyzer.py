@@ -192,7 +192,7 @@ class Analyzer:
         contexts = contexts or [None] * len(texts)
         if len(contexts) != len(texts):
             raise NLUError("analyze_many needs one context per text")
-        cleaned = [clean(t) for t in texts]
+        cleaned = [clean(t[: self.config.max_input_chars]) for t in texts]  # a megabyte of text costs no more
         cut = [t[: self.config.max_chars] for t in cleaned]
         results = [self._empty(t, c) for t, c in zip(cleaned, contexts, strict=True)]
         batch = [i for i, t in enumerate(cut) if t]  # emoji only: no intent, but affect still counts

@@ -37,3 +37,4 @@ class NLUConfig(BaseModel):
     sentiment_model_weight: float = Field(1.0, ge=0.0, le=1.0)
     sentiment_model_languages: list[str] = Field(default_factory=list)
     max_chars: int = 2000  # longer texts are cut before encoding (entities still see the whole text)
+    max_input_chars: int = Field(5000, ge=100, description="analysis reads at most this much of a text (entities too)")

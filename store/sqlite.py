@@ -24,6 +24,8 @@ class SQLiteBackend:
 
     def __init__(self, path: str | Path | None = None, busy_timeout_ms: int = 5000) -> None:
         self.path = None if path in (None, ":memory:") else Path(path)
+        if self.path is not None and self.path.is_dir():
+            raise StoreError(f"cannot open SQLite database {self.path}: it is a directory")
         try:
             if self.path is not None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -38,11 +40,15 @@ class SQLiteBackend:
         self.db = conn  # plain sqlite3: sqlite-utils' Database would import numpy (0.1 s at every start)
         self._lock = threading.RLock()
         self._depth = 0
-        self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        self.db.execute("PRAGMA foreign_keys = ON")
-        if self.path is not None:
-            self.db.execute("PRAGMA journal_mode = WAL")
-            self.db.execute("PRAGMA synchronous = NORMAL")
+        try:
+            self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            if self.path is not None:
+                self.db.execute("PRAGMA journal_mode = WAL")
+                self.db.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.Error as e:
+            conn.close()
+            raise StoreError(f"cannot open SQLite database {self.path}: {e}") from e
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self._lock, _translated():

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from store.schema import MIGRATIONS, statements
 from webcare.errors import NotFound, StoreError
+from webcare.redact import redact
 
 Row = dict[str, Any]
 CONVERSATION_STATES = ("bot", "waiting", "human", "closed")
@@ -50,7 +51,7 @@ def open_backend(url: str, busy_timeout_ms: int = 5000) -> Backend:
         except ImportError as e:
             raise StoreError("the PostgreSQL backend is not available in this installation") from e
         return PostgresBackend(url)
-    raise StoreError(f"unsupported store url {url!r}: use sqlite:///path.db or postgresql://…")
+    raise StoreError(f"unsupported store url {redact(url)!r}: use sqlite:///path.db or postgresql://…")
 
 
 def _decode(row: Row | None) -> Row | None:

@@ -23,7 +23,7 @@ from tests.emulators.console_kit import (
 @pytest.fixture
 def app(store, tmp_path):
     engine = make_engine(store, write_content(tmp_path / "content"))
-    app = create_app(store, settings(login_attempts=3), engine)
+    app = create_app(store, settings(login_attempts=3, metrics_token="scrape-token"), engine)
     for name, role in (("alice", "agent"), ("sam", "social"), ("root", "admin")):
         add_user(store, name, role)
     return app
@@ -384,7 +384,7 @@ def test_healthz_and_metrics(app, customer):
     escalate(customer)
     client = TestClient(app)
     assert client.get("/healthz").json() == {"status": "ok", "schema": app.state.store.schema_version()}
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers={"Authorization": "Bearer scrape-token"}).text
     assert 'webcare_messages_total{channel="webchat",delivery="none",direction="in"} 2.0' in metrics
     assert 'webcare_events_total{kind="escalated"} 1.0' in metrics
     assert "webcare_queue_length 1.0" in metrics

@@ -81,13 +81,18 @@ def test_a_cli_user_signs_in_and_a_disabled_one_cannot(db):
     assert login(TestClient(client.app), "erin", "erin's password").status_code == 401
 
 
-def test_limiter_window_slides():
+def test_limiter_backs_off_exponentially_up_to_a_cap_and_forgets_after_the_window():
     now = [0.0]
-    limiter = LoginLimiter(2, 60, clock=lambda: now[0])
+    limiter = LoginLimiter(2, 600, max_delay=8, clock=lambda: now[0])
     limiter.failed("k")
-    limiter.failed("k")
-    assert limiter.retry_after("k") == 60
-    now[0] = 30
-    assert limiter.retry_after("k") == 30 and limiter.retry_after("other") == 0
-    now[0] = 61
-    assert limiter.retry_after("k") == 0
+    assert limiter.retry_after("k") == 0  # the first failures are free
+    waits = []
+    for _ in range(6):
+        limiter.failed("k")
+        waits.append(limiter.retry_after("k"))
+    assert waits == [1, 2, 4, 8, 8, 8] and limiter.retry_after("other") == 0
+    now[0] = 8
+    assert limiter.retry_after("k") == 0  # never locked out for longer than the cap
+    now[0] = 601
+    limiter.failed("new")
+    assert len(limiter) == 1  # "k" was forgotten: no failure within the window

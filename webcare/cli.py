@@ -6,6 +6,7 @@ import getpass
 import importlib
 import json
 import sys
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from webcare import __version__
+from webcare.commands import ID
 from webcare.commands.progress import nlu_progress
 from webcare.errors import WebcareError
+from webcare.redact import install_logging, redact
 from webcare.roles import ROLES, needs_nlu
 
 if TYPE_CHECKING:  # imported when a command runs: `--help` and `--version` need no config or store
@@ -31,7 +34,18 @@ LAZY_COMMANDS = {  # imported when used, so that one command does not pay for th
 
 
 class WebcareGroup(click.Group):
-    """Shows a WebcareError as one clear line, without a traceback; imports LAZY_COMMANDS on use."""
+    """Shows a WebcareError as one clear line, without a traceback or secrets; imports LAZY_COMMANDS on use."""
+
+    def main(self, args: Sequence[str] | None = None, *rest: Any, **kwargs: Any) -> Any:
+        """Refuse arguments that are not valid UTF-8 (the shell passed bytes Python could not decode)."""
+        given = list(sys.argv[1:] if args is None else args)
+        for number, arg in enumerate(given, 1):
+            try:
+                arg.encode("utf-8")
+            except UnicodeEncodeError:
+                click.echo(f"Error: argument {number} is not valid UTF-8", err=True)
+                sys.exit(2)
+        return super().main(given, *rest, **kwargs)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
@@ -46,7 +60,7 @@ class WebcareGroup(click.Group):
         try:
             return super().invoke(ctx)
         except WebcareError as e:
-            raise click.ClickException(str(e)) from e
+            raise click.ClickException(redact(str(e))) from e
 
 
 @click.group(cls=WebcareGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -126,6 +140,7 @@ def run(app: App, roles: tuple[str, ...]) -> None:
     for chatty in ("httpx", "bm25s", "apscheduler"):  # a line per HTTP request or index build is noise
         logging.getLogger(chatty).setLevel(logging.WARNING)
     chosen = set(roles or ROLES)
+    install_logging()
     app.store.migrate()
     if "console" in chosen and app.settings.console.enabled and not app.store.users():
         _progress("no staff users yet: add one with `webcare users add NAME --role admin` to log in")
@@ -167,7 +182,7 @@ def tickets_list(app: App, status: str | None, kind: str | None, limit: int, as_
 
 
 @tickets.command("show")
-@click.argument("ticket_id", type=int)
+@click.argument("ticket_id", type=ID)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def tickets_show(app: App, ticket_id: int, as_json: bool) -> None:

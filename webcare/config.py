@@ -2,7 +2,8 @@
 
 Each package owns the pydantic model of its own section (`store.config`, `nlu.config`,
 `bot.config`, `listeners.config`, `console.config`); this module composes them, expands
-`${ENV_VAR}` / `${ENV_VAR:-default}` references, and turns validation errors into one
+`${ENV_VAR}` / `${ENV_VAR:-default}` references (registering what came from the environment,
+and every `SecretStr`, with `webcare.redact`, so no error or log line shows it), and turns validation errors into one
 `ConfigError` line that names the key and the line of the file.
 """
 
@@ -14,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from bot.config import ChannelsConfig, DialogueConfig, EscalationConfig
 from console.config import ConsoleConfig
 from listeners.config import ListenersConfig
 from nlu.config import NLUConfig
 from store.config import StoreConfig
+from webcare import redact
 from webcare.errors import ConfigError
 
 DEFAULT_PATH = Path("config.yml")
@@ -47,15 +49,49 @@ def expand_env(value: Any) -> Any:
     """Replace `${VAR}` and `${VAR:-default}` in every string of a parsed YAML tree.
 
     A value that is nothing but one reference, and expands to nothing, becomes null (unset).
+    Values read from the environment count as secrets (see `_from_env`).
     """
     if isinstance(value, str):
-        expanded = _ENV_REF.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), value)
+        expanded = _ENV_REF.sub(_from_env, value)
         return None if expanded == "" and _ENV_REF.fullmatch(value) else expanded
     if isinstance(value, list):
         return [expand_env(v) for v in value]
     if isinstance(value, dict):
         return {k: expand_env(v) for k, v in value.items()}
     return value
+
+
+def _from_env(match: re.Match[str]) -> str:
+    """The value of one `${VAR:-default}`; a value set in the environment is registered as a secret.
+
+    A URL is not registered whole (the store URL would vanish from every message): `redact`
+    masks the password inside any URL.
+    """
+    value = os.environ.get(match.group(1))
+    if value is None:
+        return match.group(2) or ""
+    if "://" not in value:
+        redact.register(value)
+    return value
+
+
+def register_secrets(model: BaseModel) -> None:
+    """Register the value of every `SecretStr` in a settings tree with `webcare.redact`."""
+    for name in type(model).model_fields:
+        _register_value(getattr(model, name))
+
+
+def _register_value(value: Any) -> None:
+    if isinstance(value, SecretStr):
+        redact.register(value.get_secret_value())
+    elif isinstance(value, BaseModel):
+        register_secrets(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _register_value(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _register_value(item)
 
 
 def _key_lines(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
@@ -98,7 +134,7 @@ def parse_settings(text: str, source: str = "config.yml") -> Settings:
         raise ConfigError(f"{source}: the top level must be a mapping of sections")
     lines = _key_lines(node) if node is not None else {}
     try:
-        return Settings.model_validate(expand_env(data))
+        settings = Settings.model_validate(expand_env(data))
     except ValidationError as e:
         err = e.errors()[0]
         loc = tuple(err["loc"])
@@ -107,6 +143,8 @@ def parse_settings(text: str, source: str = "config.yml") -> Settings:
         where = f" line {line}" if line else ""
         more = f" (and {len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
         raise ConfigError(f"{source}{where}: {key}: {err['msg']}{more}") from e
+    register_secrets(settings)
+    return settings
 
 
 def load_settings(path: str | Path | None = None) -> Settings:

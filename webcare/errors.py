@@ -53,3 +53,11 @@ class RateLimited(ListenerError):
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class TooManyRequests(WebcareError):
+    """A client went over a rate limit; it may try again after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -30,7 +30,10 @@ async def _serve_console(app: App, channels: dict[str, Any], stop: asyncio.Event
     settings = app.settings.console
     web = create_app(app.store, app.settings, engine=app.engine())
     channels["webchat"] = web.state.webchat
-    server = uvicorn.Server(uvicorn.Config(web, host=settings.host, port=settings.port, log_level="warning"))
+    # The app itself believes X-Forwarded-For from console.forwarded_allow_ips only (uvicorn would trust
+    # 127.0.0.1 by default); uvicorn's log lines go through the root logger and its redacting filter.
+    server = uvicorn.Server(uvicorn.Config(web, host=settings.host, port=settings.port, log_level="warning",
+                                           proxy_headers=False, log_config=None))
 
     async def serve() -> None:
         task = asyncio.create_task(server.serve())

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from webcare.text import storable
+
 
 @dataclass(frozen=True)
 class Button:
@@ -31,6 +33,10 @@ class IncomingMessage:
     platform_message_id: str | None = None
     attachments: tuple[str, ...] = ()
     language_hint: str | None = None
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():  # a lone surrogate (JSON allows one) would fail the insert
+            object.__setattr__(self, name, storable(value))
 
 
 @dataclass

@@ -21,9 +21,10 @@ from collections.abc import Callable
 from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
+from bot.channels.telegram import utf16_len
 from bot.config import StaffTelegramConfig
 from bot.engine import DialogueEngine
 from store import Store
@@ -32,6 +33,10 @@ from webcare.errors import StoreError
 log = logging.getLogger(__name__)
 
 TICKET_REF = re.compile(r"#(\d+)")
+MAX_POST = 4096  # Telegram's limit for a message, in UTF-16 units
+SUMMARY_UNITS = 1500  # what the card shows of a long summary, of a transcript line and of a forwarded message
+LINE_UNITS = 400
+FORWARD_UNITS = 600  # escaped, six times this still fits one post
 HELP = ("Reply to a ticket post to answer the customer.\n"
         "/take <ticket> — take the case · /reply <ticket> <text> — answer · /done [ticket] — hand back to the bot"
         " · /close [ticket] — end the conversation")
@@ -45,6 +50,16 @@ def agent_name(user: User) -> str:
 def shown_name(user: User) -> str:
     """How the customer hears a staff member named: their Telegram first name."""
     return user.first_name or agent_name(user)
+
+
+def cut(text: str, units: int) -> str:
+    """`text` cut to at most `units` UTF-16 units (never inside a surrogate pair), with "…" when cut."""
+    if utf16_len(text) <= units:
+        return text
+    if units <= 1:
+        return ""
+    encoded = text.encode("utf-16-le")[: 2 * (units - 1)]
+    return encoded.decode("utf-16-le", errors="ignore") + "…"
 
 
 def cursor_key(ticket_id: int) -> str:
@@ -113,51 +128,78 @@ class StaffBridge:
             last = messages[-1]["id"] if messages else 0
             fresh = seen is None or seen["reopened"] != ticket["reopened"]
             if fresh:
-                await self.post(self.card(ticket, conversation, messages), take_button=ticket["id"])
-                posts += 1
+                posts += await self._post_or_skip(ticket, self.card(ticket, conversation, messages), take=True)
             else:
                 for message in messages:
                     if message["id"] > seen["last"] and message["direction"] == "in":
-                        await self.post(self.forward(ticket, message))
-                        posts += 1
+                        posts += await self._post_or_skip(ticket, self.forward(ticket, message))
             if fresh or last > seen["last"]:
                 state = json.dumps({"reopened": ticket["reopened"], "last": last})
                 await asyncio.to_thread(self.store.set_cursor, key, state)
         return posts
 
+    async def _post_or_skip(self, ticket: dict[str, Any], text: str, take: bool = False) -> int:
+        """Post; a post Telegram refuses for good (400) is logged as failed with its reason and skipped,
+        so one bad post never holds up the escalations after it. Returns the posts made (0 or 1)."""
+        try:
+            await self.post(text, take_button=ticket["id"] if take else None)
+        except BadRequest as e:
+            log.warning("the staff group refused the post for ticket #%s: %s", ticket["id"], e)
+            await asyncio.to_thread(self.store.log_event, "staff_post_failed", ticket_id=ticket["id"],
+                                    conversation_id=ticket["conversation_id"], data={"reason": str(e)})
+            return 0
+        return 1
+
     def card(self, ticket: dict[str, Any], conversation: dict[str, Any], messages: list[dict[str, Any]]) -> str:
-        """The escalation post: ticket, priority, reason, the story-so-far summary and the last lines."""
+        """The escalation post: ticket, priority, reason, the story-so-far summary and the last lines.
+
+        Texts are cut before they are escaped (cutting HTML leaves broken tags and entities), in
+        UTF-16 units as Telegram counts; the oldest lines go first until the post fits.
+        """
         story = ticket["story"] or {}
-        lines = [
-            f"🎫 <b>#{ticket['id']}</b> · {html.escape(ticket['priority'])} · "
-            + f"{html.escape(ticket['reason'] or '')} · {html.escape(conversation['channel'])}",
-            html.escape(ticket["summary"] or ""),
-        ]
         transcript = story.get("transcript") or [{"author": m["author"], "text": m["text"]} for m in messages]
         shown = transcript[-self.config.transcript_lines:] if self.config.transcript_lines else []
-        if shown:
-            lines.append("")
-            lines += [f"<i>{html.escape(t['author'])}</i>: {html.escape(t['text'] or '')}" for t in shown]
-        lines += ["", f"Reply to this message to answer. /take {ticket['id']} · /done {ticket['id']}"]
-        return "\n".join(lines)
+        lines = [(cut(t["author"] or "", 64), cut(t["text"] or "", LINE_UNITS)) for t in shown]
+        summary = cut(ticket["summary"] or "", SUMMARY_UNITS)
+        while True:
+            text = self._render_card(ticket, conversation, summary, lines)
+            if utf16_len(text) <= MAX_POST or not (lines or summary):
+                return text
+            if lines:
+                lines.pop(0)
+            else:
+                summary = cut(summary, utf16_len(summary) // 2)
+
+    @staticmethod
+    def _render_card(ticket: dict[str, Any], conversation: dict[str, Any], summary: str,
+                     lines: list[tuple[str, str]]) -> str:
+        head = [
+            f"🎫 <b>#{ticket['id']}</b> · {html.escape(ticket['priority'])} · "
+            + f"{html.escape(cut(ticket['reason'] or '', 64))} · {html.escape(cut(conversation['channel'], 64))}",
+            html.escape(summary),
+        ]
+        if lines:
+            head.append("")
+            head += [f"<i>{html.escape(author)}</i>: {html.escape(text)}" for author, text in lines]
+        return "\n".join([*head, "", f"Reply to this message to answer. /take {ticket['id']} · /done {ticket['id']}"])
 
     @staticmethod
     def forward(ticket: dict[str, Any], message: dict[str, Any]) -> str:
         text = message["text"] if message["kind"] in ("text", "button") else f"[{message['kind']}]"
-        return f"💬 <b>#{ticket['id']}</b> customer: {html.escape(text or '')}"
+        return f"💬 <b>#{ticket['id']}</b> customer: {html.escape(cut(text or '', FORWARD_UNITS))}"
 
     async def post(self, text: str, take_button: int | None = None, reply_to: int | None = None) -> Message:
         markup = None
         if take_button is not None:
             markup = InlineKeyboardMarkup([[InlineKeyboardButton(f"Take #{take_button}",
                                                                  callback_data=f"take:{take_button}")]])
-        return await self.bot.send_message(self.chat_id, text[:4096], parse_mode="HTML", reply_markup=markup,
+        return await self.bot.send_message(self.chat_id, text, parse_mode="HTML", reply_markup=markup,
                                            reply_to_message_id=reply_to)
 
     async def say(self, text: str, reply_to: Message | None) -> None:
         """A short plain-text note to staff; its failure is logged, never raised."""
         try:
-            await self.post(html.escape(text), reply_to=reply_to.message_id if reply_to else None)
+            await self.post(html.escape(cut(text, FORWARD_UNITS)), reply_to=reply_to.message_id if reply_to else None)
         except TelegramError as e:
             log.warning("could not tell the staff group %r: %s", text, e)
 

@@ -44,6 +44,7 @@ from bot.handoff import shown_text
 from bot.outbox import OutboxDispatcher, backoff, worker_name
 from store import Store
 from webcare.errors import ConfigError, DeliveryFailed, StoreError
+from webcare.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +277,8 @@ class TelegramChannel:
                                                 allowed_updates=ALLOWED_UPDATES)
         except TelegramError as e:
             await self._shutdown()
-            raise ConfigError(f"Telegram did not accept the bot at {self.config.base_url}: {e}") from e
+            reason = redact(str(e), self.application.bot.token)  # InvalidToken quotes the token in full
+            raise ConfigError(f"Telegram did not accept the bot at {self.config.base_url}: {reason}") from e
         if self.staff is not None:
             await self.staff.start()
         for chat_id in {row["chat_id"] for row in await asyncio.to_thread(self.store.pending_outbox, self.name)}:

@@ -18,7 +18,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
@@ -37,6 +37,13 @@ SESSION_DAYS = 90
 MAX_COOKIE = 200
 _ASSETS = Path(__file__).with_name("static")  # chat.html, chat.js, chat.css, widget.js
 _KINDS = ("text", "button")
+NEW_ESCALATION = ("escalate_ack", "escalate_ack_closed")  # the replies of a turn that opened a ticket
+
+
+class Limits(Protocol):
+    """Per-address rates (console.limits.AddressLimits): `hit` raises TooManyRequests when over."""
+
+    def hit(self, kind: str, address: str) -> None: ...
 
 
 def reference(chat_id: str) -> str:
@@ -72,9 +79,10 @@ class WebChat:
     name = "webchat"
 
     def __init__(self, store: Store, engine: DialogueEngine | None = None, poll_seconds: float = 1.0,
-                 secret: str | None = None) -> None:
+                 secret: str | None = None, limits: Limits | None = None) -> None:
         self.store = store
         self.engine = engine
+        self.limits = limits
         self.poll_seconds = poll_seconds
         self.sessions = ChatSessions(secret)
         self.worker = worker_name("webchat")
@@ -97,19 +105,20 @@ class WebChat:
         for loop, event in list(self._waiters.get(chat_id, ())):
             loop.call_soon_threadsafe(event.set)
 
-    def post(self, chat_id: str, text: str, kind: str = "text", client_id: str | None = None) -> None:
-        """Hand one customer message to the dialogue engine (blocking: run it in a thread)."""
+    def post(self, chat_id: str, text: str, kind: str = "text", client_id: str | None = None,
+             address: str | None = None) -> None:
+        """Hand one customer message to the dialogue engine (blocking: run it in a thread).
+
+        A turn that opens a new escalation counts against the client address's escalation rate;
+        over it, the whole turn is undone and `TooManyRequests` raised.
+        """
         assert self.engine is not None
-        self.engine.handle(
-            IncomingMessage(
-                channel=self.name,
-                external_user_id=chat_id,
-                chat_id=chat_id,
-                text=text,
-                kind=kind,
-                platform_message_id=client_id,
-            )
-        )
+        message = IncomingMessage(channel=self.name, external_user_id=chat_id, chat_id=chat_id, text=text,
+                                  kind=kind, platform_message_id=client_id)
+        with self.store.transaction():
+            replies = self.engine.handle(message)
+            if self.limits and address and any(r.template in NEW_ESCALATION for r in replies):
+                self.limits.hit("escalation", address)
 
     def history(self, chat_id: str, after: int = 0) -> list[dict[str, Any]]:
         """Deliver the chat's pending replies, then return what the customer sees after message `after`."""
@@ -155,6 +164,20 @@ def public(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _address(request: Request) -> str:
+    """The client address (the forwarded one behind a trusted proxy, see console.forwarded_allow_ips)."""
+    return request.client.host if request.client else "unknown"
+
+
+def _is_unicode(text: str) -> bool:
+    """False for text with lone surrogates, which JSON allows and no database stores."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def router(chat: WebChat, secure_cookies: bool = False) -> APIRouter:
     """The web chat's routes, to include under /chat in the web app."""
     api = APIRouter()
@@ -162,20 +185,23 @@ def router(chat: WebChat, secure_cookies: bool = False) -> APIRouter:
     def chat_id_of(request: Request) -> str | None:
         return chat.sessions.chat_id(request.cookies.get(COOKIE))
 
-    def new_session(response: Response) -> Response:
+    def new_session(request: Request, response: Response) -> Response:
+        """Issue a chat session (counted against the client address's session rate)."""
+        if chat.limits:
+            chat.limits.hit("session", _address(request))
         response.set_cookie(COOKIE, chat.sessions.issue(), max_age=SESSION_DAYS * 86400, httponly=True,
                             samesite="lax", secure=secure_cookies)
         return response
 
-    def refused() -> Response:
+    def refused(request: Request) -> Response:
         """No session this server issued: refused, with a new session for the next try."""
-        return new_session(JSONResponse({"detail": "no chat session: a new one was started, try again"}, 401))
+        return new_session(request, JSONResponse({"detail": "no chat session: a new one was started, try again"}, 401))
 
     @api.get("/chat", include_in_schema=False)
     def page(request: Request) -> Response:
         response = FileResponse(_ASSETS / "chat.html", media_type="text/html")
         if chat_id_of(request) is None:
-            new_session(response)
+            new_session(request, response)
         response.headers["Content-Security-Policy"] = (
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors *"
         )
@@ -192,15 +218,17 @@ def router(chat: WebChat, secure_cookies: bool = False) -> APIRouter:
     async def send_message(request: Request) -> Response:
         chat_id = chat_id_of(request)
         if chat_id is None:
-            return refused()
+            return refused(request)
         if chat.engine is None:
             raise HTTPException(503, "the chat bot is not running in this process")
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             raise HTTPException(415, "send JSON: {\"text\": \"…\"}")
+        if chat.limits:
+            chat.limits.hit("message", _address(request))
         try:
             body = json.loads(await request.body())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise HTTPException(400, f"the body is not valid JSON ({e})") from e
+        except (ValueError, RecursionError) as e:  # also 5,000-digit numbers and deep nesting
+            raise HTTPException(400, "the body is not valid JSON") from e
         if not isinstance(body, dict) or not isinstance(body.get("text"), str):
             raise HTTPException(400, "the body needs a \"text\" string")
         text, kind = body["text"], body.get("kind", "text")
@@ -211,7 +239,10 @@ def router(chat: WebChat, secure_cookies: bool = False) -> APIRouter:
             raise HTTPException(413, f"a message may have at most {MAX_TEXT} characters")
         if client_id is not None and (not isinstance(client_id, str) or len(client_id) > 64):
             raise HTTPException(400, "id must be a string of at most 64 characters")
-        await asyncio.to_thread(chat.post, chat_id, text, kind, client_id and f"{chat_id}:{client_id}")
+        if not _is_unicode(text) or not _is_unicode(client_id or ""):
+            raise HTTPException(400, "the text is not valid Unicode (it has lone surrogates)")
+        await asyncio.to_thread(chat.post, chat_id, text, kind, client_id and f"{chat_id}:{client_id}",
+                                _address(request))
         chat.wake(chat_id)
         return JSONResponse({"ok": True}, status_code=202)
 
@@ -219,16 +250,16 @@ def router(chat: WebChat, secure_cookies: bool = False) -> APIRouter:
     async def messages(request: Request, after: int = 0, wait: float = 0.0) -> Any:
         chat_id = chat_id_of(request)
         if chat_id is None:
-            return refused()
+            return refused(request)
         return {"messages": await chat.wait(chat_id, after, max(0.0, min(wait, STREAM_SECONDS)))}
 
     @api.get("/chat/api/stream")
     async def stream(request: Request, after: int = 0) -> Response:
         chat_id = chat_id_of(request)
         if chat_id is None:
-            return refused()
+            return refused(request)
         last = request.headers.get("last-event-id", "")
-        start = int(last) if last.isdigit() else after
+        start = int(last) if last.isascii() and last.isdigit() and len(last) < 19 else after
 
         async def events() -> AsyncIterator[str]:
             seen = start

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from webcare.commands import ID
+
 if TYPE_CHECKING:
     from webcare.app import App
 
@@ -43,7 +45,7 @@ def find(app: App, channel: str, external_id: str) -> None:
 
 
 @customers.command()
-@click.argument("customer_id", type=int)
+@click.argument("customer_id", type=ID)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file.")
 @click.pass_obj
 def export(app: App, customer_id: int, output: Path | None) -> None:
@@ -57,7 +59,7 @@ def export(app: App, customer_id: int, output: Path | None) -> None:
 
 
 @customers.command()
-@click.argument("customer_id", type=int)
+@click.argument("customer_id", type=ID)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
 def erase(app: App, customer_id: int, yes: bool) -> None:

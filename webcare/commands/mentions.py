@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from webcare.commands import ID
 from webcare.commands.progress import nlu_progress
 
 if TYPE_CHECKING:
@@ -41,7 +42,12 @@ def listen(app: App, once: bool) -> None:
         analyzer = app.analyzer(progress=loading)
     runner = ListenerRunner.from_config(app.settings.listeners, app.store, analyzer, progress=progress)
     if once:
-        runner.run_once(force=True)
+        try:
+            results = runner.run_once(force=True)
+        finally:
+            runner.release()
+        for name in (name for name, result in results.items() if result is None and not runner.state[name].last_error):
+            click.echo(f"\n{name}: not polled, another process holds its lease (`webcare listen` is running)", err=True)
     else:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -86,7 +92,7 @@ def mentions_list(app: App, flagged: bool, status: str | None, limit: int, as_js
 
 
 @mentions.command("show")
-@click.argument("mention_id", type=int)
+@click.argument("mention_id", type=ID)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def mentions_show(app: App, mention_id: int, as_json: bool) -> None:
@@ -106,7 +112,7 @@ def mentions_show(app: App, mention_id: int, as_json: bool) -> None:
 
 
 @mentions.command("flag")
-@click.argument("mention_id", type=int)
+@click.argument("mention_id", type=ID)
 @click.option("--off", is_flag=True, help="Unflag instead.")
 @click.pass_obj
 def mentions_flag(app: App, mention_id: int, off: bool) -> None:
@@ -116,7 +122,7 @@ def mentions_flag(app: App, mention_id: int, off: bool) -> None:
 
 
 @mentions.command("review")
-@click.argument("mention_id", type=int)
+@click.argument("mention_id", type=ID)
 @click.argument("status", type=click.Choice(REVIEW_STATUSES))
 @click.pass_obj
 def mentions_review(app: App, mention_id: int, status: str) -> None:
