@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(STAMP)-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[hf,test]'
+	$(BIN)/pip install -q -e '.[all,test]'
 	touch $(STAMP) $@
 
 install: $(STAMP) ## create .venv and install webcare

@@ -11,13 +11,13 @@ import re
 import unicodedata
 from typing import Any, Protocol
 
-from bot import proof
-from bot.channels.base import Button, IncomingMessage, OutgoingMessage
-from bot.config import DialogueConfig, EscalationConfig
-from bot.handoff import build_story, csat_score, estimate_wait, priority_for, shown_text, sla_due
-from bot.responses import Responses
-from nlu.types import Analysis
-from store import CLAIM_KINDS, Store
+from webcare.bot import proof
+from webcare.bot.channels.base import Button, IncomingMessage, OutgoingMessage
+from webcare.bot.config import DialogueConfig, EscalationConfig
+from webcare.bot.handoff import build_story, csat_score, estimate_wait, priority_for, shown_text, sla_due
+from webcare.bot.responses import Responses
+from webcare.nlu.types import Analysis
+from webcare.store import CLAIM_KINDS, Store
 from webcare.errors import StoreError
 
 SLOT_ENTITIES = ("order_number", "email", "phone", "product", "date")

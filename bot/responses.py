@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from nlu.data import load_catalogue
+from webcare.nlu.data import load_catalogue
 from webcare.errors import ConfigError
 
 

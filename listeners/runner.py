@@ -19,29 +19,32 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from listeners.base import Listener, PollRateLimited
-from listeners.config import ListenersConfig
-from listeners.triage import BatchResult, TextAnalyzer, Triage
-from store import Store
+from webcare.listeners.base import Listener, PollRateLimited
+from webcare.listeners.config import ListenersConfig
+from webcare.listeners.triage import BatchResult, TextAnalyzer, Triage
+from webcare.store import Store
+from webcare import extras
 from webcare.errors import ConfigError, RateLimited, WebcareError
 
 log = logging.getLogger(__name__)
 
 
+LISTENERS = {  # network → (module, class); a network's client library loads only when it is enabled
+    "x": ("webcare.listeners.x", "XListener"),
+    "bluesky": ("webcare.listeners.bluesky", "BlueskyListener"),
+    "mastodon": ("webcare.listeners.mastodon", "MastodonListener"),
+    "rss": ("webcare.listeners.rss", "RSSListener"),
+}
+
+
 def build_listeners(config: ListenersConfig) -> list[Listener]:
     """The enabled listeners, each built from its section (a ConfigError names what is missing)."""
-    from listeners.bluesky import BlueskyListener
-    from listeners.mastodon import MastodonListener
-    from listeners.rss import RSSListener
-    from listeners.x import XListener
-
-    registry: dict[str, Any] = {"x": XListener, "bluesky": BlueskyListener, "mastodon": MastodonListener,
-                                "rss": RSSListener}
     built = []
-    for name, cls in registry.items():
+    for name, (module, cls) in LISTENERS.items():
         section = getattr(config, name)
         if section.enabled:
-            built.append(cls(section, timeout=config.timeout_seconds))
+            listener = getattr(extras.load(module, "listeners", f"listeners.{name}"), cls)
+            built.append(listener(section, timeout=config.timeout_seconds))
     return built
 
 

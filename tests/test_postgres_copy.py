@@ -12,10 +12,10 @@ import click
 import pytest
 from click.testing import CliRunner
 
-import store.copy
-from store import Store
-from store.copy import TABLES, copy_store, row_counts
-from store.schema import MIGRATIONS
+import webcare.store.copy as store_copy
+from webcare.store import Store
+from webcare.store.copy import TABLES, copy_store, row_counts
+from webcare.store.schema import MIGRATIONS
 from tests.test_store_contract import mention, personal_customer
 from webcare.cli import cli
 from webcare.errors import StoreError
@@ -102,14 +102,14 @@ def test_copy_refuses_a_store_that_is_not_empty(config, sqlite_url, tmp_path):
 def test_a_copy_that_fails_halfway_leaves_the_target_empty(sqlite_url, tmp_path, monkeypatch):
     source = filled(sqlite_url)
     target = Store.open(f"sqlite:///{tmp_path / 'copy.db'}")
-    insert = store.copy._insert
+    insert = store_copy._insert
 
     def failing(backend, table, rows):
         if table == "tickets":
             raise StoreError("disk full")
         insert(backend, table, rows)
 
-    monkeypatch.setattr(store.copy, "_insert", failing)
+    monkeypatch.setattr(store_copy, "_insert", failing)
     with pytest.raises(StoreError, match="disk full"):
         copy_store(source, target)
     assert set(row_counts(target).values()) == {0}

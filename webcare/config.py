@@ -11,24 +11,30 @@ from __future__ import annotations
 
 import os
 import re
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from bot.config import ChannelsConfig, DialogueConfig, EscalationConfig
-from console.config import ConsoleConfig
-from listeners.config import ListenersConfig
-from nlu.config import NLUConfig
-from store.config import StoreConfig
+from webcare.bot.config import ChannelsConfig, DialogueConfig, EscalationConfig
+from webcare.console.config import ConsoleConfig
+from webcare.listeners.config import ListenersConfig
+from webcare.nlu.config import NLUConfig
+from webcare.store.config import StoreConfig
 from webcare import redact
 from webcare.errors import ConfigError
 
 DEFAULT_PATH = Path("config.yml")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
-SHIPPED_ROOT = Path(__file__).resolve().parent.parent  # the source tree: responses/ lives here
+DEFAULT_DATA_DIR = "responses"
+
+
+def shipped_content() -> Path:
+    """The demo content that ships inside the package (`webcare.responses`), installed or in a checkout."""
+    return Path(str(resources.files("webcare.responses")))
 
 
 class Settings(BaseModel):
@@ -167,9 +173,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
 
 
 def _with_content(settings: Settings) -> Settings:
-    """Point a relative `nlu.data_dir` that is missing here at the shipped demo content."""
-    data_dir = Path(settings.nlu.data_dir)
-    shipped = SHIPPED_ROOT / data_dir
-    if not data_dir.is_absolute() and not data_dir.exists() and shipped.is_dir():
-        settings.nlu.data_dir = str(shipped)
+    """Point the default `nlu.data_dir` at the shipped demo content when there is no such folder here."""
+    if settings.nlu.data_dir == DEFAULT_DATA_DIR and not Path(DEFAULT_DATA_DIR).is_dir():
+        settings.nlu.data_dir = str(shipped_content())
     return settings
