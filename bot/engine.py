@@ -14,14 +14,23 @@ from typing import Any, Protocol
 from bot.channels.base import Button, IncomingMessage, OutgoingMessage
 from bot.config import DialogueConfig, EscalationConfig
 from bot.handoff import build_story, estimate_wait, priority_for
-from bot.responses import Responses
-from nlu.types import Analysis
+from bot.policy import PRICE, STOCK, Rules, asked_object, is_follow_up
+from bot.responses import CatalogueItem, Responses, format_price
+from nlu.types import Analysis, KnowledgeHit
 from store import Store
 
 LINKING_ENTITIES = ("email", "order_number", "phone")
 SLOT_ENTITIES = ("order_number", "email", "phone", "product", "date")
 CSAT_PENDING = "__csat__"
 CSAT_WORDS = {"👍": 5, "👎": 1}
+CONTEXT = "_context"  # the policy's memory in the conversation's slots (hidden from staff's story)
+ORDER_ACTIONS = ("order_status", "cancel_order", "change_address")
+SMALL_TALK = ("greet", "goodbye", "thanks", "affirm", "deny", "help", "bot_challenge", "inform")
+# Typed or pressed /commands the bot honours; any other /text is an ordinary message (never a template name).
+COMMANDS = {"start": "start", "help": "help", "human": "request_human", "restart": "restart",
+            "leave_queue": "leave_queue"}
+INFORMATIONAL_SKIP = ("request_human", "complain") + SMALL_TALK
+PRIORITY_ORDER = ("low", "normal", "high", "urgent")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 
 
@@ -62,6 +71,8 @@ class DialogueEngine:
         self.languages = languages or ["nl", "en"]
         self.default_language = default_language
         self._rules = [re.compile(p, re.IGNORECASE) for p in self.escalation.keywords]
+        self.rules = Rules.compile(self.escalation.risk_categories, self.dialogue.negative_reactions,
+                                   self.dialogue.leave_queue)
 
     # -- entry point ------------------------------------------------------------------------
 
@@ -135,6 +146,7 @@ class _Turn:
         self.message_id = message_id
         self.language = hint or conversation["language"] or engine.default_language
         self.replies: list[OutgoingMessage] = []
+        self.empathy = False  # an empathetic opening is due before the next answer
 
     # -- output -------------------------------------------------------------------------------
 
@@ -173,12 +185,15 @@ class _Turn:
         if not text:
             self.say("empty_message")
             return
-        if self.conversation["pending_intent"] == CSAT_PENDING and self.record_csat(text):
+        if (self.conversation["pending_intent"] == CSAT_PENDING or text.startswith("/csat")) and self.record_csat(text):
             return
         if text.startswith("/language"):
             return self.switch_language(text.removeprefix("/language").strip())
-        if kind == "button" or text.startswith("/"):
-            analysis = self.from_payload(text)
+        command = self.command(text) if kind == "button" or text.startswith("/") else None
+        if command == "restart":
+            return self.restart()
+        if command is not None:
+            analysis = self.from_payload(command)
         else:
             analysis = self.engine.analyzer.analyze(
                 text, {"language": self.conversation["language"], "expecting": self.expecting()}
@@ -186,65 +201,278 @@ class _Turn:
         self.adopt_language(analysis)
         if self.message_id is not None:
             self.store.set_analysis(self.message_id, analysis.to_dict())
-        self.remember_entities(analysis)
+        learned = self.remember_entities(analysis)
         if too_long:
             self.say("message_too_long", limit=self.engine.dialogue.max_message_chars)
         if state == "waiting":
-            self.say("already_escalated")
-            return
+            return self.while_waiting(text, analysis, command, learned)
+        if command == "leave_queue":
+            return self.say("help")
         if is_emoji_only(text) and analysis.sentiment != "negative" and not analysis.intent:
             self.say("emoji_only")
             return
         self.decide(text, analysis)
 
+    def command(self, text: str) -> str | None:
+        """The whitelisted command or intent a /text or button payload names; None for anything else."""
+        name = text.lstrip("/").partition(" ")[0].lower()
+        if name in COMMANDS:
+            return COMMANDS[name]
+        if name in self.engine.responses.intents:
+            return name
+        return None
+
     def decide(self, text: str, analysis: Analysis) -> None:
-        dialogue = self.engine.dialogue
-        rule = next((r for r in self.engine._rules if r.search(text)), None)
-        confident = analysis.intent is not None and not analysis.out_of_scope and analysis.confidence >= dialogue.answer_threshold
-        if rule is not None:
-            return self.escalate("rule", analysis)
-        if confident and analysis.intent == "request_human":
-            return self.escalate("requested", analysis)
-        if (analysis.complaint and analysis.sentiment == "negative") or (confident and analysis.intent == "complain"):
+        """Hand over when that helps; otherwise answer what can be answered; otherwise clarify or fall back."""
+        reason = self.handover_reason(text, analysis)
+        if reason is not None:
+            return self.escalate(reason, analysis)
+        upset = self.upset(analysis)
+        if self.resolve(text, analysis, upset):
+            self.update(fallbacks=0)
+            return
+        if upset:
             self.say("complaint_empathy")
             return self.escalate("complaint", analysis, acknowledge=True)
-        if analysis.urgency == "high" and analysis.sentiment == "negative":
-            return self.escalate("urgent", analysis)
-        pending = self.conversation["pending_intent"]
-        if pending and self.missing_slots(pending) == []:
-            self.update(pending_intent=None, fallbacks=0)
-            return self.answer(pending)
-        if confident:
-            self.update(fallbacks=0)
-            return self.answer(analysis.intent)  # type: ignore[arg-type]
-        if analysis.knowledge:  # NLU returns only hits above its own threshold
-            hit = analysis.knowledge[0]
-            self.update(fallbacks=0)
-            return self.say("knowledge_answer", answer=hit.answer, title=hit.title)
+        dialogue = self.engine.dialogue
         if analysis.confidence >= dialogue.clarify_threshold and analysis.ranking and not analysis.out_of_scope:
             return self.clarify(analysis)
         self.fallback(analysis)
 
-    def answer(self, intent: str) -> None:
-        rule = self.engine.responses.intents.get(intent)
-        if rule is None:  # a command such as /start or /help, answered by its template
-            return self.say(intent if self.engine.responses.has(intent, self.language) else "fallback")
-        if rule.action == "escalate":
-            return self.escalate("requested" if intent == "request_human" else intent, None)
-        if rule.action == "fill_slot":
-            return self.say("help")
+    def handover_reason(self, text: str, analysis: Analysis) -> str | None:
+        """Why this message goes to a person at once: a rule, a risk, a request, or "that didn't help"."""
+        if any(r.search(text) for r in self.engine._rules):
+            return "rule"
+        risk = self.engine.rules.risk(text)
+        if risk is not None:
+            return f"risk:{risk}"
+        if analysis.intent == "request_human" and self.confident(analysis):
+            return "requested"
+        if self.context.get("last") == "answer" and self.engine.rules.negative_reaction(text):
+            return "not_helped"
+        return None
+
+    def upset(self, analysis: Analysis) -> bool:
+        return (analysis.complaint and analysis.sentiment == "negative") or (
+            analysis.intent == "complain" and self.confident(analysis))
+
+    def confident(self, analysis: Analysis) -> bool:
+        return (analysis.intent is not None and not analysis.out_of_scope
+                and analysis.confidence >= self.engine.dialogue.answer_threshold)
+
+    # -- answering ---------------------------------------------------------------------------
+
+    def resolve(self, text: str, analysis: Analysis, upset: bool = False) -> bool:
+        """Answer, ask for a missing slot or decline; False when the bot has nothing to say to this."""
+        if is_follow_up(text) and self.context.get("topic"):
+            analysis = self.with_topic(text, analysis)
+        self.empathy = upset
+        for step in (self.slot_answer, self.catalogue_answer, self.decline, self.action_answer,
+                     self.knowledge_answer, self.intent_answer):
+            if step(text, analysis):
+                return True
+        return False
+
+    def with_topic(self, text: str, analysis: Analysis) -> Analysis:
+        """An elliptical follow-up read together with the question it follows; the language stays this message's."""
+        combined = self.engine.analyzer.analyze(f"{self.context['topic']} {text}",
+                                                {"language": self.language, "expecting": self.expecting()})
+        combined.language = self.language
+        combined.entities = analysis.entities + [e for e in combined.entities if e.type == "product"]
+        return combined
+
+    def slot_answer(self, text: str, analysis: Analysis) -> bool:
+        """A pending request whose slot just came, or a new/corrected order number for the topic at hand."""
+        pending = self.conversation["pending_intent"]
+        if pending and pending != CSAT_PENDING and not self.missing_slots(pending):
+            self.update(pending_intent=None)
+            return self.action(pending, text)
+        topic = self.context.get("intent")
+        fresh = analysis.entity("order_number")
+        if fresh and topic in ORDER_ACTIONS and analysis.intent in (None, "inform", topic, "deny"):
+            return self.action(topic, text)
+        if fresh and analysis.intent in (None, "inform") and not analysis.knowledge:
+            return self.action("order_status", text)
+        return False
+
+    def action_answer(self, text: str, analysis: Analysis) -> bool:
+        if self.confident(analysis) and analysis.intent in ORDER_ACTIONS:
+            return self.action(analysis.intent, text)  # type: ignore[arg-type]
+        return False
+
+    def action(self, intent: str, text: str) -> bool:
+        """Order status, cancelling, an address change: ask for the order number first when it is needed."""
         missing = self.missing_slots(intent)
         if missing:
             self.update(pending_intent=intent)
-            return self.say(f"ask_{missing[0]}")
+            self.remember(last="ask", intent=intent, topic=text)
+            self.opening()
+            self.say(f"ask_{missing[0]}")
+            return True
         slots = self.conversation["slots"]
+        self.opening()
         if intent == "order_status":
-            return self.order_status(slots["order_number"])
-        product = slots.get("product")
-        if intent == "product_availability" and product in self.engine.responses.in_stock:
+            self.order_status(slots["order_number"])
+        else:
+            rule = self.engine.responses.intents.get(intent)
+            self.say(rule.response if rule and rule.response else intent, self.person_button(), **self.values())
+        self.remember(last="answer", intent=intent, topic=text)
+        return True
+
+    def catalogue_answer(self, text: str, analysis: Analysis) -> bool:
+        """Prices, stock and ranges from the catalogue; a thing the shop does not sell is said to be not sold."""
+        catalogue = self.engine.responses.catalogue
+        if not catalogue.items:
+            return False
+        item = self.product(analysis)
+        if item is None:
+            obj = asked_object(text)
+            if obj is None or not (PRICE.search(text) or STOCK.search(text) or self.sells_question(analysis)):
+                return False
+            category = catalogue.category_of(obj)
+            if category:
+                return self.category_answer(category, text)
+            if not catalogue.knows(obj) and not self.service_words(obj) and self.product_question(analysis):
+                self.remember(last="decline", topic=None)
+                self.say("decline_not_sold", thing=obj)
+                return True
+            return False
+        if PRICE.search(text):
+            template = "product_price"
+        elif STOCK.search(text) or analysis.intent == "product_availability":
+            template = "product_in_stock" if item.in_stock else "product_out_of_stock"
+        elif analysis.intent in ("product_info", None) or self.sells_question(analysis):
+            template = "product_details"
+        else:
+            return False
+        self.opening()
+        self.say(template, self.person_button(), product=item.name, price=format_price(item.price, self.language),
+                 category=self.engine.responses.catalogue.category_name(item.category, self.language),
+                 stock=self.engine.responses.render("stock_yes" if item.in_stock else "stock_no", self.language))
+        self.remember(last="answer", intent="product_info", topic=text, product=item.name)
+        return True
+
+    def category_answer(self, category: str, text: str) -> bool:
+        catalogue = self.engine.responses.catalogue
+        lines = []
+        for item in catalogue.in_category(category):
+            stock = "" if item.in_stock else " — " + self.engine.responses.render("stock_no", self.language)
+            lines.append(f"{item.name} ({format_price(item.price, self.language)}{stock})")
+        self.say("catalogue_category", self.person_button(),
+                 category=catalogue.category_name(category, self.language), products="; ".join(lines))
+        self.remember(last="answer", intent="product_info", topic=text)
+        return True
+
+    def product(self, analysis: Analysis) -> CatalogueItem | None:
+        """The catalogue product this message (or, in a follow-up, the conversation) is about."""
+        items = self.engine.responses.catalogue.items
+        for entity in analysis.entities:
+            if entity.type == "product" and entity.value in items:
+                return items[entity.value]
+        return None
+
+    def sells_question(self, analysis: Analysis) -> bool:
+        return analysis.intent in ("product_availability", "product_info")
+
+    def product_question(self, analysis: Analysis) -> bool:
+        """Whether the NLU read this as (or could not place) a product question, not a question about a service."""
+        return not self.confident(analysis) or analysis.intent in ("product_availability", "product_info",
+                                                                   "delivery_cost")
+
+    def service_words(self, phrase: str) -> bool:
+        """Whether a phrase names something the shop's content talks about (shipping, gift cards, …)."""
+        words = [w for w in re.findall(r"\w{4,}", phrase.lower())]
+        vocabulary = self.engine.responses.vocabulary
+        return bool(words) and all(w in vocabulary or w.rstrip("s") in vocabulary for w in words)
+
+    def decline(self, text: str, analysis: Analysis) -> bool:
+        """Out of scope (the NLU says so and no article clearly answers it): decline, say what the bot can do."""
+        if not analysis.out_of_scope or analysis.intent is not None or analysis.entity("product"):
+            return False
+        strong = analysis.knowledge and analysis.knowledge[0].score >= self.engine.dialogue.decline_below
+        if strong or not self.engine.responses.is_language(text):
+            return False
+        self.remember(last="decline", topic=None)
+        self.say("decline_out_of_scope")
+        return True
+
+    def knowledge_answer(self, text: str, analysis: Analysis) -> bool:
+        hit = self.best_article(analysis)
+        if hit is None:
+            return False
+        article = self.engine.responses.articles.get((self.language, hit.article_id))
+        answer, title = (article.answer, article.title) if article else (hit.answer, hit.title)
+        self.opening()
+        self.say("knowledge_answer", self.person_button(), answer=answer, title=title)
+        self.remember(last="answer", intent=analysis.intent if self.confident(analysis) else None, topic=text)
+        return True
+
+    def best_article(self, analysis: Analysis) -> KnowledgeHit | None:
+        """The article that answers the question asked: one the intent points to wins a near tie."""
+        if not analysis.knowledge:
+            return None
+        intent = analysis.intent if self.confident(analysis) else None
+        if intent in SMALL_TALK or intent == "request_human":
+            return None
+        articles = self.engine.responses.articles
+
+        def score(hit: KnowledgeHit) -> float:
+            article = articles.get((hit.language, hit.article_id))
+            linked = intent is not None and article is not None and intent in article.intents
+            return hit.score + (self.engine.dialogue.intent_article_bonus if linked else 0.0)
+
+        return max(analysis.knowledge, key=score)
+
+    def intent_answer(self, text: str, analysis: Analysis) -> bool:
+        if not self.confident(analysis):
+            return False
+        intent = analysis.intent
+        assert intent is not None
+        rule = self.engine.responses.intents.get(intent)
+        if rule is None:  # a command such as /start or /help, answered by its template
+            self.say(intent if self.engine.responses.has(intent, self.language) else "fallback")
+            return True
+        if rule.action == "escalate":
+            return False
+        if rule.action == "fill_slot":
+            self.say("help")
+            return True
+        missing = self.missing_slots(intent)
+        if missing:
+            self.update(pending_intent=intent)
+            self.remember(last="ask", intent=intent, topic=text)
+            self.say(f"ask_{missing[0]}")
+            return True
+        if intent == "product_availability" and self.conversation["slots"].get("product") in self.engine.responses.in_stock:
+            product = self.conversation["slots"]["product"]
             stock = "product_in_stock" if self.engine.responses.in_stock[product] else "product_out_of_stock"
-            return self.say(stock, product=product)
-        self.say(rule.response or intent, **slots)
+            self.say(stock, self.person_button(), product=product)
+            self.remember(last="answer", intent=intent, topic=text)
+            return True
+        small = intent in SMALL_TALK or intent == "bot_challenge"
+        if not small:
+            self.opening()
+        self.say(rule.response or intent, None if small else self.person_button(), **self.values())
+        self.remember(last="small_talk" if small else "answer", intent=None if small else intent,
+                      topic=None if small else text)
+        return True
+
+    def values(self) -> dict[str, Any]:
+        return {k: v for k, v in self.conversation["slots"].items() if not k.startswith("_")}
+
+    def opening(self) -> None:
+        """An empathetic first line before the answer, once, when the customer is upset."""
+        if self.empathy:
+            self.empathy = False
+            self.say("empathy")
+
+    def person_button(self) -> list[Button] | None:
+        """'Talk to a person' under an answer (not while already waiting for one)."""
+        if not self.engine.dialogue.offer_human or self.conversation["state"] != "bot":
+            return None
+        if not self.engine.responses.has("button_human", self.language):
+            return None
+        return [Button(self.engine.responses.render("button_human", self.language), "/request_human")]
 
     def order_status(self, order_number: str) -> None:
         order = self.engine.responses.orders.get(order_number)
@@ -253,7 +481,7 @@ class _Turn:
         code = order.get("status", "")
         status = self.engine.responses.order_status_label(code, self.language)
         template = f"order_status_{code}" if self.engine.responses.has(f"order_status_{code}", self.language) else "order_status"
-        self.say(template, order_number=order_number, status=status,
+        self.say(template, self.person_button(), order_number=order_number, status=status,
                  carrier=order.get("carrier", ""), eta=order.get("eta", ""))
 
     def clarify(self, analysis: Analysis) -> None:
@@ -262,6 +490,7 @@ class _Turn:
             return self.fallback(analysis)
         buttons = [Button(self.engine.responses.intent_title(n, self.language), f"/{n}") for n in choices]
         buttons.append(Button(self.engine.responses.render("button_human", self.language), "/request_human"))
+        self.remember(last="clarify")
         self.say("clarify", buttons)
 
     def fallback(self, analysis: Analysis) -> None:
@@ -270,6 +499,7 @@ class _Turn:
         if fallbacks >= self.engine.dialogue.max_fallbacks:
             self.say("fallback_again")
             return self.escalate("fallbacks", analysis, acknowledge=True)
+        self.remember(last="fallback")
         if analysis.knowledge == [] and analysis.out_of_scope and analysis.intent is None:
             return self.say("knowledge_unknown")
         self.say("fallback")
@@ -278,11 +508,14 @@ class _Turn:
         engine = self.engine
         summary, story = build_story(self.store, self.conversation["id"], reason)
         priority = priority_for(reason, analysis.to_dict() if analysis else None)
+        if reason.startswith("risk:") and PRIORITY_ORDER.index(priority) < PRIORITY_ORDER.index("high"):
+            priority = "high"
         now = self.store.clock()
         sla_due = now + engine.escalation.sla_minutes.get(priority, 8 * 60) * 60
         queue = self.store.queue_length()
         ticket, new = self.store.escalate(self.conversation["id"], reason, priority, summary, story, sla_due)
         self.update(pending_intent=None)
+        self.remember(last="escalated", notice_at=now)
         self.conversation["state"] = self.store.conversation(self.conversation["id"])["state"]
         if not new:
             return self.say("already_escalated")
@@ -291,6 +524,47 @@ class _Turn:
             self.say("escalate_ack", wait=wait.describe(self.language), ticket=ticket["id"])
         else:
             self.say("escalate_ack_closed", opens=wait.describe(self.language), ticket=ticket["id"])
+
+    # -- while waiting for staff -------------------------------------------------------------
+
+    def while_waiting(self, text: str, analysis: Analysis, command: str | None, learned: bool) -> None:
+        """Waiting for a person: leave the queue on request, answer what the bot can, keep the ticket's story
+        current, and repeat the queue notice at most once per `dialogue.queue_notice_minutes`."""
+        if command == "leave_queue" or (command is None and self.engine.rules.leaves_queue(text)):
+            return self.leave_queue()
+        if learned:
+            self.refresh_story()
+        risk = self.engine.rules.risk(text)
+        if risk is not None:
+            return self.escalate(f"risk:{risk}", analysis)
+        if command is None and self.resolve(text, analysis):
+            return
+        if command is not None and command in self.engine.responses.intents and self.intent_answer(text, analysis):
+            return
+        now = self.store.clock()
+        if now - float(self.context.get("notice_at") or 0) >= self.engine.dialogue.queue_notice_minutes * 60:
+            self.remember(notice_at=now)
+            self.say("already_escalated", [Button(self.engine.responses.render("button_leave_queue", self.language),
+                                                  "/leave_queue")])
+
+    def leave_queue(self) -> None:
+        self.store.withdraw_escalation(self.conversation["id"])
+        self.conversation["state"] = "bot"
+        self.remember(last=None, notice_at=None)
+        self.say("left_queue")
+
+    def refresh_story(self) -> None:
+        """New facts (an order number, an e-mail) while waiting go into the ticket's story for staff."""
+        ticket = self.store.ticket_for_conversation(self.conversation["id"])
+        if ticket is None:
+            return
+        summary, story = build_story(self.store, self.conversation["id"], ticket["reason"] or "requested")
+        self.store.update_ticket(ticket["id"], summary=summary, story=story)
+
+    def restart(self) -> None:
+        """/restart: slots, pending question and the policy's memory are cleared; the conversation starts over."""
+        self.update(slots={}, pending_intent=None, fallbacks=0)
+        self.say("start")
 
     # -- state helpers ---------------------------------------------------------------------
 
@@ -313,21 +587,33 @@ class _Turn:
             self.update(language=language)
         self.language = language
 
-    def remember_entities(self, analysis: Analysis) -> None:
+    @property
+    def context(self) -> dict[str, Any]:
+        """What the policy remembers between turns: the last action, the topic, the last queue notice."""
+        return dict(self.conversation["slots"].get(CONTEXT) or {})
+
+    def remember(self, **fields: Any) -> None:
+        context = self.context | fields
+        self.update(slots={**self.conversation["slots"], CONTEXT: {k: v for k, v in context.items() if v is not None}})
+
+    def remember_entities(self, analysis: Analysis) -> bool:
+        """Keep the newest value of each slot entity (a correction replaces the old one); True when one changed."""
         slots = dict(self.conversation["slots"])
         for entity in analysis.entities:
-            if entity.type in SLOT_ENTITIES and entity.type not in slots:
+            if entity.type in SLOT_ENTITIES and (entity.type != "product" or entity.value in self.engine.responses.in_stock
+                                                 or "product" not in slots):
                 slots[entity.type] = entity.value
             if entity.type in LINKING_ENTITIES:
                 kept = self.store.attach_identity(self.conversation["customer_id"], entity.type, entity.value.lower())
                 self.conversation["customer_id"] = kept
-        if slots != self.conversation["slots"]:
-            self.update(slots=slots)
+        if slots == self.conversation["slots"]:
+            return False
+        self.update(slots=slots)
+        return True
 
-    def from_payload(self, payload: str) -> Analysis:
-        """A pressed button or a typed /command, as a certain analysis."""
-        name = payload.lstrip("/").partition(" ")[0]
-        name = {"human": "request_human", "start": "start", "help": "help"}.get(name, name)
+    def from_payload(self, name: str) -> Analysis:
+        """A whitelisted command or intent button, as a certain analysis."""
+        payload = f"/{name}"
         return Analysis(text=payload, language=self.language, intent=name, confidence=1.0,
                         ranking=[(name, 1.0)], sentiment="neutral")
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import random
+import re
 import string
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -11,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from nlu.data import load_catalogue
+from nlu.data import Article, load_articles, load_catalogue
+from nlu.knowledge import STOPWORDS
 from webcare.errors import ConfigError
 
 
@@ -24,6 +27,83 @@ class IntentRule:
     requires: tuple[str, ...] = ()
 
 
+COMMON_WORDS = frozenset().union(*STOPWORDS.values())
+
+
+@dataclass(frozen=True)
+class CatalogueItem:
+    """A product the shop sells: its name, price, stock and category, and the phrases that name it."""
+
+    name: str
+    price: float
+    in_stock: bool
+    category: str
+    phrases: tuple[str, ...] = ()
+
+
+@dataclass
+class Catalogue:
+    """The shop's products and categories (`catalogue.yml`): what is sold, at what price, in stock or not."""
+
+    items: dict[str, CatalogueItem] = field(default_factory=dict)  # product name -> item
+    categories: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> {nl: name, en: name, words: [...]}
+
+    @classmethod
+    def load(cls, path: Path) -> Catalogue:
+        if not path.exists():
+            return cls()
+        doc = _read_yaml(path)
+        items = {}
+        for p in doc.get("products") or []:
+            phrases = [p["name"]] + [s for key in p if key.startswith("synonyms_") for s in p[key] or []]
+            items[p["name"]] = CatalogueItem(p["name"], float(p.get("price_eur") or 0), bool(p.get("in_stock", True)),
+                                             str(p.get("category", "")), tuple(s.lower() for s in phrases))
+        return cls(items, {k: dict(v or {}) for k, v in (doc.get("categories") or {}).items()})
+
+    def category_of(self, text: str) -> str | None:
+        """The category a text names ("airfryers", "koffiemachine"), by its display names and `words`."""
+        lower = text.lower()
+        for key, names in self.categories.items():
+            words = [str(w) for k, w in names.items() if k != "words"] + [str(w) for w in names.get("words", [])]
+            for word in words:
+                stem = word.lower().rstrip("s") if len(word) > 4 else word.lower()
+                if re.search(rf"(?<!\w){re.escape(stem)}", lower):
+                    return key
+        return None
+
+    def knows(self, phrase: str) -> bool:
+        """Whether a phrase names something the shop sells: a product, part of one, or a category."""
+        words = re.findall(r"\w[\w-]+", phrase.lower())
+        if not words or self.category_of(phrase):
+            return True
+        vocabulary = " ".join(p for item in self.items.values() for p in item.phrases)
+        return all(re.search(rf"\b{re.escape(w)}\b", vocabulary) if len(w) < 4 else _stem(w) in vocabulary
+                   for w in words)
+
+    def in_category(self, category: str) -> list[CatalogueItem]:
+        return [item for item in self.items.values() if item.category == category]
+
+    def category_name(self, category: str, language: str) -> str:
+        names = self.categories.get(category, {})
+        return str(names.get(language) or names.get("en") or category)
+
+
+def _stem(word: str) -> str:
+    """Crude Dutch/English plural stripping, enough to match "fietsen" or "airfryers" against the catalogue."""
+    for suffix in ("'s", "en", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def format_price(amount: float, language: str) -> str:
+    """€549,00 (nl) or €549.00 (en)."""
+    text = f"{amount:,.2f}"
+    if language == "nl":
+        text = text.replace(",", "_").replace(".", ",").replace("_", ".")
+    return f"€{text}"
+
+
 @dataclass
 class Responses:
     """Templates (`name -> variations`) per language plus the domain rules."""
@@ -33,6 +113,8 @@ class Responses:
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     titles: dict[str, dict[str, str]] = field(default_factory=dict)
     in_stock: dict[str, bool] = field(default_factory=dict)  # catalogue product name -> in stock
+    catalogue: Catalogue = field(default_factory=Catalogue)
+    articles: dict[tuple[str, str], Article] = field(default_factory=dict)  # (language, article id) -> article
     rng: random.Random = field(default_factory=random.Random)
 
     @classmethod
@@ -64,7 +146,24 @@ class Responses:
         orders_file = root / "demo_orders.yml"
         orders = _current_orders(_read_yaml(orders_file)) if orders_file.exists() else {}
         in_stock = {product.name: product.in_stock for product in load_catalogue(root)}
-        return cls(templates=templates, intents=intents, orders=orders, titles=titles, in_stock=in_stock)
+        articles = {(a.language, a.id): a for a in load_articles(root, list(templates))} \
+            if (root / "knowledge").is_dir() else {}
+        return cls(templates=templates, intents=intents, orders=orders, titles=titles, in_stock=in_stock,
+                   catalogue=Catalogue.load(root / "catalogue.yml"), articles=articles)
+
+    @functools.cached_property
+    def vocabulary(self) -> frozenset[str]:
+        """Every word the shop's content uses (templates, articles, catalogue), lower-cased."""
+        texts = [v for t in self.templates.values() for vs in t.values() if isinstance(vs, list) for v in vs]
+        texts += [f"{a.title} {' '.join(a.questions)} {a.answer}" for a in self.articles.values()]
+        texts += [p for item in self.catalogue.items.values() for p in item.phrases]
+        return frozenset(w for text in texts for w in re.findall(r"\w+", str(text).lower()))
+
+    def is_language(self, text: str) -> bool:
+        """Whether a text is words at all (some of them common words or the shop's), not keyboard mashing."""
+        words = re.findall(r"[^\W\d_]+", text.lower())
+        known = [w for w in words if w in COMMON_WORDS or w in self.vocabulary]
+        return bool(words) and len(known) * 2 >= len(words)
 
     @property
     def languages(self) -> list[str]:

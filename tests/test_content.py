@@ -30,6 +30,10 @@ ENGINE_VALUES = {
     "message_too_long": {"limit"},
     "product_in_stock": {"product"},
     "product_out_of_stock": {"product"},
+    "product_price": {"product", "price", "stock", "category"},
+    "product_details": {"product", "price", "stock", "category"},
+    "catalogue_category": {"category", "products"},
+    "decline_not_sold": {"thing"},
 }
 
 

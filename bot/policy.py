@@ -1,0 +1,83 @@
+"""Small, pure pieces of the dialogue policy: what a message asks of the catalogue, whether it is a
+follow-up to the previous question, and the configured rules (risk categories, reactions, leaving the queue).
+
+The decision itself lives in `bot.engine._Turn.decide`; docs/dialogue.md describes the whole policy.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_FLAGS = re.IGNORECASE
+PRICE = re.compile(r"\b(kost|kosten|prijs|prijzen|duur|goedkoo?p\w*|how much|price[sd]?|cost[s]?|expensive|cheap\w*)\b",
+                   _FLAGS)
+STOCK = re.compile(
+    r"\b(voorraad|leverbaar|beschikbaar|verkrijgbaar|uitverkocht|weer binnen|op stock|in stock|out of stock|"
+    r"available|availability|sold out|back in stock|be back|weer (leverbaar|op voorraad|beschikbaar))\b", _FLAGS)
+# "do you sell X", "is X in stock", "how much is X": the X the customer asks about.
+_OBJECT = [re.compile(p, _FLAGS) for p in (
+    r"\b(?:verkopen|verkoopt|verkoop|hebben|voeren|leveren)\s+(?:jullie|je|jij|u|ge|gij|julle)\s+(?:ook\s+|nog\s+|eigenlijk\s+)*"
+    r"(?P<obj>[^?.!,]+)",
+    r"\b(?:kan|kun|kunt)\s+(?:ik|je|men)\s+(?:bij\s+(?:jullie|u)\s+)?(?:ook\s+)?(?P<obj>[^?.!,]+?)\s+(?:kopen|bestellen)\b",
+    r"\b(?:wat|hoeveel)\s+(?:kost|kosten)\s+(?P<obj>[^?.!,]+)",
+    r"\bprijs\s+van\s+(?P<obj>[^?.!,]+)",
+    r"\b(?:is|zijn)\s+(?P<obj>[^?.!,]+?)\s+(?:nog\s+|weer\s+)?(?:op voorraad|leverbaar|beschikbaar|verkrijgbaar|uitverkocht)",
+    r"\bdo\s+(?:you|u|ya)\s+(?:guys\s+)?(?:also\s+|even\s+)?(?:sell|have|stock|carry)\s+(?P<obj>[^?.!,]+)",
+    r"\bcan\s+i\s+(?:also\s+)?(?:buy|order|get)\s+(?P<obj>[^?.!,]+?)\s+(?:from\s+you|at\s+huisraad|here|with\s+you)",
+    r"\bhow\s+much\s+(?:is|are|does|do|for|would)\s+(?P<obj>[^?.!,]+?)(?:\s+cost)?\s*(?:[?.!,]|$)",
+    r"\bprice\s+of\s+(?P<obj>[^?.!,]+)",
+    r"\b(?:is|are)\s+(?P<obj>[^?.!,]+?)\s+(?:still\s+|back\s+)?(?:in stock|available|sold out)",
+)]
+_FILLER = re.compile(
+    r"\b(de|het|een|die|dat|deze|dit|ook|nog|eigenlijk|bij|jullie|je|u|hier|the|a|an|any|some|also|from|you|"
+    r"guys|here|at|huisraad|there|still|back|in|op|te|koop|me|mij|misschien|maybe|please|pls|aub|ff|even)\b", _FLAGS)
+_PRONOUN = re.compile(r"^\s*(het|dat|die|deze|dit|hem|ze|it|that|this|they|them|those|these|one)?\s*$", _FLAGS)
+FOLLOW_UP = re.compile(
+    r"^\s*(en|maar|ook|and|but|also|what about|how about|and what about|en wat|en hoe|en als|en bij|en voor|"
+    r"en de|en het|en in|en op|en naar|and the|and for|and in|and on|and to|or)\b", _FLAGS)
+_PRONOUN_REFERENCE = re.compile(r"\b(het|hij|hem|die|deze|dat ding|it|that one|this one|the other (model|one))\b",
+                                _FLAGS)
+
+
+def asked_object(text: str) -> str | None:
+    """The thing a "do you sell / is … in stock / how much is …" question asks about, fillers removed."""
+    for pattern in _OBJECT:
+        match = pattern.search(text)
+        if match:
+            words = _FILLER.sub(" ", match.group("obj"))
+            words = " ".join(words.split())
+            return None if _PRONOUN.match(words) else words
+    return None
+
+
+def is_follow_up(text: str, max_words: int = 7) -> bool:
+    """A short, elliptical message that leans on the previous question ("en op zondag?", "and the other model?")."""
+    words = text.split()
+    if not words or len(words) > max_words:
+        return False
+    return bool(FOLLOW_UP.match(text) or _PRONOUN_REFERENCE.search(text))
+
+
+@dataclass
+class Rules:
+    """Compiled regular-expression rules from config: risk categories, negative reactions, leaving the queue."""
+
+    risks: dict[str, list[re.Pattern[str]]]
+    reactions: list[re.Pattern[str]]
+    leave: list[re.Pattern[str]]
+
+    @classmethod
+    def compile(cls, risks: dict[str, list[str]], reactions: list[str], leave: list[str]) -> Rules:
+        return cls({name: [re.compile(p, _FLAGS) for p in patterns] for name, patterns in risks.items()},
+                   [re.compile(p, _FLAGS) for p in reactions], [re.compile(p, _FLAGS) for p in leave])
+
+    def risk(self, text: str) -> str | None:
+        """The first risk category the text falls in, if any."""
+        return next((name for name, patterns in self.risks.items() if any(p.search(text) for p in patterns)), None)
+
+    def negative_reaction(self, text: str) -> bool:
+        return any(p.search(text) for p in self.reactions)
+
+    def leaves_queue(self, text: str) -> bool:
+        return any(p.search(text) for p in self.leave)
