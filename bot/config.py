@@ -25,7 +25,8 @@ RISK_CATEGORIES: dict[str, tuple[str, ...]] = {
     ),
     "fraud": (
         r"\b(fraude|opgelicht|oplichting|oplichter\w*|phishing|gehackt|datalek|gelekt|identiteitsfraude|"
-        r"niet door mij (besteld|gedaan)|niet (zelf )?besteld|onbekende (afschrijving|bestelling)|"
+        r"niet door mij (besteld|gedaan|geplaatst)|(die|dat) ik niet (heb )?(gedaan|besteld|geplaatst)|"
+        r"niet (zelf )?(besteld|geplaatst)|onbekende (afschrijving|bestelling)|"
         r"gegevens van (iemand anders|een ander))\b",
         r"\b(fraud\w*|scam\w*|phishing|hacked|data (breach|leak)|leaked|identity theft|stolen card|"
         r"(did ?n[o']t|never) (place|make|order)\w*|unauthori[sz]ed|someone else'?s (data|order|address|details))\b",
@@ -83,6 +84,9 @@ class DialogueConfig(BaseModel):
     offer_human: bool = Field(True, description="answers carry a 'talk to a person' button")
     decline_below: float = Field(
         0.65, ge=0, le=1, description="out of scope per NLU: declined unless an article scores at least this"
+    )
+    article_over_template: float = Field(
+        0.7, ge=0, le=1, description="an article linked to the intent scoring this much beats the intent's template"
     )
     intent_article_bonus: float = Field(
         0.05, ge=0, le=1, description="an article linked to the recognised intent wins ties by this margin"

@@ -14,8 +14,8 @@ from typing import Any, Protocol
 from bot.channels.base import Button, IncomingMessage, OutgoingMessage
 from bot.config import DialogueConfig, EscalationConfig
 from bot.handoff import build_story, estimate_wait, priority_for
-from bot.policy import PRICE, STOCK, Rules, asked_object, is_follow_up
-from bot.responses import CatalogueItem, Responses, format_price
+from bot.policy import NEIGHBOUR, ORDER_TOPIC, PRICE, STOCK, Rules, asked_object, is_follow_up
+from bot.responses import COMMON_WORDS, CatalogueItem, Responses, format_price, words_of
 from nlu.types import Analysis, KnowledgeHit
 from store import Store
 
@@ -298,6 +298,8 @@ class _Turn:
     def action_answer(self, text: str, analysis: Analysis) -> bool:
         if self.confident(analysis) and analysis.intent in ORDER_ACTIONS:
             return self.action(analysis.intent, text)  # type: ignore[arg-type]
+        if self.upset(analysis) and ORDER_TOPIC.search(text):
+            return self.action("order_status", text)  # "still not here, ridiculous": the status is the help
         return False
 
     def action(self, intent: str, text: str) -> bool:
@@ -381,12 +383,16 @@ class _Turn:
 
     def service_words(self, phrase: str) -> bool:
         """Whether a phrase names something the shop's content talks about (shipping, gift cards, …)."""
-        words = [w for w in re.findall(r"\w{4,}", phrase.lower())]
         vocabulary = self.engine.responses.vocabulary
-        return bool(words) and all(w in vocabulary or w.rstrip("s") in vocabulary for w in words)
+        words = [w for w in words_of(phrase) if len(w) > 3 and w not in COMMON_WORDS]
+        return any(w in vocabulary or w.rstrip("s") in vocabulary for w in words)
 
     def decline(self, text: str, analysis: Analysis) -> bool:
         """Out of scope (the NLU says so and no article clearly answers it): decline, say what the bot can do."""
+        if NEIGHBOUR.search(text) and not analysis.entity("order_number"):
+            self.remember(last="decline", topic=None)
+            self.say("decline_out_of_scope")
+            return True
         if not analysis.out_of_scope or analysis.intent is not None or analysis.entity("product"):
             return False
         strong = analysis.knowledge and analysis.knowledge[0].score >= self.engine.dialogue.decline_below
@@ -397,7 +403,7 @@ class _Turn:
         return True
 
     def knowledge_answer(self, text: str, analysis: Analysis) -> bool:
-        hit = self.best_article(analysis)
+        hit = self.best_article(text, analysis)
         if hit is None:
             return False
         article = self.engine.responses.articles.get((self.language, hit.article_id))
@@ -407,21 +413,37 @@ class _Turn:
         self.remember(last="answer", intent=analysis.intent if self.confident(analysis) else None, topic=text)
         return True
 
-    def best_article(self, analysis: Analysis) -> KnowledgeHit | None:
-        """The article that answers the question asked: one the intent points to wins a near tie."""
-        if not analysis.knowledge:
-            return None
+    def best_article(self, text: str, analysis: Analysis) -> KnowledgeHit | None:
+        """The article that answers the question asked, or None when the intent's own template fits better.
+
+        An article that covers what makes the question specific (words the intent's examples never use:
+        "Sunday", "limit", "Germany") wins; otherwise the best hit, where an article the intent points to wins
+        a near tie. An article on the intent's own topic must score `article_over_template` to beat the
+        intent's template unless it covers those specific words.
+        """
         intent = analysis.intent if self.confident(analysis) else None
-        if intent in SMALL_TALK or intent == "request_human":
+        if not analysis.knowledge or intent in SMALL_TALK or intent == "request_human":
             return None
-        articles = self.engine.responses.articles
+        responses = self.engine.responses
+        specific = responses.specific_words(text, intent) if intent else set()
 
-        def score(hit: KnowledgeHit) -> float:
-            article = articles.get((hit.language, hit.article_id))
-            linked = intent is not None and article is not None and intent in article.intents
-            return hit.score + (self.engine.dialogue.intent_article_bonus if linked else 0.0)
+        def linked(hit: KnowledgeHit) -> bool:
+            article = responses.articles.get((hit.language, hit.article_id))
+            return intent is not None and article is not None and intent in article.intents
 
-        return max(analysis.knowledge, key=score)
+        def covers(hit: KnowledgeHit) -> bool:
+            article = responses.articles.get((hit.language, hit.article_id))
+            return article is not None and bool(specific & responses.article_words(article))
+
+        bonus = self.engine.dialogue.intent_article_bonus
+        ranked = sorted(analysis.knowledge, key=lambda h: -(h.score + (bonus if linked(h) else 0.0)))
+        specific_hit = next((h for h in ranked if covers(h)), None)
+        if specific_hit is not None:
+            return specific_hit
+        best = ranked[0]
+        if intent is None or not responses.has(intent, self.language) or not linked(best):
+            return best
+        return best if best.score >= self.engine.dialogue.article_over_template else None
 
     def intent_answer(self, text: str, analysis: Analysis) -> bool:
         if not self.confident(analysis):

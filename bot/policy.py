@@ -36,6 +36,14 @@ _PRONOUN = re.compile(r"^\s*(het|dat|die|deze|dit|hem|ze|it|that|this|they|them|
 FOLLOW_UP = re.compile(
     r"^\s*(en|maar|ook|and|but|also|what about|how about|and what about|en wat|en hoe|en als|en bij|en voor|"
     r"en de|en het|en in|en op|en naar|and the|and for|and in|and on|and to|or)\b", _FLAGS)
+# "the bakery next to your store": a neighbouring business, not the shop
+NEIGHBOUR = re.compile(
+    r"\b(naast|tegenover|vlakbij|dichtbij|in de buurt van|om de hoek bij|rond) (jullie|de huisraad|huisraad|uw|je) "
+    r"(winkel|filiaal|zaak|vestiging)|\b(next to|near|opposite|across from|close to|around the corner from) "
+    r"(your|the huisraad|huisraad) (store|shop)|\bnext door\b|\bhiernaast\b", _FLAGS)
+ORDER_TOPIC = re.compile(
+    r"\b(bestelling\w*|besteld|pakket\w*|pakje|order\w*|parcel|package|levering|geleverd|bezorg\w*|deliver\w*|"
+    r"arrived|aangekomen|toegekomen|binnengekomen|spullen|my stuff|track\w*)\b", _FLAGS)
 _PRONOUN_REFERENCE = re.compile(r"\b(het|hij|hem|die|deze|dat ding|it|that one|this one|the other (model|one))\b",
                                 _FLAGS)
 

@@ -6,6 +6,7 @@ import functools
 import random
 import re
 import string
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from nlu.data import Article, load_articles, load_catalogue
+from nlu.data import Article, load_articles, load_catalogue, parse_rasa_nlu
 from nlu.knowledge import STOPWORDS
 from webcare.errors import ConfigError
 
@@ -88,6 +89,27 @@ class Catalogue:
         return str(names.get(language) or names.get("en") or category)
 
 
+def words_of(text: str) -> list[str]:
+    """Lower-cased words without accents ("België" and "belgie" are one word)."""
+    folded = unicodedata.normalize("NFKD", text.lower())
+    return re.findall(r"\w+", "".join(ch for ch in folded if not unicodedata.combining(ch)))
+
+
+def stem(word: str) -> str:
+    """A crude stem for matching across inflections and compounds: the first 6 letters ("returning" ~ "return")."""
+    return word[:6]
+
+
+def _intent_words(root: Path, languages: list[str]) -> dict[str, frozenset[str]]:
+    words: dict[str, set[str]] = {}
+    for language in languages:
+        path = root / "nlu" / f"{language}.yml"
+        if path.exists():
+            for example in parse_rasa_nlu(_read_yaml(path), language, str(path)).examples:
+                words.setdefault(example.intent, set()).update(stem(w) for w in words_of(example.text))
+    return {intent: frozenset(w) for intent, w in words.items()}
+
+
 def _stem(word: str) -> str:
     """Crude Dutch/English plural stripping, enough to match "fietsen" or "airfryers" against the catalogue."""
     for suffix in ("'s", "en", "s"):
@@ -115,6 +137,7 @@ class Responses:
     in_stock: dict[str, bool] = field(default_factory=dict)  # catalogue product name -> in stock
     catalogue: Catalogue = field(default_factory=Catalogue)
     articles: dict[tuple[str, str], Article] = field(default_factory=dict)  # (language, article id) -> article
+    intent_words: dict[str, frozenset[str]] = field(default_factory=dict)  # intent -> words of its examples
     rng: random.Random = field(default_factory=random.Random)
 
     @classmethod
@@ -149,7 +172,8 @@ class Responses:
         articles = {(a.language, a.id): a for a in load_articles(root, list(templates))} \
             if (root / "knowledge").is_dir() else {}
         return cls(templates=templates, intents=intents, orders=orders, titles=titles, in_stock=in_stock,
-                   catalogue=Catalogue.load(root / "catalogue.yml"), articles=articles)
+                   catalogue=Catalogue.load(root / "catalogue.yml"), articles=articles,
+                   intent_words=_intent_words(root, list(templates)))
 
     @functools.cached_property
     def vocabulary(self) -> frozenset[str]:
@@ -157,11 +181,20 @@ class Responses:
         texts = [v for t in self.templates.values() for vs in t.values() if isinstance(vs, list) for v in vs]
         texts += [f"{a.title} {' '.join(a.questions)} {a.answer}" for a in self.articles.values()]
         texts += [p for item in self.catalogue.items.values() for p in item.phrases]
-        return frozenset(w for text in texts for w in re.findall(r"\w+", str(text).lower()))
+        return frozenset(w for text in texts for w in words_of(str(text)))
+
+    def specific_words(self, text: str, intent: str) -> set[str]:
+        """Content words of a text that the intent's own training examples never use: what makes it specific."""
+        common = self.intent_words.get(intent, frozenset())
+        return {stem(w) for w in words_of(text) if w not in COMMON_WORDS and len(w) > 3} - common
+
+    def article_words(self, article: Article) -> frozenset[str]:
+        """The stems of an article's title, questions and answer."""
+        return frozenset(stem(w) for w in words_of(f"{article.title} {' '.join(article.questions)} {article.answer}"))
 
     def is_language(self, text: str) -> bool:
         """Whether a text is words at all (some of them common words or the shop's), not keyboard mashing."""
-        words = re.findall(r"[^\W\d_]+", text.lower())
+        words = [w for w in words_of(text) if not w.isdigit()]
         known = [w for w in words if w in COMMON_WORDS or w in self.vocabulary]
         return bool(words) and len(known) * 2 >= len(words)
 
