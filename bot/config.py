@@ -56,9 +56,9 @@ NEGATIVE_REACTIONS = (
     r"\b(useless|wrong answer|that'?s wrong|makes no sense|you'?re not helping)\b",
 )
 LEAVE_QUEUE = (
-    r"^\W*(laat (maar|ook maar|het maar)( zitten)?|hoeft (al )?niet meer|niet meer nodig|ik wacht niet langer|"
+    r"^\W*((oh|ach|ok|oké|sorry|eigenlijk|toch|ah|hmm)\W+)*(laat (maar|ook maar|het maar)( zitten)?|hoeft (al )?niet meer|niet meer nodig|ik wacht niet langer|"
     r"annuleer( maar)?|stop( maar)?|al opgelost|(ik ben|is) al geholpen)\W*$",
-    r"^\W*(never ?mind|nvm|cancel( that| it)?|forget (it|about it)|no need( anymore)?|i'?ll stop waiting|"
+    r"^\W*((oh|ok|sorry|actually|ah|well|hmm)\W+)*(never ?mind|nvm|cancel( that| it)?|forget (it|about it)|no need( anymore)?|i'?ll stop waiting|"
     r"(it'?s )?(already )?(sorted|solved|fixed)( now)?)\W*$",
     r"\b(laat maar|never ?mind)\b.*\b(annuleer|cancel|wacht\w* niet|stop)\w*\b",
 )
@@ -86,7 +86,7 @@ class DialogueConfig(BaseModel):
         0.65, ge=0, le=1, description="out of scope per NLU: declined unless an article scores at least this"
     )
     article_over_template: float = Field(
-        0.7, ge=0, le=1, description="an article linked to the intent scoring this much beats the intent's template"
+        0.8, ge=0, le=1, description="an article linked to the intent scoring this much beats the intent's template"
     )
     intent_article_bonus: float = Field(
         0.05, ge=0, le=1, description="an article linked to the recognised intent wins ties by this margin"

@@ -14,7 +14,17 @@ from typing import Any, Protocol
 from bot.channels.base import Button, IncomingMessage, OutgoingMessage
 from bot.config import DialogueConfig, EscalationConfig
 from bot.handoff import build_story, estimate_wait, priority_for
-from bot.policy import NEIGHBOUR, ORDER_TOPIC, PRICE, STOCK, Rules, asked_object, is_follow_up
+from bot.policy import (
+    NEIGHBOUR,
+    ORDER_TOPIC,
+    ORDER_WAIT,
+    PRICE,
+    STOCK,
+    Rules,
+    asked_object,
+    function_word_language,
+    is_follow_up,
+)
 from bot.responses import COMMON_WORDS, CatalogueItem, Responses, format_price, words_of
 from nlu.types import Analysis, KnowledgeHit
 from store import Store
@@ -298,7 +308,7 @@ class _Turn:
     def action_answer(self, text: str, analysis: Analysis) -> bool:
         if self.confident(analysis) and analysis.intent in ORDER_ACTIONS:
             return self.action(analysis.intent, text)  # type: ignore[arg-type]
-        if self.upset(analysis) and ORDER_TOPIC.search(text):
+        if self.upset(analysis) and ORDER_TOPIC.search(text) and ORDER_WAIT.search(text):
             return self.action("order_status", text)  # "still not here, ridiculous": the status is the help
         return False
 
@@ -441,7 +451,7 @@ class _Turn:
         if specific_hit is not None:
             return specific_hit
         best = ranked[0]
-        if intent is None or not responses.has(intent, self.language) or not linked(best):
+        if intent is None or not responses.has(intent, self.language):
             return best
         return best if best.score >= self.engine.dialogue.article_over_template else None
 
@@ -603,6 +613,10 @@ class _Turn:
         return [s for s in (rule.requires if rule else ()) if s not in slots]
 
     def adopt_language(self, analysis: Analysis) -> None:
+        """Reply in the language of this message; a short or unclear one keeps the conversation's language."""
+        voted = function_word_language(analysis.text)
+        if voted in self.engine.languages and voted != analysis.language and analysis.language_confidence < 0.9:
+            analysis.language = voted
         language = analysis.language if analysis.language in self.engine.languages else None
         language = language or self.conversation["language"] or self.engine.default_language
         if language != self.conversation["language"]:

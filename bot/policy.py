@@ -41,9 +41,31 @@ NEIGHBOUR = re.compile(
     r"\b(naast|tegenover|vlakbij|dichtbij|in de buurt van|om de hoek bij|rond) (jullie|de huisraad|huisraad|uw|je) "
     r"(winkel|filiaal|zaak|vestiging)|\b(next to|near|opposite|across from|close to|around the corner from) "
     r"(your|the huisraad|huisraad) (store|shop)|\bnext door\b|\bhiernaast\b", _FLAGS)
+# "still not here", "waar blijft …", "waiting for weeks": a customer waiting for an order
+ORDER_WAIT = re.compile(
+    r"\b(waar (blijft|is)|nog (steeds |altijd )?(niet|niks|geen|ni)|wacht\w* (al|nog|op)|al (\w+ )?(weken|dagen)|"
+    r"still (not|no|hasn|haven|isn|waiting)|not (arrived|here|delivered|received)|"
+    r"(hasn'?t|haven'?t|didn'?t|never) (arrived|come|shown|received|got)|where('?s| is)|waiting)\b", _FLAGS)
 ORDER_TOPIC = re.compile(
     r"\b(bestelling\w*|besteld|pakket\w*|pakje|order\w*|parcel|package|levering|geleverd|bezorg\w*|deliver\w*|"
-    r"arrived|aangekomen|toegekomen|binnengekomen|spullen|my stuff|track\w*)\b", _FLAGS)
+    r"spullen|my stuff)\b", _FLAGS)
+# function words that tell Dutch from English in short messages, where statistical detection is unsure
+FUNCTION_WORDS = {
+    "nl": frozenset("de het een ik je jij jullie mijn mn wat waar hoe niet en van op voor met kan kun wil heb "
+                    "dat die er naar ook nog bij wordt hebben mag moet welke wanneer hoeveel waarom ge gij da wa ni "
+                    "geen graag bedankt dank hoi hallo doei".split()),
+    "en": frozenset("the a an i you your my what where how not and of on for with can want have that it to do "
+                    "does are will when which why much many from please me there at be hi hello thanks thank "
+                    "yes no bye".split()),
+}
+
+
+def function_word_language(text: str) -> str | None:
+    """nl or en when the message's function words clearly say so (at least 2, twice the other's count)."""
+    words = re.findall(r"[a-z']+", text.lower().replace("'s", " is"))
+    counts = {lang: sum(w in vocab for w in words) for lang, vocab in FUNCTION_WORDS.items()}
+    (best, n), (_, other) = sorted(counts.items(), key=lambda kv: -kv[1])
+    return best if n >= 2 and n >= 2 * other else None
 _PRONOUN_REFERENCE = re.compile(r"\b(het|hij|hem|die|deze|dat ding|it|that one|this one|the other (model|one))\b",
                                 _FLAGS)
 

@@ -28,7 +28,12 @@ class IntentRule:
     requires: tuple[str, ...] = ()
 
 
-COMMON_WORDS = frozenset().union(*STOPWORDS.values())
+COMMON_WORDS = frozenset().union(*STOPWORDS.values()) | frozenset(
+    "until after before about would could should also still just really since while during please thanks "
+    "tot nadat voordat sinds terwijl tijdens even gewoon echt eigenlijk nou graag bedankt alsjeblieft".split())
+GENERIC_INTENTS = 4  # a word in the examples of this many intents is generic,
+GENERIC_ARTICLES = 0.15  # and so is one in this share of the articles
+CORE_EXAMPLES = 3  # a word in this many examples of an intent is one of its core words
 
 
 @dataclass(frozen=True)
@@ -101,13 +106,16 @@ def stem(word: str) -> str:
 
 
 def _intent_words(root: Path, languages: list[str]) -> dict[str, frozenset[str]]:
-    words: dict[str, set[str]] = {}
+    """Per intent, the stems its training examples use repeatedly (in CORE_EXAMPLES or more): its core words."""
+    counts: dict[str, dict[str, int]] = {}
     for language in languages:
         path = root / "nlu" / f"{language}.yml"
         if path.exists():
             for example in parse_rasa_nlu(_read_yaml(path), language, str(path)).examples:
-                words.setdefault(example.intent, set()).update(stem(w) for w in words_of(example.text))
-    return {intent: frozenset(w) for intent, w in words.items()}
+                per_intent = counts.setdefault(example.intent, {})
+                for word in {stem(w) for w in words_of(example.text)}:
+                    per_intent[word] = per_intent.get(word, 0) + 1
+    return {intent: frozenset(w for w, n in words.items() if n >= CORE_EXAMPLES) for intent, words in counts.items()}
 
 
 def _stem(word: str) -> str:
@@ -137,7 +145,7 @@ class Responses:
     in_stock: dict[str, bool] = field(default_factory=dict)  # catalogue product name -> in stock
     catalogue: Catalogue = field(default_factory=Catalogue)
     articles: dict[tuple[str, str], Article] = field(default_factory=dict)  # (language, article id) -> article
-    intent_words: dict[str, frozenset[str]] = field(default_factory=dict)  # intent -> words of its examples
+    intent_words: dict[str, frozenset[str]] = field(default_factory=dict)  # intent -> core words of its examples
     rng: random.Random = field(default_factory=random.Random)
 
     @classmethod
@@ -184,9 +192,24 @@ class Responses:
         return frozenset(w for text in texts for w in words_of(str(text)))
 
     def specific_words(self, text: str, intent: str) -> set[str]:
-        """Content words of a text that the intent's own training examples never use: what makes it specific."""
-        common = self.intent_words.get(intent, frozenset())
+        """Content words of a text that are neither the intent's core words nor generic: what makes it specific."""
+        common = self.intent_words.get(intent, frozenset()) | self.generic_words
         return {stem(w) for w in words_of(text) if w not in COMMON_WORDS and len(w) > 3} - common
+
+    @functools.cached_property
+    def generic_words(self) -> frozenset[str]:
+        """Stems that the examples of several intents use ("after", "want"): they make no question specific."""
+        counts: dict[str, int] = {}
+        for words in self.intent_words.values():
+            for word in words:
+                counts[word] = counts.get(word, 0) + 1
+        in_articles: dict[str, int] = {}
+        for article in self.articles.values():
+            for word in self.article_words(article):
+                in_articles[word] = in_articles.get(word, 0) + 1
+        languages = max(1, len(self.templates))
+        return frozenset([w for w, n in counts.items() if n >= GENERIC_INTENTS] + [
+            w for w, n in in_articles.items() if n >= GENERIC_ARTICLES * len(self.articles) / languages])
 
     def article_words(self, article: Article) -> frozenset[str]:
         """The stems of an article's title, questions and answer."""
@@ -196,7 +219,7 @@ class Responses:
         """Whether a text is words at all (some of them common words or the shop's), not keyboard mashing."""
         words = [w for w in words_of(text) if not w.isdigit()]
         known = [w for w in words if w in COMMON_WORDS or w in self.vocabulary]
-        return bool(words) and len(known) * 2 >= len(words)
+        return bool(words) and len(known) * 3 >= len(words)
 
     @property
     def languages(self) -> list[str]:
