@@ -235,9 +235,11 @@ class _Turn:
     def decide(self, text: str, analysis: Analysis) -> None:
         """Hand over when that helps; otherwise answer what can be answered; otherwise clarify or fall back."""
         reason = self.handover_reason(text, analysis)
-        if reason is not None:
-            return self.escalate(reason, analysis)
         upset = self.upset(analysis)
+        if reason is not None:
+            if upset and reason != "requested":
+                self.say("complaint_empathy")
+            return self.escalate(reason, analysis)
         if self.resolve(text, analysis, upset):
             self.update(fallbacks=0)
             return
@@ -245,7 +247,8 @@ class _Turn:
             self.say("complaint_empathy")
             return self.escalate("complaint", analysis, acknowledge=True)
         dialogue = self.engine.dialogue
-        if analysis.confidence >= dialogue.clarify_threshold and analysis.ranking and not analysis.out_of_scope:
+        words = self.engine.responses.is_language(text)
+        if analysis.confidence >= dialogue.clarify_threshold and analysis.ranking and not analysis.out_of_scope and words:
             return self.clarify(analysis)
         self.fallback(analysis)
 
@@ -569,9 +572,8 @@ class _Turn:
         risk = self.engine.rules.risk(text)
         if risk is not None:
             return self.escalate(f"risk:{risk}", analysis)
-        if command is None and self.resolve(text, analysis):
-            return
-        if command is not None and command in self.engine.responses.intents and self.intent_answer(text, analysis):
+        chat = analysis.intent in SMALL_TALK and analysis.intent not in ("thanks", "goodbye")
+        if not chat and (self.resolve(text, analysis) if command is None else self.intent_answer(text, analysis)):
             return
         now = self.store.clock()
         if now - float(self.context.get("notice_at") or 0) >= self.engine.dialogue.queue_notice_minutes * 60:
