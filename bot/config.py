@@ -82,6 +82,8 @@ class DialogueConfig(BaseModel):
         10.0, ge=0, description="while waiting for staff, the queue notice is repeated at most this often"
     )
     offer_human: bool = Field(True, description="answers carry a 'talk to a person' button")
+    upset_complaint_score: float = Field(0.75, ge=0, le=1, description="complaint score that counts as upset")
+    upset_sentiment_score: float = Field(-0.5, ge=-1, le=1, description="and the sentiment score at most this")
     decline_below: float = Field(
         0.65, ge=0, le=1, description="out of scope per NLU: declined unless an article scores at least this"
     )

@@ -16,6 +16,7 @@ from bot.config import DialogueConfig, EscalationConfig
 from bot.handoff import build_story, estimate_wait, priority_for
 from bot.policy import (
     NEIGHBOUR,
+    OTHER_MODEL,
     ORDER_TOPIC,
     ORDER_WAIT,
     PRICE,
@@ -39,7 +40,7 @@ SMALL_TALK = ("greet", "goodbye", "thanks", "affirm", "deny", "help", "bot_chall
 # Typed or pressed /commands the bot honours; any other /text is an ordinary message (never a template name).
 COMMANDS = {"start": "start", "help": "help", "human": "request_human", "restart": "restart",
             "leave_queue": "leave_queue"}
-INFORMATIONAL_SKIP = ("request_human", "complain") + SMALL_TALK
+SLASH_COMMAND = re.compile(r"^/\w+(\s|$)")
 PRIORITY_ORDER = ("low", "normal", "high", "urgent")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 
@@ -202,6 +203,8 @@ class _Turn:
         command = self.command(text) if kind == "button" or text.startswith("/") else None
         if command == "restart":
             return self.restart()
+        if command is None and SLASH_COMMAND.match(text):
+            return self.say("help")  # an unknown /command: never a template by that name
         if command is not None:
             analysis = self.from_payload(command)
         else:
@@ -266,7 +269,10 @@ class _Turn:
         return None
 
     def upset(self, analysis: Analysis) -> bool:
-        return (analysis.complaint and analysis.sentiment == "negative") or (
+        """A complaint in a clearly negative tone, or the complain intent: empathy first, and a person if needed."""
+        dialogue = self.engine.dialogue
+        return (analysis.complaint and analysis.complaint_score >= dialogue.upset_complaint_score
+                and analysis.sentiment_score <= dialogue.upset_sentiment_score) or (
             analysis.intent == "complain" and self.confident(analysis))
 
     def confident(self, analysis: Analysis) -> bool:
@@ -340,9 +346,11 @@ class _Turn:
         if not catalogue.items:
             return False
         item = self.product(analysis)
+        if item is not None and OTHER_MODEL.search(text):
+            return self.category_answer(item.category, text)
         if item is None:
             obj = asked_object(text)
-            if obj is None or not (PRICE.search(text) or STOCK.search(text) or self.sells_question(analysis)):
+            if obj is None:
                 return False
             category = catalogue.category_of(obj)
             if category:
@@ -572,6 +580,8 @@ class _Turn:
         risk = self.engine.rules.risk(text)
         if risk is not None:
             return self.escalate(f"risk:{risk}", analysis)
+        if learned and analysis.intent in (None, "inform"):
+            return self.say("noted_for_staff")
         chat = analysis.intent in SMALL_TALK and analysis.intent not in ("thanks", "goodbye")
         if not chat and (self.resolve(text, analysis) if command is None else self.intent_answer(text, analysis)):
             return

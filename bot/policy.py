@@ -36,6 +36,8 @@ _PRONOUN = re.compile(r"^\s*(het|dat|die|deze|dit|hem|ze|it|that|this|they|them|
 FOLLOW_UP = re.compile(
     r"^\s*(en|maar|ook|and|but|also|what about|how about|and what about|en wat|en hoe|en als|en bij|en voor|"
     r"en de|en het|en in|en op|en naar|and the|and for|and in|and on|and to|or)\b", _FLAGS)
+OTHER_MODEL = re.compile(r"\b(ander(e)? (model|versie|type|uitvoering)|other (model|one|version|type)s?|"
+                         r"(welke|which) (andere|other)|alternatie\w*)\b", _FLAGS)
 # "the bakery next to your store": a neighbouring business, not the shop
 NEIGHBOUR = re.compile(
     r"\b(naast|tegenover|vlakbij|dichtbij|in de buurt van|om de hoek bij|rond) (jullie|de huisraad|huisraad|uw|je) "
