@@ -27,9 +27,13 @@ RISK_CATEGORIES: dict[str, tuple[str, ...]] = {
         r"\b(fraude|opgelicht|oplichting|oplichter\w*|phishing|gehackt|datalek|gelekt|identiteitsfraude|"
         r"niet door mij (besteld|gedaan|geplaatst)|(die|dat) ik niet (heb )?(gedaan|besteld|geplaatst)|"
         r"niet (zelf )?(besteld|geplaatst)|onbekende (afschrijving|bestelling)|"
-        r"gegevens van (iemand anders|een ander))\b",
+        r"gegevens van (iemand anders|een ander)|(gegevens|adres|naam|bestelgegevens|bestelling) van een andere? klant|"
+        r"iemand (anders )?heeft (mijn|met mijn) (creditcard|pas|rekening|account|gegevens)|"
+        r"mijn (creditcard|pas|account) (is )?(misbruikt|gebruikt door iemand))\b",
         r"\b(fraud\w*|scam\w*|phishing|hacked|data (breach|leak)|leaked|identity theft|stolen card|"
-        r"(did ?n[o']t|never) (place|make|order)\w*|unauthori[sz]ed|someone else'?s (data|order|address|details))\b",
+        r"(did ?n[o']t|never) (place|make|order|buy|bought)\w*|unauthori[sz]ed|"
+        r"someone else'?s (data|order|address|details)|another customer'?s (data|order|address|details|name)|"
+        r"someone (used|is using|has used) my (credit card|card|account|details))\b",
     ),
     "vulnerable": (
         r"\b(zelfmoord|suïcid\w*|suicid\w*|niet meer leven|mezelf (iets )?aan(doen)?|depressief|dementie|"
@@ -54,6 +58,9 @@ NEGATIVE_REACTIONS = (
     r"\b(that|this|it|your answer) (does ?n[o']t|did ?n[o']t|doesnt|didnt) help\b",
     r"\b(not|n[o']t) (helpful|what i (asked|meant|need\w*|was looking for))\b",
     r"\b(useless|wrong answer|that'?s wrong|makes no sense|you'?re not helping)\b",
+    r"\b(thanks|thank you) for nothing\b|\bbedankt voor (niks|niets)\b",
+    r"\b(does ?n[o']t|did ?n[o']t) answer (my|the) question\b|\b(beantwoordt|beantwoord) (mijn vraag )?niet\b",
+    r"\b(i )?can'?t even\b|\b(dat|het) (lukt|werkt) (me |mij )?(niet|ook niet)\b|\b(that|it) (does ?n[o']t|did ?n[o']t) work\b",
 )
 LEAVE_QUEUE = (
     r"^\W*((oh|ach|ok|oké|sorry|eigenlijk|toch|ah|hmm)\W+)*(laat (maar|ook maar|het maar)( zitten)?|hoeft (al )?niet meer|niet meer nodig|ik wacht niet langer|"
@@ -86,6 +93,9 @@ class DialogueConfig(BaseModel):
     upset_sentiment_score: float = Field(-0.5, ge=-1, le=1, description="and the sentiment score at most this")
     decline_below: float = Field(
         0.65, ge=0, le=1, description="out of scope per NLU: declined unless an article scores at least this"
+    )
+    decline_confidence: float = Field(
+        0.25, ge=0, le=1, description="… and only when no intent reaches this confidence (else: clarify)"
     )
     article_over_template: float = Field(
         0.8, ge=0, le=1, description="an article linked to the intent scoring this much beats the intent's template"

@@ -19,6 +19,8 @@ from bot.policy import (
     OTHER_MODEL,
     ORDER_TOPIC,
     ORDER_WAIT,
+    STATUS_QUESTION,
+    ARRIVAL_QUESTION,
     PRICE,
     STOCK,
     Rules,
@@ -26,7 +28,7 @@ from bot.policy import (
     function_word_language,
     is_follow_up,
 )
-from bot.responses import COMMON_WORDS, CatalogueItem, Responses, format_price, words_of
+from bot.responses import COMMON_WORDS, CatalogueItem, Responses, format_price, stem, words_of
 from nlu.types import Analysis, KnowledgeHit
 from store import Store
 
@@ -40,6 +42,7 @@ SMALL_TALK = ("greet", "goodbye", "thanks", "affirm", "deny", "help", "bot_chall
 # Typed or pressed /commands the bot honours; any other /text is an ordinary message (never a template name).
 COMMANDS = {"start": "start", "help": "help", "human": "request_human", "restart": "restart",
             "leave_queue": "leave_queue"}
+NO_DECLINE = ("request_human", "complain", "delivery_time", "delivery_cost")  # places matter there
 SLASH_COMMAND = re.compile(r"^/\w+(\s|$)")
 PRIORITY_ORDER = ("low", "normal", "high", "urgent")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
@@ -306,18 +309,22 @@ class _Turn:
         if pending and pending != CSAT_PENDING and not self.missing_slots(pending):
             self.update(pending_intent=None)
             return self.action(pending, text)
-        topic = self.context.get("intent")
         fresh = analysis.entity("order_number")
-        if fresh and topic in ORDER_ACTIONS and analysis.intent in (None, "inform", topic, "deny"):
-            return self.action(topic, text)
-        if fresh and analysis.intent in (None, "inform") and not analysis.knowledge:
-            return self.action("order_status", text)
+        if fresh is None:
+            return False
+        intent = analysis.intent if self.confident(analysis) else None
+        topic = self.context.get("intent")
+        if STATUS_QUESTION.search(text) or topic not in ORDER_ACTIONS:
+            topic = "order_status"
+        if intent in (None, "inform", "deny", "complain", "order_status", "refund_status", topic):
+            return self.action(topic if intent in (None, "inform", "deny", "complain") else intent, text)
         return False
 
     def action_answer(self, text: str, analysis: Analysis) -> bool:
         if self.confident(analysis) and analysis.intent in ORDER_ACTIONS:
             return self.action(analysis.intent, text)  # type: ignore[arg-type]
-        if self.upset(analysis) and ORDER_TOPIC.search(text) and ORDER_WAIT.search(text):
+        if ORDER_TOPIC.search(text) and (ARRIVAL_QUESTION.search(text) or (
+                self.upset(analysis) and ORDER_WAIT.search(text) and self.specific_article(text, analysis) is None)):
             return self.action("order_status", text)  # "still not here, ridiculous": the status is the help
         return False
 
@@ -346,15 +353,17 @@ class _Turn:
         if not catalogue.items:
             return False
         item = self.product(analysis)
-        if item is not None and OTHER_MODEL.search(text):
+        if item is not None and OTHER_MODEL.search(text) and is_follow_up(text):
             return self.category_answer(item.category, text)
         if item is None:
             obj = asked_object(text)
             if obj is None:
                 return False
             category = catalogue.category_of(obj)
-            if category:
+            if category and catalogue.knows(obj):
                 return self.category_answer(category, text)
+            if category:
+                return self.declined()  # "a recipe for the air fryer": about our products, not something we do
             if not catalogue.knows(obj) and not self.service_words(obj) and self.product_question(analysis):
                 self.remember(last="decline", topic=None)
                 self.say("decline_not_sold", thing=obj)
@@ -364,10 +373,10 @@ class _Turn:
             template = "product_price"
         elif STOCK.search(text) or analysis.intent == "product_availability":
             template = "product_in_stock" if item.in_stock else "product_out_of_stock"
-        elif analysis.intent in ("product_info", None) or self.sells_question(analysis):
+        elif (self.sells_question(analysis) and self.confident(analysis)) or asked_object(text) or len(text.split()) <= 4:
             template = "product_details"
         else:
-            return False
+            return False  # a product named in passing ("my toaster arrived scratched"): not a product question
         self.opening()
         self.say(template, self.person_button(), product=item.name, price=format_price(item.price, self.language),
                  category=self.engine.responses.catalogue.category_name(item.category, self.language),
@@ -409,16 +418,27 @@ class _Turn:
         return any(w in vocabulary or w.rstrip("s") in vocabulary for w in words)
 
     def decline(self, text: str, analysis: Analysis) -> bool:
-        """Out of scope (the NLU says so and no article clearly answers it): decline, say what the bot can do."""
-        if NEIGHBOUR.search(text) and not analysis.entity("order_number"):
-            self.remember(last="decline", topic=None)
-            self.say("decline_out_of_scope")
-            return True
-        if not analysis.out_of_scope or analysis.intent is not None or analysis.entity("product"):
+        """Out of scope: a neighbouring business; what the NLU cannot place and no article clearly answers;
+        or a question whose specific words are all foreign to the shop's content ("sollicitatiebrief")."""
+        if analysis.entity("order_number") or self.product(analysis):
             return False
-        strong = analysis.knowledge and analysis.knowledge[0].score >= self.engine.dialogue.decline_below
-        if strong or not self.engine.responses.is_language(text):
+        responses, dialogue = self.engine.responses, self.engine.dialogue
+        if NEIGHBOUR.search(text):
+            return self.declined()
+        intent = analysis.intent if self.confident(analysis) else None
+        if intent in ORDER_ACTIONS + SMALL_TALK + NO_DECLINE:
             return False
+        specific = responses.specific_words(text, intent or "")
+        foreign = {stem(w) for w in responses.foreign_words(text)}
+        if specific and specific <= foreign:
+            return self.declined()
+        if not analysis.out_of_scope or analysis.intent is not None or not responses.is_language(text):
+            return False
+        top = analysis.ranking[0][1] if analysis.ranking else 0.0
+        weak = not analysis.knowledge or analysis.knowledge[0].score < dialogue.decline_below
+        return self.declined() if weak and top < dialogue.decline_confidence else False
+
+    def declined(self) -> bool:
         self.remember(last="decline", topic=None)
         self.say("decline_out_of_scope")
         return True
@@ -465,6 +485,17 @@ class _Turn:
         if intent is None or not responses.has(intent, self.language):
             return best
         return best if best.score >= self.engine.dialogue.article_over_template else None
+
+    def specific_article(self, text: str, analysis: Analysis) -> KnowledgeHit | None:
+        """The best article that covers a specific word of the question, if any."""
+        hit = self.best_article(text, analysis)
+        if hit is None:
+            return None
+        intent = analysis.intent if self.confident(analysis) else None
+        responses = self.engine.responses
+        article = responses.articles.get((hit.language, hit.article_id))
+        specific = responses.specific_words(text, intent or "")
+        return hit if article is not None and specific & responses.article_words(article) else None
 
     def intent_answer(self, text: str, analysis: Analysis) -> bool:
         if not self.confident(analysis):

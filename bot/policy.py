@@ -14,7 +14,8 @@ PRICE = re.compile(r"\b(kost|kosten|prijs|prijzen|duur|goedkoo?p\w*|how much|pri
                    _FLAGS)
 STOCK = re.compile(
     r"\b(voorraad|leverbaar|beschikbaar|verkrijgbaar|uitverkocht|weer binnen|op stock|in stock|out of stock|"
-    r"available|availability|sold out|back in stock|be back|weer (leverbaar|op voorraad|beschikbaar))\b", _FLAGS)
+    r"available|availability|sold out|back in stock|be back|weer (leverbaar|op voorraad|beschikbaar))\b|"
+    r"\bvo{1,2}r{1,2}a{1,2}d\b", _FLAGS)
 # "do you sell X", "is X in stock", "how much is X": the X the customer asks about.
 _OBJECT = [re.compile(p, _FLAGS) for p in (
     r"\b(?:verkopen|verkoopt|verkoop|hebben|voeren|leveren)\s+(?:jullie|je|jij|u|ge|gij|julle)\s+(?:ook\s+|nog\s+|eigenlijk\s+)*"
@@ -48,6 +49,13 @@ ORDER_WAIT = re.compile(
     r"\b(waar (blijft|is)|nog (steeds |altijd )?(niet|niks|geen|ni)|wacht\w* (al|nog|op)|al (\w+ )?(weken|dagen)|"
     r"still (not|no|hasn|haven|isn|waiting)|not (arrived|here|delivered|received)|"
     r"(hasn'?t|haven'?t|didn'?t|never) (arrived|come|shown|received|got)|where('?s| is)|waiting)\b", _FLAGS)
+# "hoe staat die ervoor?", "check order …": the status of an order is asked
+STATUS_QUESTION = re.compile(r"\b(status|check|hoe staat|staat (die|het|hij|ze)|waar (is|blijft)|where|track\w*|"
+                             r"when will|wanneer (komt|wordt|is)|how is|what'?s happening)\b", _FLAGS)
+# "when will it get here?", "wanneer komt mijn pakket?": arrival of an order
+ARRIVAL_QUESTION = re.compile(
+    r"\b(when will (it|they|my \w+|the \w+) (get here|arrive|come|be (here|delivered))|where('?s| is) my|"
+    r"wanneer (komt|komen|krijg|wordt|is) (mijn|het|hij|de|ie|m)\b|waar (blijft|is) (mijn|m[ne]|het|de))", _FLAGS)
 ORDER_TOPIC = re.compile(
     r"\b(bestelling\w*|besteld|pakket\w*|pakje|order\w*|parcel|package|levering|geleverd|bezorg\w*|deliver\w*|"
     r"spullen|my stuff)\b", _FLAGS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import random
 import re
@@ -147,6 +148,7 @@ class Responses:
     articles: dict[tuple[str, str], Article] = field(default_factory=dict)  # (language, article id) -> article
     intent_words: dict[str, frozenset[str]] = field(default_factory=dict)  # intent -> core words of its examples
     rng: random.Random = field(default_factory=random.Random)
+    root: Path | None = None
 
     @classmethod
     def load(cls, content_dir: str | Path) -> Responses:
@@ -181,7 +183,7 @@ class Responses:
             if (root / "knowledge").is_dir() else {}
         return cls(templates=templates, intents=intents, orders=orders, titles=titles, in_stock=in_stock,
                    catalogue=Catalogue.load(root / "catalogue.yml"), articles=articles,
-                   intent_words=_intent_words(root, list(templates)))
+                   intent_words=_intent_words(root, list(templates)), root=root)
 
     @functools.cached_property
     def vocabulary(self) -> frozenset[str]:
@@ -214,6 +216,32 @@ class Responses:
     def article_words(self, article: Article) -> frozenset[str]:
         """The stems of an article's title, questions and answer."""
         return frozenset(stem(w) for w in words_of(f"{article.title} {' '.join(article.questions)} {article.answer}"))
+
+    @functools.cached_property
+    def known_words(self) -> frozenset[str]:
+        """The shop's vocabulary plus every word of the NLU training examples."""
+        examples = set()
+        for language in self.templates:
+            path = self.root / "nlu" / f"{language}.yml" if self.root else None
+            if path and path.exists():
+                examples.update(w for e in parse_rasa_nlu(_read_yaml(path), language, str(path)).examples
+                                for w in words_of(e.text))
+        return self.vocabulary | frozenset(examples) | COMMON_WORDS
+
+    def foreign_words(self, text: str) -> list[str]:
+        """Words of a text the shop's content never uses, nor a near spelling of one ("Bijenkorf", "parkeren"):
+        a sign the question is about something else than the shop. Typos ("vooraad") are not foreign."""
+        known = self.known_words
+        foreign = []
+        for word in words_of(text):
+            if len(word) < 5 or not word.isalpha() or word in known or _stem(word) in known:
+                continue
+            if not difflib.get_close_matches(word, self._by_length(len(word)), n=1, cutoff=0.8):
+                foreign.append(word)
+        return foreign
+
+    def _by_length(self, length: int) -> list[str]:
+        return [w for w in self.known_words if abs(len(w) - length) <= 2]
 
     def is_language(self, text: str) -> bool:
         """Whether a text is words at all (some of them common words or the shop's), not keyboard mashing."""
