@@ -20,6 +20,7 @@ from bot.policy import (
     ORDER_TOPIC,
     ORDER_WAIT,
     STATUS_QUESTION,
+    WAITING_QUESTION,
     ARRIVAL_QUESTION,
     PRICE,
     STOCK,
@@ -373,10 +374,10 @@ class _Turn:
             template = "product_price"
         elif STOCK.search(text) or analysis.intent == "product_availability":
             template = "product_in_stock" if item.in_stock else "product_out_of_stock"
-        elif (self.sells_question(analysis) and self.confident(analysis)) or asked_object(text) or len(text.split()) <= 4:
+        elif not (analysis.complaint or self.upset(analysis)) or self.sells_question(analysis):
             template = "product_details"
         else:
-            return False  # a product named in passing ("my toaster arrived scratched"): not a product question
+            return False  # a product named in a complaint ("my toaster arrived scratched"): not a product question
         self.opening()
         self.say(template, self.person_button(), product=item.name, price=format_price(item.price, self.language),
                  category=self.engine.responses.catalogue.category_name(item.category, self.language),
@@ -616,11 +617,23 @@ class _Turn:
         chat = analysis.intent in SMALL_TALK and analysis.intent not in ("thanks", "goodbye")
         if not chat and (self.resolve(text, analysis) if command is None else self.intent_answer(text, analysis)):
             return
+        if analysis.intent in ("greet", "help", "bot_challenge") or WAITING_QUESTION.search(text):
+            return self.queue_wait()  # "hello? anyone there?": a question, so it gets an answer
         now = self.store.clock()
         if now - float(self.context.get("notice_at") or 0) >= self.engine.dialogue.queue_notice_minutes * 60:
             self.remember(notice_at=now)
             self.say("already_escalated", [Button(self.engine.responses.render("button_leave_queue", self.language),
                                                   "/leave_queue")])
+
+    def queue_wait(self) -> None:
+        """Where the customer stands: the expected wait now, or when staff are back."""
+        now = self.store.clock()
+        wait = estimate_wait(self.engine.escalation, max(0, self.store.queue_length() - 1), now)
+        self.remember(notice_at=now)
+        if wait.open_now:
+            self.say("queue_wait", wait=wait.describe(self.language))
+        else:
+            self.say("queue_wait_closed", opens=wait.describe(self.language))
 
     def leave_queue(self) -> None:
         self.store.withdraw_escalation(self.conversation["id"])
@@ -657,7 +670,11 @@ class _Turn:
 
     def adopt_language(self, analysis: Analysis) -> None:
         """Reply in the language of this message; a short or unclear one keeps the conversation's language."""
-        voted = function_word_language(analysis.text)
+        names = [e for e in analysis.entities if e.type == "product"]
+        text = analysis.text
+        for entity in sorted(names, key=lambda e: -e.start):  # product names are Dutch in any language
+            text = text[: entity.start] + text[entity.end :]
+        voted = function_word_language(text, lenient=bool(names))
         if voted in self.engine.languages and voted != analysis.language and analysis.language_confidence < 0.9:
             analysis.language = voted
         language = analysis.language if analysis.language in self.engine.languages else None

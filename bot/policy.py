@@ -10,12 +10,13 @@ import re
 from dataclasses import dataclass
 
 _FLAGS = re.IGNORECASE
-PRICE = re.compile(r"\b(kost|kosten|prijs|prijzen|duur|goedkoo?p\w*|how much|price[sd]?|cost[s]?|expensive|cheap\w*)\b",
+PRICE = re.compile(r"\b(kost|kosten|prijs|prijzen|duur|goedkoo?p\w*|neerleggen|betalen voor|how much|price[sd]?|"
+                   r"cost[s]?|expensive|cheap\w*|pay for)\b",
                    _FLAGS)
 STOCK = re.compile(
     r"\b(voorraad|leverbaar|beschikbaar|verkrijgbaar|uitverkocht|weer binnen|op stock|in stock|out of stock|"
     r"available|availability|sold out|back in stock|be back|weer (leverbaar|op voorraad|beschikbaar))\b|"
-    r"\bvo{1,2}r{1,2}a{1,2}d\b", _FLAGS)
+    r"\bvo{1,2}r{1,2}a{1,2}d\b|\b(can i (still )?(buy|order|get)|nog (te )?(koop|kopen|bestellen|krijgen))\b", _FLAGS)
 # "do you sell X", "is X in stock", "how much is X": the X the customer asks about.
 _OBJECT = [re.compile(p, _FLAGS) for p in (
     r"\b(?:verkopen|verkoopt|verkoop|hebben|voeren|leveren)\s+(?:jullie|je|jij|u|ge|gij|julle)\s+(?:ook\s+|nog\s+|eigenlijk\s+)*"
@@ -56,6 +57,11 @@ STATUS_QUESTION = re.compile(r"\b(status|check|hoe staat|staat (die|het|hij|ze)|
 ARRIVAL_QUESTION = re.compile(
     r"\b(when will (it|they|my \w+|the \w+) (get here|arrive|come|be (here|delivered))|where('?s| is) my|"
     r"wanneer (komt|komen|krijg|wordt|is) (mijn|het|hij|de|ie|m)\b|waar (blijft|is) (mijn|m[ne]|het|de))", _FLAGS)
+# "is daar iemand?", "how much longer?": a waiting customer asks about the wait
+WAITING_QUESTION = re.compile(
+    r"\b(is (daar|er) (al )?iemand|iemand daar|hoe lang (nog|duurt|moet)|nog (lang|even) wachten|wanneer (komt|kom) "
+    r"(er )?(iemand|een medewerker|de medewerker)|any(one|body) (there|here)|how (much )?long(er)?|still waiting|"
+    r"when will (someone|somebody|an agent|a person))|^\W*(hallo+|hello+|hey+|hoi+|hi+)\W*\?+\W*$", _FLAGS)
 ORDER_TOPIC = re.compile(
     r"\b(bestelling\w*|besteld|pakket\w*|pakje|order\w*|parcel|package|levering|geleverd|bezorg\w*|deliver\w*|"
     r"spullen|my stuff)\b", _FLAGS)
@@ -70,11 +76,14 @@ FUNCTION_WORDS = {
 }
 
 
-def function_word_language(text: str) -> str | None:
-    """nl or en when the message's function words clearly say so (at least 2, twice the other's count)."""
+def function_word_language(text: str, lenient: bool = False) -> str | None:
+    """nl or en when the message's function words clearly say so (at least 2, twice the other's count;
+    `lenient`: one, and none of the other language's)."""
     words = re.findall(r"[a-z']+", text.lower().replace("'s", " is"))
     counts = {lang: sum(w in vocab for w in words) for lang, vocab in FUNCTION_WORDS.items()}
     (best, n), (_, other) = sorted(counts.items(), key=lambda kv: -kv[1])
+    if lenient and n >= 1 and other == 0:
+        return best
     return best if n >= 2 and n >= 2 * other else None
 _PRONOUN_REFERENCE = re.compile(r"\b(het|hij|hem|die|deze|dat ding|it|that one|this one|the other (model|one))\b",
                                 _FLAGS)

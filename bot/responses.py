@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from nlu.data import Article, load_articles, load_catalogue, parse_rasa_nlu
+from nlu.data import Article, load_articles, load_catalogue, parse_rasa_nlu, read_jsonl
 from nlu.knowledge import STOPWORDS
 from webcare.errors import ConfigError
 
@@ -219,13 +219,16 @@ class Responses:
 
     @functools.cached_property
     def known_words(self) -> frozenset[str]:
-        """The shop's vocabulary plus every word of the NLU training examples."""
-        examples = set()
-        for language in self.templates:
-            path = self.root / "nlu" / f"{language}.yml" if self.root else None
-            if path and path.exists():
+        """The shop's vocabulary plus every word of the NLU training examples and the affect data."""
+        examples: set[str] = set()
+        for language in self.templates if self.root else ():
+            path = self.root / "nlu" / f"{language}.yml"
+            if path.exists():
                 examples.update(w for e in parse_rasa_nlu(_read_yaml(path), language, str(path)).examples
                                 for w in words_of(e.text))
+            affect = self.root / "affect" / f"{language}.jsonl"  # customers' own words
+            if affect.exists():
+                examples.update(w for row in read_jsonl(affect) for w in words_of(row["text"]))
         return self.vocabulary | frozenset(examples) | COMMON_WORDS
 
     def foreign_words(self, text: str) -> list[str]:

@@ -34,6 +34,8 @@ ENGINE_VALUES = {
     "product_details": {"product", "price", "stock", "category"},
     "catalogue_category": {"category", "products"},
     "decline_not_sold": {"thing"},
+    "queue_wait": {"wait"},
+    "queue_wait_closed": {"opens"},
 }
 
 
