@@ -100,6 +100,9 @@ class DialogueConfig(BaseModel):
     article_over_template: float = Field(
         0.8, ge=0, le=1, description="an article linked to the intent scoring this much beats the intent's template"
     )
+    near_margin: float = Field(
+        0.04, ge=0, le=1, description="an article just below the knowledge threshold answers when it leads by this"
+    )
     intent_article_bonus: float = Field(
         0.05, ge=0, le=1, description="an article linked to the recognised intent wins ties by this margin"
     )

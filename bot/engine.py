@@ -291,7 +291,7 @@ class _Turn:
             analysis = self.with_topic(text, analysis)
         self.empathy = upset
         for step in (self.slot_answer, self.catalogue_answer, self.decline, self.action_answer,
-                     self.knowledge_answer, self.intent_answer):
+                     self.knowledge_answer, self.intent_answer, self.near_answer):
             if step(text, analysis):
                 return True
         return False
@@ -486,6 +486,16 @@ class _Turn:
         if intent is None or not responses.has(intent, self.language):
             return best
         return best if best.score >= self.engine.dialogue.article_over_template else None
+
+    def near_answer(self, text: str, analysis: Analysis) -> bool:
+        """No confident intent and no article above the threshold: an article just below it answers when it
+        clearly leads the others (`dialogue.near_margin`); "that doesn't help" still reaches a person."""
+        near = analysis.near_knowledge
+        if not near or self.confident(analysis) or not self.engine.responses.is_language(text):
+            return False
+        if len(near) > 1 and near[0].score - near[1].score < self.engine.dialogue.near_margin:
+            return False
+        return self.knowledge_answer(text, Analysis(text=text, language=analysis.language, knowledge=near[:1]))
 
     def specific_article(self, text: str, analysis: Analysis) -> KnowledgeHit | None:
         """The best article that covers a specific word of the question, if any."""
