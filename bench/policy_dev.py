@@ -78,7 +78,7 @@ SETS = {
   [("my toaster caught fire!!", "handover", "en")],
   [("wat zijn de openingstijden van de winkel in amsterdam", "answer:21:00"), ("dat helpt niet", "handover")],
   [("how long is the warranty on coffee machines", "answer:3 years", "en"), ("that doesn't help", "handover", "en")],
-  [("Dit is echt belachelijk, voor de derde keer is mijn pakket niet bezorgd en niemand helpt me!", "handover")],
+  [("Dit is echt belachelijk, voor de derde keer is mijn pakket niet bezorgd en niemand helpt me!", "ask:order_number")],
   # --- follow-ups and language
   [("Wat zijn de openingstijden van jullie winkels?", "answer:18:00"), ("en op zondag?", "answer:zondag")],
   [("is de robbie mini op voorraad?", "answer:Robbie Mini"), ("when will it be back?", "ok", "en")],

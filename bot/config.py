@@ -41,12 +41,6 @@ RISK_CATEGORIES: dict[str, tuple[str, ...]] = {
         r"\b(suicid\w*|kill myself|end my life|self[- ]harm|depressed|dementia|visually impaired|wheelchair|"
         r"hospital|terminally ill|passed away|domestic (violence|abuse))\b",
     ),
-    "repeat_contact": (
-        r"\b(voor de (\w+de|\w+ste) keer|al (\d+|twee|drie|vier|vijf|zo vaak|meerdere) keer|niemand (helpt|reageert)|"
-        r"nog steeds geen (antwoord|reactie))\b",
-        r"\b(for the (\w+) time|(\d+|two|three|four|five|several|many) times (already|now)|"
-        r"(nobody|no one|no-one) (helps|answers|responds|replies|gets back)|still no (answer|reply|response))\b",
-    ),
 }
 NEGATIVE_REACTIONS = (
     r"^\W*(nee+|neen|nope|no+|nah)\W*$",
@@ -92,7 +86,7 @@ class DialogueConfig(BaseModel):
     upset_complaint_score: float = Field(0.75, ge=0, le=1, description="complaint score that counts as upset")
     upset_sentiment_score: float = Field(-0.5, ge=-1, le=1, description="and the sentiment score at most this")
     decline_below: float = Field(
-        0.65, ge=0, le=1, description="out of scope per NLU: declined unless an article scores at least this"
+        0.55, ge=0, le=1, description="out of scope per NLU: declined unless an article scores at least this"
     )
     decline_confidence: float = Field(
         0.25, ge=0, le=1, description="… and only when no intent reaches this confidence (else: clarify)"

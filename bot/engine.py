@@ -374,7 +374,8 @@ class _Turn:
             template = "product_price"
         elif STOCK.search(text) or analysis.intent == "product_availability":
             template = "product_in_stock" if item.in_stock else "product_out_of_stock"
-        elif not (analysis.complaint or self.upset(analysis)) or self.sells_question(analysis):
+        elif (self.sells_question(analysis) or not self.confident(analysis)) and not (
+                analysis.complaint or self.upset(analysis)):
             template = "product_details"
         else:
             return False  # a product named in a complaint ("my toaster arrived scratched"): not a product question
@@ -435,6 +436,8 @@ class _Turn:
             return self.declined()
         if not analysis.out_of_scope or analysis.intent is not None or not responses.is_language(text):
             return False
+        if analysis.entity("product"):
+            return False  # "how big an air fryer for a family?": about what the shop sells
         top = analysis.ranking[0][1] if analysis.ranking else 0.0
         weak = not analysis.knowledge or analysis.knowledge[0].score < dialogue.decline_below
         return self.declined() if weak and top < dialogue.decline_confidence else False

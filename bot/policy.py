@@ -49,6 +49,7 @@ NEIGHBOUR = re.compile(
 ORDER_WAIT = re.compile(
     r"\b(waar (blijft|is)|nog (steeds |altijd )?(niet|niks|geen|ni)|wacht\w* (al|nog|op)|al (\w+ )?(weken|dagen)|"
     r"still (not|no|hasn|haven|isn|waiting)|not (arrived|here|delivered|received)|"
+    r"niet (bezorgd|geleverd|aangekomen|ontvangen|binnen|toegekomen)|"
     r"(hasn'?t|haven'?t|didn'?t|never) (arrived|come|shown|received|got)|where('?s| is)|waiting)\b", _FLAGS)
 # "hoe staat die ervoor?", "check order …": the status of an order is asked
 STATUS_QUESTION = re.compile(r"\b(status|check|hoe staat|staat (die|het|hij|ze)|waar (is|blijft)|where|track\w*|"

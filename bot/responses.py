@@ -79,11 +79,13 @@ class Catalogue:
         return None
 
     def knows(self, phrase: str) -> bool:
-        """Whether a phrase names something the shop sells: a product, part of one, or a category."""
+        """Whether every word of a phrase belongs to a product's names or a category's words."""
         words = re.findall(r"\w[\w-]+", phrase.lower())
-        if not words or self.category_of(phrase):
+        if not words:
             return True
-        vocabulary = " ".join(p for item in self.items.values() for p in item.phrases)
+        category_words = [str(w) for names in self.categories.values() for k, ws in names.items()
+                          for w in (ws if k == "words" else [ws])]
+        vocabulary = " ".join([p for item in self.items.values() for p in item.phrases] + category_words).lower()
         return all(re.search(rf"\b{re.escape(w)}\b", vocabulary) if len(w) < 4 else _stem(w) in vocabulary
                    for w in words)
 

@@ -79,9 +79,16 @@ def test_dutch_in_dutch_out(engine, responses):
     assert matches(responses, replies[0].text, "opening_hours", "nl")
 
 
-def test_angry_complaint_gets_empathy_then_a_person(engine, responses):
+def test_angry_customer_waiting_for_a_parcel_gets_empathy_and_is_asked_the_order_number(engine, responses):
     chat = Chat(engine, user="eva")
     replies = chat.say("Dit is echt belachelijk, voor de derde keer is mijn pakket niet bezorgd en niemand helpt me!")
+    assert [r.template for r in replies] == ["empathy", "ask_order_number"]
+    assert engine.store.tickets() == [] and chat.conversation["state"] == "bot"
+
+
+def test_angry_complaint_without_an_answer_gets_empathy_then_a_person(engine, responses):
+    chat = Chat(engine, user="eve")
+    replies = chat.say("Ik ben woedend, wat een waardeloze klantenservice hebben jullie, echt schandalig")
     assert matches(responses, replies[0].text, "complaint_empathy", "nl")
     assert len(engine.store.tickets()) == 1
     assert chat.conversation["state"] == "waiting"
