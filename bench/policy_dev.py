@@ -19,13 +19,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.channels.base import IncomingMessage  # noqa: E402
-from bot.engine import DialogueEngine  # noqa: E402
-from bot.responses import Responses  # noqa: E402
-from nlu import Analyzer  # noqa: E402
-from nlu.config import NLUConfig  # noqa: E402
-from nlu.language import LanguageDetector  # noqa: E402
-from store import Store  # noqa: E402
+from bot.channels.base import IncomingMessage
+from bot.engine import DialogueEngine
+from bot.responses import Responses
+from nlu import Analyzer
+from nlu.config import NLUConfig
+from nlu.language import LanguageDetector
+from store import Store
 
 SETS = {
     "tuned": [

@@ -12,34 +12,34 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # Defaults in Dutch (incl. Flemish) and English; matched case-insensitively anywhere in the message.
 RISK_CATEGORIES: dict[str, tuple[str, ...]] = {
     "legal": (
-        r"\b(advocaat|advocate|jurist|rechtbank|rechter|rechtszaak|juridische stappen|aangifte|dagvaard\w*|"
-        r"incassobureau|deurwaarder|consumentenbond|acm)\b",
+        (r"\b(advocaat|advocate|jurist|rechtbank|rechter|rechtszaak|juridische stappen|aangifte|dagvaard\w*|"
+        r"incassobureau|deurwaarder|consumentenbond|acm)\b"),
         r"\b(lawyer|attorney|solicitor|legal action|sue|suing|lawsuit|court|small claims|trading standards)\b",
     ),
     "safety": (
-        r"\b(in brand|vlam(men)?|rook|rookt|rookte|smeul\w*|vonken|vonkte|kortsluiting|ontplof\w*|explodeer\w*|"
+        (r"\b(in brand|vlam(men)?|rook|rookt|rookte|smeul\w*|vonken|vonkte|kortsluiting|ontplof\w*|explodeer\w*|"
         r"gesmolten|smolt|stroomschok|schok gekregen|geëlektrocuteerd|brandwond\w*|brandlucht|brandgevaar|"
-        r"oververhit\w*|gevaarlijk)\b",
-        r"\b(fire|flames?|smoke|smoking|sparks?|sparking|short circuit|explod\w*|melt(ed|ing)?|electric shock|"
-        r"electrocuted|burn(ed|t|s)|overheat\w*|dangerous|hazard)\b",
+        r"oververhit\w*|gevaarlijk)\b"),
+        (r"\b(fire|flames?|smoke|smoking|sparks?|sparking|short circuit|explod\w*|melt(ed|ing)?|electric shock|"
+        r"electrocuted|burn(ed|t|s)|overheat\w*|dangerous|hazard)\b"),
     ),
     "fraud": (
-        r"\b(fraude|opgelicht|oplichting|oplichter\w*|phishing|gehackt|datalek|gelekt|identiteitsfraude|"
+        (r"\b(fraude|opgelicht|oplichting|oplichter\w*|phishing|gehackt|datalek|gelekt|identiteitsfraude|"
         r"niet door mij (besteld|gedaan|geplaatst)|(die|dat) ik niet (heb )?(gedaan|besteld|geplaatst)|"
         r"niet (zelf )?(besteld|geplaatst)|onbekende (afschrijving|bestelling)|"
         r"gegevens van (iemand anders|een ander)|(gegevens|adres|naam|bestelgegevens|bestelling) van een andere? klant|"
         r"iemand (anders )?heeft (mijn|met mijn) (creditcard|pas|rekening|account|gegevens)|"
-        r"mijn (creditcard|pas|account) (is )?(misbruikt|gebruikt door iemand))\b",
-        r"\b(fraud\w*|scam\w*|phishing|hacked|data (breach|leak)|leaked|identity theft|stolen card|"
+        r"mijn (creditcard|pas|account) (is )?(misbruikt|gebruikt door iemand))\b"),
+        (r"\b(fraud\w*|scam\w*|phishing|hacked|data (breach|leak)|leaked|identity theft|stolen card|"
         r"(did ?n[o']t|never) (place|make|order|buy|bought)\w*|unauthori[sz]ed|"
         r"someone else'?s (data|order|address|details)|another customer'?s (data|order|address|details|name)|"
-        r"someone (used|is using|has used) my (credit card|card|account|details))\b",
+        r"someone (used|is using|has used) my (credit card|card|account|details))\b"),
     ),
     "vulnerable": (
-        r"\b(zelfmoord|suïcid\w*|suicid\w*|niet meer leven|mezelf (iets )?aan(doen)?|depressief|dementie|"
-        r"slechtziend|rolstoel|ziekenhuis|terminaal|overleden|huiselijk geweld)\b",
-        r"\b(suicid\w*|kill myself|end my life|self[- ]harm|depressed|dementia|visually impaired|wheelchair|"
-        r"hospital|terminally ill|passed away|domestic (violence|abuse))\b",
+        (r"\b(zelfmoord|suïcid\w*|suicid\w*|niet meer leven|mezelf (iets )?aan(doen)?|depressief|dementie|"
+        r"slechtziend|rolstoel|ziekenhuis|terminaal|overleden|huiselijk geweld)\b"),
+        (r"\b(suicid\w*|kill myself|end my life|self[- ]harm|depressed|dementia|visually impaired|wheelchair|"
+        r"hospital|terminally ill|passed away|domestic (violence|abuse))\b"),
     ),
 }
 NEGATIVE_REACTIONS = (
@@ -57,10 +57,10 @@ NEGATIVE_REACTIONS = (
     r"\b(i )?can'?t even\b|\b(dat|het) (lukt|werkt) (me |mij )?(niet|ook niet)\b|\b(that|it) (does ?n[o']t|did ?n[o']t) work\b",
 )
 LEAVE_QUEUE = (
-    r"^\W*((oh|ach|ok|oké|sorry|eigenlijk|toch|ah|hmm)\W+)*(laat (maar|ook maar|het maar)( zitten)?|hoeft (al )?niet meer|niet meer nodig|ik wacht niet langer|"
-    r"annuleer( maar)?|stop( maar)?|al opgelost|(ik ben|is) al geholpen)\W*$",
-    r"^\W*((oh|ok|sorry|actually|ah|well|hmm)\W+)*(never ?mind|nvm|cancel( that| it)?|forget (it|about it)|no need( anymore)?|i'?ll stop waiting|"
-    r"(it'?s )?(already )?(sorted|solved|fixed)( now)?)\W*$",
+    (r"^\W*((oh|ach|ok|oké|sorry|eigenlijk|toch|ah|hmm)\W+)*(laat (maar|ook maar|het maar)( zitten)?|hoeft (al )?niet meer|niet meer nodig|ik wacht niet langer|"
+    r"annuleer( maar)?|stop( maar)?|al opgelost|(ik ben|is) al geholpen)\W*$"),
+    (r"^\W*((oh|ok|sorry|actually|ah|well|hmm)\W+)*(never ?mind|nvm|cancel( that| it)?|forget (it|about it)|no need( anymore)?|i'?ll stop waiting|"
+    r"(it'?s )?(already )?(sorted|solved|fixed)( now)?)\W*$"),
     r"\b(laat maar|never ?mind)\b.*\b(annuleer|cancel|wacht\w* niet|stop)\w*\b",
 )
 

@@ -15,15 +15,15 @@ from bot.channels.base import Button, IncomingMessage, OutgoingMessage
 from bot.config import DialogueConfig, EscalationConfig
 from bot.handoff import build_story, estimate_wait, priority_for
 from bot.policy import (
+    ARRIVAL_QUESTION,
     NEIGHBOUR,
-    OTHER_MODEL,
     ORDER_TOPIC,
     ORDER_WAIT,
-    STATUS_QUESTION,
-    WAITING_QUESTION,
-    ARRIVAL_QUESTION,
+    OTHER_MODEL,
     PRICE,
+    STATUS_QUESTION,
     STOCK,
+    WAITING_QUESTION,
     Rules,
     asked_object,
     function_word_language,
@@ -318,7 +318,7 @@ class _Turn:
         if STATUS_QUESTION.search(text) or topic not in ORDER_ACTIONS:
             topic = "order_status"
         if intent in (None, "inform", "deny", "complain", "order_status", "refund_status", topic):
-            return self.action(topic if intent in (None, "inform", "deny", "complain") else intent, text)
+            return self.action(intent if intent in ORDER_ACTIONS else topic, text)
         return False
 
     def action_answer(self, text: str, analysis: Analysis) -> bool:
@@ -595,9 +595,7 @@ class _Turn:
     def escalate(self, reason: str, analysis: Analysis | None, acknowledge: bool = False) -> None:
         engine = self.engine
         summary, story = build_story(self.store, self.conversation["id"], reason)
-        priority = priority_for(reason, analysis.to_dict() if analysis else None)
-        if reason.startswith("risk:") and PRIORITY_ORDER.index(priority) < PRIORITY_ORDER.index("high"):
-            priority = "high"
+        priority = self.priority(reason, analysis)
         now = self.store.clock()
         sla_due = now + engine.escalation.sla_minutes.get(priority, 8 * 60) * 60
         queue = self.store.queue_length()
@@ -612,6 +610,13 @@ class _Turn:
             self.say("escalate_ack", wait=wait.describe(self.language), ticket=ticket["id"])
         else:
             self.say("escalate_ack_closed", opens=wait.describe(self.language), ticket=ticket["id"])
+
+    def priority(self, reason: str, analysis: Analysis | None) -> str:
+        """From complaint, sentiment and urgency (bot.handoff.priority_for); a risk is at least high."""
+        priority = priority_for(reason, analysis.to_dict() if analysis else None)
+        if reason.startswith("risk:") and PRIORITY_ORDER.index(priority) < PRIORITY_ORDER.index("high"):
+            return "high"
+        return priority
 
     # -- while waiting for staff -------------------------------------------------------------
 

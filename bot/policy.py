@@ -19,8 +19,8 @@ STOCK = re.compile(
     r"\bvo{1,2}r{1,2}a{1,2}d\b|\b(can i (still )?(buy|order|get)|nog (te )?(koop|kopen|bestellen|krijgen))\b", _FLAGS)
 # "do you sell X", "is X in stock", "how much is X": the X the customer asks about.
 _OBJECT = [re.compile(p, _FLAGS) for p in (
-    r"\b(?:verkopen|verkoopt|verkoop|hebben|voeren|leveren)\s+(?:jullie|je|jij|u|ge|gij|julle)\s+(?:ook\s+|nog\s+|eigenlijk\s+)*"
-    r"(?P<obj>[^?.!,]+)",
+    (r"\b(?:verkopen|verkoopt|verkoop|hebben|voeren|leveren)\s+(?:jullie|je|jij|u|ge|gij|julle)\s+(?:ook\s+|nog\s+|eigenlijk\s+)*"
+    r"(?P<obj>[^?.!,]+)"),
     r"\b(?:kan|kun|kunt)\s+(?:ik|je|men)\s+(?:bij\s+(?:jullie|u)\s+)?(?:ook\s+)?(?P<obj>[^?.!,]+?)\s+(?:kopen|bestellen)\b",
     r"\b(?:wat|hoeveel)\s+(?:kost|kosten)\s+(?P<obj>[^?.!,]+)",
     r"\bprijs\s+van\s+(?P<obj>[^?.!,]+)",
