@@ -28,6 +28,7 @@ from bot.policy import (
     asked_object,
     function_word_language,
     is_follow_up,
+    service_object,
 )
 from bot.responses import COMMON_WORDS, CatalogueItem, Responses, format_price, stem, words_of
 from nlu.types import Analysis, KnowledgeHit
@@ -427,6 +428,10 @@ class _Turn:
         responses, dialogue = self.engine.responses, self.engine.dialogue
         if NEIGHBOUR.search(text):
             return self.declined()
+        service = service_object(text)
+        if service and not (responses.catalogue.knows(service) or responses.catalogue.category_of(service)
+                            or set(words_of(service)) & responses.template_words):
+            return self.declined()  # a service for something the shop does not sell (a boiler, a dishwasher)
         intent = analysis.intent if self.confident(analysis) else None
         if intent in ORDER_ACTIONS + SMALL_TALK + NO_DECLINE:
             return False

@@ -49,7 +49,8 @@ NEIGHBOUR = re.compile(
 ORDER_WAIT = re.compile(
     r"\b(waar (blijft|is)|nog (steeds |altijd )?(niet|niks|geen|ni)|wacht\w* (al|nog|op)|al (\w+ )?(weken|dagen)|"
     r"still (not|no|hasn|haven|isn|waiting)|not (arrived|here|delivered|received)|"
-    r"niet (bezorgd|geleverd|aangekomen|ontvangen|binnen|toegekomen)|"
+    r"niet (bezorgd|geleverd|aangekomen|ontvangen|binnen|toegekomen)|(niks|niets) (meer )?gehoord|"
+    r"heard nothing|haven'?t heard|"
     r"(hasn'?t|haven'?t|didn'?t|never) (arrived|come|shown|received|got)|where('?s| is)|waiting)\b", _FLAGS)
 # "hoe staat die ervoor?", "check order …": the status of an order is asked
 STATUS_QUESTION = re.compile(r"\b(status|check|hoe staat|staat (die|het|hij|ze)|waar (is|blijft)|where|track\w*|"
@@ -57,7 +58,8 @@ STATUS_QUESTION = re.compile(r"\b(status|check|hoe staat|staat (die|het|hij|ze)|
 # "when will it get here?", "wanneer komt mijn pakket?": arrival of an order
 ARRIVAL_QUESTION = re.compile(
     r"\b(when will (it|they|my \w+|the \w+) (get here|arrive|come|be (here|delivered))|where('?s| is) my|"
-    r"wanneer (komt|komen|krijg|wordt|is) (mijn|het|hij|de|ie|m)\b|waar (blijft|is) (mijn|m[ne]|het|de))", _FLAGS)
+    r"wanneer (komt|komen|krijg|wordt|is) (mijn|het|hij|de|ie|m)\b|waar (blijft|is) (mijn|m[ne]|het|de)|"
+    r"waar (mijn|m'?n|mn|het|de) \w+ (blijft|blijven))", _FLAGS)
 # "is daar iemand?", "how much longer?": a waiting customer asks about the wait
 WAITING_QUESTION = re.compile(
     r"\b(is (daar|er) (al )?iemand|iemand daar|hoe lang (nog|duurt|moet)|nog (lang|even) wachten|wanneer (komt|kom) "
@@ -88,6 +90,26 @@ def function_word_language(text: str, lenient: bool = False) -> str | None:
     return best if n >= 2 and n >= 2 * other else None
 _PRONOUN_REFERENCE = re.compile(r"\b(het|hij|hem|die|deze|dat ding|it|that one|this one|the other (model|one))\b",
                                 _FLAGS)
+
+
+# "can you plumb in my dishwasher?", "kunnen jullie mijn cv-ketel repareren?": a service asked for something
+_SERVICE = [re.compile(p, _FLAGS) for p in (
+    r"\b(?:can|could|do|will)\s+(?:you|u)\s+(?:guys\s+)?(?:also\s+)?(?:install|plumb|fit|connect|mount|repair|fix|"
+    r"service|clean|paint|build|assemble|hang)\s+(?:in\s+)?(?P<obj>[^?.!,]+)",
+    r"\b(?:kunnen|kunt|doen|willen)\s+(?:jullie|je|u|ge)\s+(?:ook\s+)?(?P<obj>[^?.!,]+?)\s+(?:installeren|aansluiten|"
+    r"monteren|repareren|maken|plaatsen|ophangen|schoonmaken|onderhouden|leggen|bouwen)\b",
+)]
+
+
+def service_object(text: str) -> str | None:
+    """What a customer asks the shop to install, repair or fit, fillers removed."""
+    for pattern in _SERVICE:
+        match = pattern.search(text)
+        if match:
+            words = " ".join(_FILLER.sub(" ", match.group("obj")).split())
+            words = re.sub(r"^((my|mijn|mn|m'n|our|onze|ons|new|nieuwe|oude|old)\s+)+", "", words, flags=_FLAGS)
+            return None if _PRONOUN.match(words) else words
+    return None
 
 
 def asked_object(text: str) -> str | None:

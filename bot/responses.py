@@ -195,6 +195,12 @@ class Responses:
         texts += [p for item in self.catalogue.items.values() for p in item.phrases]
         return frozenset(w for text in texts for w in words_of(str(text)))
 
+    @functools.cached_property
+    def template_words(self) -> frozenset[str]:
+        """The words of the answer templates: what the shop says it does."""
+        texts = [v for t in self.templates.values() for vs in t.values() if isinstance(vs, list) for v in vs]
+        return frozenset(w for text in texts for w in words_of(str(text)))
+
     def specific_words(self, text: str, intent: str) -> set[str]:
         """Content words of a text that are neither the intent's core words nor generic: what makes it specific."""
         common = self.intent_words.get(intent, frozenset()) | self.generic_words

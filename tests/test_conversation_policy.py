@@ -180,11 +180,24 @@ def test_specific_information_comes_from_the_catalogue_and_the_articles(engine, 
     ("hoe laat gaat de albert heijn naast jullie winkel in utrecht open?", "decline_out_of_scope"),
     ("wat wordt het weer morgen?", "decline_out_of_scope"),
     ("can you put solar panels on my roof?", "decline_out_of_scope"),
+    ("kunnen jullie ook mijn cv-ketel repareren?", "decline_out_of_scope"),
 ])
 def test_what_the_shop_does_not_sell_or_do_is_declined(engine, question, template):
     chat = Chat(engine)
     assert chat.say(question) == [template]
     assert chat.ticket is None
+
+
+@pytest.mark.parametrize("question", [
+    "Can you repair my coffee machine?",
+    "wat kost verzending naar belgie",
+    "hebben jullie een winkel in antwerpen",
+    "Mijn vrouw vraagt: hoe lang bewaren jullie de facturen?",
+])
+def test_questions_about_what_the_shop_does_are_not_declined(engine, question):
+    chat = Chat(engine)
+    templates = chat.say(question)
+    assert not any(t.startswith("decline") for t in templates) and chat.ticket is None
 
 
 # -- context and language ------------------------------------------------------------------------------------
