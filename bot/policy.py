@@ -94,10 +94,10 @@ _PRONOUN_REFERENCE = re.compile(r"\b(het|hij|hem|die|deze|dat ding|it|that one|t
 
 # "can you plumb in my dishwasher?", "kunnen jullie mijn cv-ketel repareren?": a service asked for something
 _SERVICE = [re.compile(p, _FLAGS) for p in (
-    r"\b(?:can|could|do|will)\s+(?:you|u)\s+(?:guys\s+)?(?:also\s+)?(?:install|plumb|fit|connect|mount|repair|fix|"
-    r"service|clean|paint|build|assemble|hang)\s+(?:in\s+)?(?P<obj>[^?.!,]+)",
-    r"\b(?:kunnen|kunt|doen|willen)\s+(?:jullie|je|u|ge)\s+(?:ook\s+)?(?P<obj>[^?.!,]+?)\s+(?:installeren|aansluiten|"
-    r"monteren|repareren|maken|plaatsen|ophangen|schoonmaken|onderhouden|leggen|bouwen)\b",
+    (r"\b(?:can|could|do|will)\s+(?:you|u)\s+(?:guys\s+)?(?:also\s+)?(?:install|plumb|fit|connect|mount|repair|fix|"
+    r"service|clean|paint|build|assemble|hang)\s+(?:in\s+)?(?P<obj>[^?.!,]+)"),
+    (r"\b(?:kunnen|kunt|doen|willen)\s+(?:jullie|je|u|ge)\s+(?:ook\s+)?(?P<obj>[^?.!,]+?)\s+(?:installeren|aansluiten|"
+    r"monteren|repareren|maken|plaatsen|ophangen|schoonmaken|onderhouden|leggen|bouwen)\b"),
 )]
 
 
