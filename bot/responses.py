@@ -247,12 +247,18 @@ class Responses:
         for word in words_of(text):
             if len(word) < 5 or not word.isalpha() or word in known or _stem(word) in known:
                 continue
-            if not difflib.get_close_matches(word, self._by_length(len(word)), n=1, cutoff=0.8):
+            if not difflib.get_close_matches(word, self._known_by_length.get(len(word), []), n=1, cutoff=0.8):
                 foreign.append(word)
         return foreign
 
-    def _by_length(self, length: int) -> list[str]:
-        return [w for w in self.known_words if abs(len(w) - length) <= 2]
+    @functools.cached_property
+    def _known_by_length(self) -> dict[int, list[str]]:
+        """Known words by the word lengths they can be a near spelling of (within 2 letters)."""
+        by_length: dict[int, list[str]] = {}
+        for word in self.known_words:
+            for length in range(len(word) - 2, len(word) + 3):
+                by_length.setdefault(length, []).append(word)
+        return by_length
 
     def is_language(self, text: str) -> bool:
         """Whether a text is words at all (some of them common words or the shop's), not keyboard mashing."""
