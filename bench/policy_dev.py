@@ -2,7 +2,7 @@
 
 Written by the policy's author while working on issue 13 (the conversation benchmark is bench/conversations.py):
 `tuned` was used to tune the policy, `fresh` was written after tuning had stopped, `context` checks commands,
-restarts, follow-ups and the queue. Run from the repository root:
+restarts, follow-ups and the queue; `final` was written last and run once, untuned. Run from the repository root:
 
     PYTHONPATH=$PWD python bench/policy_dev.py [-v]
 
@@ -146,6 +146,28 @@ SETS = {
   [("kan ik mijn adres nog wijzigen", "ok"), ("nee", "handover")],
   [("waar blijft mn pakket nou, al 3 dagen niks gehoord", "ask:order_number"), ("weet ik niet meer", "any"), ("55501234", "answer:55501234")],
 ],
+    "final": [
+        [("wanneer word mijn bestelling geleverd", "ask:order_number"), ("nr is 31415926", "answer:31415926")],
+        [("ik heb een bestelling gedaan maar wil toch iets anders, kan ik annuleren? ordernummer 40218833", "answer:40218833")],
+        [("hoeveel kost de vonk capsa", "answer:89"), ("is hij op voorraad?", "answer:Capsa")],
+        [("verkopen jullie ook stofzuigerzakken voor miele?", "decline")],
+        [("hebben jullie ook tuinmeubelen", "decline")],
+        [("Do you sell gaming laptops?", "decline", "en")],
+        [("wie heeft de tour de france gewonnen", "decline")],
+        [("What's the weather like in Amsterdam tomorrow?", "decline", "en")],
+        [("kan ik mijn retour ook in de winkel in utrecht afgeven?", "ok")],
+        [("hoe lang duurt een reparatie ongeveer", "answer:10 werkdagen")],
+        [("my robot vacuum won't connect to wifi", "answer:2.4 GHz", "en")],
+        [("what's your return policy?", "answer:30 days", "en"), ("that's not what I asked", "handover", "en")],
+        [("ik ben 83 en slechtziend, kan iemand mij helpen met bestellen?", "handover")],
+        [("My kettle exploded and burned my hand", "handover", "en")],
+        [("zijn jullie op zondag open?", "answer:zondag")],
+        [("Is there a student discount?", "answer:10%", "en")],
+        [("hoi, hoe lang is de garantie op een stofzuiger?", "answer:2 jaar"), ("and for a coffee machine?", "answer:3 years", "en")],
+        [("echt belachelijk, mijn bestelling 66012345 is nog steeds niet binnen", "answer:66012345")],
+        [("ik wil graag een mens spreken aub", "handover"), ("oh laat maar, al opgelost", "any")],
+        [("is de huisraad chef keukenmachine leverbaar?", "answer:op voorraad")],
+    ],
 }
 FAILED = ("decline", "fallback", "knowledge_unknown", "clarify")
 
