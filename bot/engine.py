@@ -44,6 +44,8 @@ SMALL_TALK = ("greet", "goodbye", "thanks", "affirm", "deny", "help", "bot_chall
 # Typed or pressed /commands the bot honours; any other /text is an ordinary message (never a template name).
 COMMANDS = {"start": "start", "help": "help", "human": "request_human", "restart": "restart",
             "leave_queue": "leave_queue"}
+SURELY_OUT_OF_SCOPE = 0.05  # no intent gets even this: only a clearly matching article keeps it in scope
+SURE_ARTICLE = 0.62
 NO_DECLINE = ("request_human", "complain", "delivery_time", "delivery_cost")  # places matter there
 SLASH_COMMAND = re.compile(r"^/\w+(\s|$)")
 PRIORITY_ORDER = ("low", "normal", "high", "urgent")
@@ -444,8 +446,12 @@ class _Turn:
         if analysis.entity("product"):
             return False  # "how big an air fryer for a family?": about what the shop sells
         top = analysis.ranking[0][1] if analysis.ranking else 0.0
-        weak = not analysis.knowledge or analysis.knowledge[0].score < dialogue.decline_below
-        return self.declined() if weak and top < dialogue.decline_confidence else False
+        best = analysis.knowledge[0].score if analysis.knowledge else 0.0
+        if top < dialogue.decline_confidence and best < dialogue.decline_below:
+            return self.declined()
+        if top < SURELY_OUT_OF_SCOPE and best < SURE_ARTICLE:
+            return self.declined()  # "the weather in Amsterdam": a city name alone does not make it ours
+        return False
 
     def declined(self) -> bool:
         self.remember(last="decline", topic=None)
