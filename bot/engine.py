@@ -16,6 +16,7 @@ from bot.config import DialogueConfig, EscalationConfig
 from bot.handoff import build_story, estimate_wait, priority_for
 from bot.policy import (
     ARRIVAL_QUESTION,
+    LANGUAGE_ASKED,
     NEIGHBOUR,
     ORDER_TOPIC,
     ORDER_WAIT,
@@ -44,6 +45,7 @@ SMALL_TALK = ("greet", "goodbye", "thanks", "affirm", "deny", "help", "bot_chall
 # Typed or pressed /commands the bot honours; any other /text is an ordinary message (never a template name).
 COMMANDS = {"start": "start", "help": "help", "human": "request_human", "restart": "restart",
             "leave_queue": "leave_queue"}
+SHORT_WORDS = 2  # a message of at most this many words keeps the conversation's language
 SURELY_OUT_OF_SCOPE = 0.05  # no intent gets even this: only a clearly matching article keeps it in scope
 SURE_ARTICLE = 0.62
 NO_DECLINE = ("request_human", "complain", "delivery_time", "delivery_cost")  # places matter there
@@ -228,6 +230,8 @@ class _Turn:
             return self.while_waiting(text, analysis, command, learned)
         if command == "leave_queue":
             return self.say("help")
+        if command is None and LANGUAGE_ASKED.search(text):
+            return self.say("language_switched")  # "do you speak English?": yes, from now on
         if is_emoji_only(text) and analysis.sentiment != "negative" and not analysis.intent:
             self.say("emoji_only")
             return
@@ -704,8 +708,14 @@ class _Turn:
         for entity in sorted(names, key=lambda e: -e.start):  # product names are Dutch in any language
             text = text[: entity.start] + text[entity.end :]
         voted = function_word_language(text, lenient=bool(names))
-        if voted in self.engine.languages and voted != analysis.language and analysis.language_confidence < 0.9:
-            analysis.language = voted
+        asked = LANGUAGE_ASKED.search(text)
+        if asked:
+            voted = "en" if asked.group(1).lower() in ("english", "engels") else "nl"
+        if voted in self.engine.languages:
+            if voted != analysis.language and analysis.language_confidence < 0.9:
+                analysis.language = voted
+        elif self.conversation["language"] and len(re.findall(r"[^\W\d_]{2,}", text)) <= SHORT_WORDS:
+            analysis.language = self.conversation["language"]  # "sorry 12345678", "thanks": too short to switch
         language = analysis.language if analysis.language in self.engine.languages else None
         language = language or self.conversation["language"] or self.engine.default_language
         if language != self.conversation["language"]:

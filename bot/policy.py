@@ -68,6 +68,10 @@ WAITING_QUESTION = re.compile(
 ORDER_TOPIC = re.compile(
     r"\b(bestelling\w*|besteld|pakket\w*|pakje|order\w*|parcel|package|levering|geleverd|bezorg\w*|deliver\w*|"
     r"spullen|my stuff)\b", _FLAGS)
+# "do you speak English?", "spreken jullie Nederlands?": the customer asks for a language
+LANGUAGE_ASKED = re.compile(
+    r"\b(?:do you|can you|can we|could we|spreek je|spreekt u|spreken jullie|kunnen we|kan ik)\b.{0,20}?"
+    r"\b(english|engels|dutch|nederlands|vlaams)\b", _FLAGS)
 # function words that tell Dutch from English in short messages, where statistical detection is unsure
 FUNCTION_WORDS = {
     "nl": frozenset("de het een ik je jij jullie mijn mn wat waar hoe niet en van op voor met kan kun wil heb "

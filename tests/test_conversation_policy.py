@@ -222,6 +222,16 @@ def test_the_reply_is_in_the_language_of_the_current_message(engine, responses):
     assert chat.conversation["language"] == "en"
 
 
+def test_asking_for_english_switches_and_a_bare_word_keeps_the_language(engine):
+    chat = Chat(engine)
+    chat.say("Hallo")
+    assert chat.say("Do you speak English?") == ["language_switched"] and chat.conversation["language"] == "en"
+    chat.say("waar is mijn bestelling")
+    assert chat.conversation["language"] == "nl"
+    chat.say("sorry 12345678")  # "sorry" alone is no reason to switch to English
+    assert "12345678" in chat.text and chat.conversation["language"] == "nl"
+
+
 def test_restart_clears_slots_and_the_pending_question(engine):
     chat = Chat(engine)
     chat.say("waar is mijn bestelling 12345678")
