@@ -205,7 +205,8 @@ class _Turn:
         if not text:
             self.say("empty_message")
             return
-        if (self.conversation["pending_intent"] == CSAT_PENDING or text.startswith("/csat")) and self.record_csat(text):
+        csat_button = kind == "button" and text.startswith("/csat")  # a late click on the rating buttons counts
+        if (self.conversation["pending_intent"] == CSAT_PENDING or csat_button) and self.record_csat(text):
             return
         if text.startswith("/language"):
             return self.switch_language(text.removeprefix("/language").strip())
