@@ -22,6 +22,7 @@ from bot.policy import (
     ORDER_WAIT,
     OTHER_MODEL,
     PRICE,
+    SLOT_UNKNOWN,
     STATUS_QUESTION,
     STOCK,
     WAITING_QUESTION,
@@ -318,6 +319,13 @@ class _Turn:
         if pending and pending != CSAT_PENDING and not self.missing_slots(pending):
             self.update(pending_intent=None)
             return self.action(pending, text)
+        unknown = f"unknown_{self.expecting()}"
+        if self.context.get("last") == "ask" and SLOT_UNKNOWN.search(text) and self.engine.responses.has(
+                unknown, self.language):
+            self.update(pending_intent=None)  # asked once; the customer does not have it: where to find it, or a person
+            self.remember(last="answer")
+            self.say(unknown, self.person_button())
+            return True
         fresh = analysis.entity("order_number")
         if fresh is None:
             return False

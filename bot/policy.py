@@ -60,6 +60,10 @@ ARRIVAL_QUESTION = re.compile(
     r"\b(when will (it|they|my \w+|the \w+) (get here|arrive|come|be (here|delivered))|where('?s| is) my|"
     r"wanneer (komt|komen|krijg|wordt|is) (mijn|het|hij|de|ie|m)\b|waar (blijft|is) (mijn|m[ne]|het|de)|"
     r"waar (mijn|m'?n|mn|het|de) \w+ (blijft|blijven))", _FLAGS)
+# the answer to "what is your order number?" when the customer does not have it
+SLOT_UNKNOWN = re.compile(
+    r"\b(weet ik (niet|ni)( meer)?|geen idee|kwijt|heb ik niet|niet bij de hand|kan ik niet vinden|"
+    r"(i )?(do ?n[o']t|dont) (know|have)( it)?|no idea|lost it|can'?t find( it)?)\b", _FLAGS)
 # "is daar iemand?", "how much longer?": a waiting customer asks about the wait
 WAITING_QUESTION = re.compile(
     r"\b(is (daar|er) (al )?iemand|iemand daar|hoe lang (nog|duurt|moet)|nog (lang|even) wachten|wanneer (komt|kom) "

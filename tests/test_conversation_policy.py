@@ -149,6 +149,13 @@ def test_the_order_number_is_asked_once_and_the_status_given(engine, first, seco
     assert chat.conversation["language"] == language and chat.ticket is None
 
 
+def test_the_order_number_is_asked_once_and_a_customer_without_it_is_helped_on(engine):
+    chat = Chat(engine)
+    assert chat.say("waar blijft mijn pakket") == ["ask_order_number"]
+    assert chat.say("weet ik niet meer") == ["unknown_order_number"] and offers_a_person(chat)
+    assert chat.conversation["pending_intent"] is None and chat.ticket is None
+
+
 def test_a_corrected_order_number_replaces_the_old_one_and_is_answered(engine):
     chat = Chat(engine)
     chat.say("waar blijft bestelling 66012345?")
