@@ -659,8 +659,8 @@ class _Turn:
         chat = analysis.intent in SMALL_TALK and analysis.intent not in ("thanks", "goodbye")
         if not chat and (self.resolve(text, analysis) if command is None else self.intent_answer(text, analysis)):
             return
-        if analysis.intent in ("greet", "help", "bot_challenge") or WAITING_QUESTION.search(text):
-            return self.queue_wait()  # "hello? anyone there?": a question, so it gets an answer
+        if analysis.intent in ("greet", "help", "bot_challenge", "request_human") or WAITING_QUESTION.search(text):
+            return self.queue_wait()  # "hello? anyone there?", "a person please": answered with the wait
         now = self.store.clock()
         if now - float(self.context.get("notice_at") or 0) >= self.engine.dialogue.queue_notice_minutes * 60:
             self.remember(notice_at=now)
