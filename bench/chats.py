@@ -31,8 +31,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.channels.webchat import ChatSessions
-from nlu import Analyzer, NLUConfig
+from webcare.bot.channels.webchat import ChatSessions
+from webcare.nlu import Analyzer, NLUConfig
 
 MODELS = ROOT / ".webcare" / "bench-models"
 SECRET_KEY = "bench-only-secret-key-0123456789"  # every console process signs web chat sessions with it

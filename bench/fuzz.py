@@ -95,8 +95,8 @@ def distinct_text(rng: random.Random, n: int) -> str:
 
 
 def web_app(tmp: Path) -> tuple[Any, Any]:
-    from console import create_app
-    from store import Store
+    from webcare.console import create_app
+    from webcare.store import Store
     from tests.emulators import console_kit
 
     store = Store.open(f"sqlite:///{tmp / 'web.db'}")
@@ -109,7 +109,7 @@ def web_app(tmp: Path) -> tuple[Any, Any]:
 def fuzz_webchat(count: int, tmp: Path) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
-    from bot.channels import webchat
+    from webcare.bot.channels import webchat
     from tests.test_fuzz import chat_bodies, raw_bytes
 
     webchat.STREAM_SECONDS = 0.0  # the stream answers its header and ends: Last-Event-ID is what is fuzzed
@@ -202,8 +202,8 @@ def fuzz_console(count: int, tmp: Path) -> dict[str, Any]:
 def fuzz_telegram(count: int, tmp: Path) -> dict[str, Any]:
     from telegram import Update
 
-    from bot.channels.telegram import TelegramChannel
-    from store import Store
+    from webcare.bot.channels.telegram import TelegramChannel
+    from webcare.store import Store
     from tests.emulators import console_kit
     from tests.emulators.telegram_api import TelegramEmulator
     from tests.emulators.telegram_harness import telegram_config
@@ -255,9 +255,9 @@ def fuzz_telegram(count: int, tmp: Path) -> dict[str, Any]:
 
 def fuzz_listener(name: str, count: int, tmp: Path) -> dict[str, Any]:
     """Fuzzed items between valid ones, parsed by the listener and stored by triage, 50 items a batch."""
-    from listeners.config import FeedConfig
-    from listeners.triage import Triage
-    from store import Store
+    from webcare.listeners.config import FeedConfig
+    from webcare.listeners.triage import Triage
+    from webcare.store import Store
     from tests.test_fuzz import bluesky_posts, make_listeners, mastodon_statuses, tweets
     from tests.test_listen_triage import KeywordAnalyzer, config
 

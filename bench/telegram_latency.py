@@ -39,11 +39,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.channels.telegram import TelegramChannel
-from bot.config import TelegramConfig
-from bot.engine import DialogueEngine
-from bot.outbox import OutboxDispatcher
-from store import Store
+from webcare.bot.channels.telegram import TelegramChannel
+from webcare.bot.config import TelegramConfig
+from webcare.bot.engine import DialogueEngine
+from webcare.bot.outbox import OutboxDispatcher
+from webcare.store import Store
 from tests.emulators.telegram_api import TOKEN, TelegramEmulator
 from webcare.app import App
 

@@ -11,11 +11,11 @@ import re
 import unicodedata
 from typing import Any, Protocol
 
-from bot import proof
-from bot.channels.base import Button, IncomingMessage, OutgoingMessage
-from bot.config import DialogueConfig, EscalationConfig
-from bot.handoff import build_story, csat_score, estimate_wait, priority_for, shown_text, sla_due
-from bot.policy import (
+from webcare.bot import proof
+from webcare.bot.channels.base import Button, IncomingMessage, OutgoingMessage
+from webcare.bot.config import DialogueConfig, EscalationConfig
+from webcare.bot.handoff import build_story, csat_score, estimate_wait, priority_for, shown_text, sla_due
+from webcare.bot.policy import (
     ARRIVAL_QUESTION,
     LANGUAGE_ASKED,
     NEIGHBOUR,
@@ -33,9 +33,9 @@ from bot.policy import (
     is_follow_up,
     service_object,
 )
-from bot.responses import COMMON_WORDS, CatalogueItem, Responses, format_price, stem, words_of
-from nlu.types import Analysis, KnowledgeHit
-from store import CLAIM_KINDS, Store
+from webcare.bot.responses import COMMON_WORDS, CatalogueItem, Responses, format_price, stem, words_of
+from webcare.nlu.types import Analysis, KnowledgeHit
+from webcare.store import CLAIM_KINDS, Store
 from webcare.errors import StoreError
 
 SLOT_ENTITIES = ("order_number", "email", "phone", "product", "date")

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.config import DAYS, EscalationConfig
-from store import Store
+from webcare.bot.config import DAYS, EscalationConfig
+from webcare.store import Store
 
 DAY_NAMES = {
     "nl": ["maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag"],

@@ -17,14 +17,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.middleware.sessions import SessionMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from bot.channels.webchat import WebChat
-from bot.channels.webchat import router as webchat_router
-from console import inbox, mentions, reports
-from console.auth import MAX_USERNAME, KnownSignIns, LoginLimiter, authenticate, new_token, token_hash
-from console.limits import AddressLimits, NumberGuard, client_address
-from console.metrics import make_registry
-from console.pages import HERE, CheckedForm, Forbidden, LoginRequired, current_user, flash, render
-from store import Store
+from webcare.bot.channels.webchat import WebChat
+from webcare.bot.channels.webchat import router as webchat_router
+from webcare.console import inbox, mentions, reports
+from webcare.console.auth import MAX_USERNAME, KnownSignIns, LoginLimiter, authenticate, new_token, token_hash
+from webcare.console.limits import AddressLimits, NumberGuard, client_address
+from webcare.console.metrics import make_registry
+from webcare.console.pages import HERE, CheckedForm, Forbidden, LoginRequired, current_user, flash, render
+from webcare.store import Store
 from webcare.errors import NotFound, StoreError, TooManyRequests
 
 log = logging.getLogger(__name__)

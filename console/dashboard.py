@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from store import Store
+from webcare.store import Store
 
 PERIODS = {"24h": (86400, 3600), "7d": (7 * 86400, 86400), "30d": (30 * 86400, 86400), "90d": (90 * 86400, 7 * 86400)}
 SENTIMENTS = ("negative", "neutral", "positive")

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from bot.handoff import build_story, sla_clock
-from console.pages import CheckedForm, Forbidden, flash, fragment, render, role
+from webcare.bot.handoff import build_story, sla_clock
+from webcare.console.pages import CheckedForm, Forbidden, flash, fragment, render, role
 from webcare.errors import StoreError
 
 router = APIRouter()

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from console.pages import CheckedForm, flash, fragment, render, role
-from store import Store
+from webcare.console.pages import CheckedForm, flash, fragment, render, role
+from webcare.store import Store
 
 router = APIRouter()
 Social = role("social")

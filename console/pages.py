@@ -11,8 +11,8 @@ from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
-from bot.channels.webchat import reference
-from console.auth import new_token, same_token, token_hash
+from webcare.bot.channels.webchat import reference
+from webcare.console.auth import new_token, same_token, token_hash
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))

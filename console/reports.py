@@ -10,9 +10,9 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
-from console import charts
-from console.dashboard import PERIODS, SENTIMENTS, compute, series_rows
-from console.pages import render, role
+from webcare.console import charts
+from webcare.console.dashboard import PERIODS, SENTIMENTS, compute, series_rows
+from webcare.console.pages import render, role
 
 router = APIRouter()
 Staff = role("agent", "social")

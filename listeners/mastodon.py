@@ -14,8 +14,8 @@ from typing import Any
 
 from mastodon import Mastodon, MastodonAPIError, MastodonError, MastodonNetworkError, MastodonRatelimitError
 
-from listeners.base import Mention, PollRateLimited, dump_cursor, load_cursor, parse_time
-from listeners.config import MastodonConfig
+from webcare.listeners.base import Mention, PollRateLimited, dump_cursor, load_cursor, parse_time
+from webcare.listeners.config import MastodonConfig
 from webcare.errors import ConfigError, ListenerError
 
 log = logging.getLogger(__name__)

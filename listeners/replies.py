@@ -17,10 +17,10 @@ from atproto import models
 from atproto_client import exceptions as atp
 from mastodon import MastodonError, MastodonNotFoundError, MastodonRatelimitError, MastodonUnauthorizedError
 
-from listeners.bluesky import BlueskyListener
-from listeners.config import BlueskyConfig, ListenersConfig, MastodonConfig, XConfig
-from listeners.mastodon import MastodonListener
-from listeners.x import make_client
+from webcare.listeners.bluesky import BlueskyListener
+from webcare.listeners.config import BlueskyConfig, ListenersConfig, MastodonConfig, XConfig
+from webcare.listeners.mastodon import MastodonListener
+from webcare.listeners.x import make_client
 from webcare.errors import ConfigError, DeliveryFailed
 
 LIMITS = {"x": 280, "bluesky": 300, "mastodon": 500}

@@ -19,8 +19,8 @@ from typing import Any
 import feedparser
 import requests
 
-from listeners.base import Mention, PollRateLimited, dump_cursor, load_cursor
-from listeners.config import FeedConfig, RSSConfig
+from webcare.listeners.base import Mention, PollRateLimited, dump_cursor, load_cursor
+from webcare.listeners.config import FeedConfig, RSSConfig
 from webcare.errors import ConfigError, ListenerError
 
 log = logging.getLogger(__name__)

@@ -19,10 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from listeners.base import Listener, PollRateLimited
-from listeners.config import ListenersConfig
-from listeners.triage import BatchResult, TextAnalyzer, Triage
-from store import Store
+from webcare.listeners.base import Listener, PollRateLimited
+from webcare.listeners.config import ListenersConfig
+from webcare.listeners.triage import BatchResult, TextAnalyzer, Triage
+from webcare.store import Store
 from webcare.errors import ConfigError, RateLimited, WebcareError
 
 log = logging.getLogger(__name__)
@@ -30,10 +30,10 @@ log = logging.getLogger(__name__)
 
 def build_listeners(config: ListenersConfig) -> list[Listener]:
     """The enabled listeners, each built from its section (a ConfigError names what is missing)."""
-    from listeners.bluesky import BlueskyListener
-    from listeners.mastodon import MastodonListener
-    from listeners.rss import RSSListener
-    from listeners.x import XListener
+    from webcare.listeners.bluesky import BlueskyListener
+    from webcare.listeners.mastodon import MastodonListener
+    from webcare.listeners.rss import RSSListener
+    from webcare.listeners.x import XListener
 
     registry: dict[str, Any] = {"x": XListener, "bluesky": BlueskyListener, "mastodon": MastodonListener,
                                 "rss": RSSListener}

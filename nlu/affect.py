@@ -16,8 +16,8 @@ import numpy as np
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
-from nlu.lexicon import lexicon_affect, lexicon_features
-from nlu.linear import probabilities
+from webcare.nlu.lexicon import lexicon_affect, lexicon_features
+from webcare.nlu.linear import probabilities
 
 SENTIMENTS = ("negative", "neutral", "positive")
 URGENCIES = ("low", "normal", "high")

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nlu.affect import SENTIMENTS
+from webcare.nlu.affect import SENTIMENTS
 from webcare.errors import NLUError
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from store.store import Backend, Store
+from webcare.store.store import Backend, Store
 from webcare.errors import StoreError
 
 # Parents before children, so foreign keys hold at every insert.

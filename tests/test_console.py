@@ -7,7 +7,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from console import create_app
+from webcare.console import create_app
 from tests.emulators.console_kit import (
     PASSWORD,
     add_user,

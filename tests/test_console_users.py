@@ -6,9 +6,9 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from console import create_app
-from console.auth import LoginLimiter, authenticate
-from store import Store
+from webcare.console import create_app
+from webcare.console.auth import LoginLimiter, authenticate
+from webcare.store import Store
 from tests.emulators.console_kit import (
     fast_argon2,  # noqa: F401 - autouse: cheap argon2 here
     login,

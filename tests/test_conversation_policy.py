@@ -10,12 +10,12 @@ import io
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.channels.base import IncomingMessage
-from bot.channels.terminal import TerminalChannel
-from bot.config import EscalationConfig
-from bot.engine import DialogueEngine
-from console import create_app
-from store import Store
+from webcare.bot.channels.base import IncomingMessage
+from webcare.bot.channels.terminal import TerminalChannel
+from webcare.bot.config import EscalationConfig
+from webcare.bot.engine import DialogueEngine
+from webcare.console import create_app
+from webcare.store import Store
 from tests.emulators.console_kit import fast_argon2, settings  # noqa: F401 - autouse: cheap argon2 here
 
 

@@ -16,14 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from telegram import Update
 
-from bot.channels.telegram import TelegramChannel
-from console import create_app
-from listeners.bluesky import BlueskyListener
-from listeners.config import BlueskyConfig, FeedConfig, MastodonConfig, RSSConfig, XConfig
-from listeners.mastodon import MastodonListener
-from listeners.rss import RSSListener
-from listeners.x import XListener
-from store import Store
+from webcare.bot.channels.telegram import TelegramChannel
+from webcare.console import create_app
+from webcare.listeners.bluesky import BlueskyListener
+from webcare.listeners.config import BlueskyConfig, FeedConfig, MastodonConfig, RSSConfig, XConfig
+from webcare.listeners.mastodon import MastodonListener
+from webcare.listeners.rss import RSSListener
+from webcare.listeners.x import XListener
+from webcare.store import Store
 from tests.emulators import console_kit
 from tests.emulators.console_kit import fast_argon2  # noqa: F401 - autouse: cheap argon2 here
 from tests.emulators.telegram_api import TelegramEmulator
@@ -205,7 +205,7 @@ char_refs = st.integers(min_value=0, max_value=0x200000).map(lambda c: f"&#{c};"
 
 @pytest.fixture(scope="module")
 def triage():
-    from listeners.triage import Triage
+    from webcare.listeners.triage import Triage
     from tests.test_listen_triage import KeywordAnalyzer, config
 
     store = Store.memory()

@@ -15,14 +15,14 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from bot.channels.base import IncomingMessage
-from bot.channels.terminal import TerminalChannel
-from bot.config import DialogueConfig, EscalationConfig
-from bot.engine import DialogueEngine
-from bot.handoff import business_seconds, estimate_wait, rating_label, sla_clock, sla_due
-from bot.responses import Responses
-from console import create_app
-from store import Store
+from webcare.bot.channels.base import IncomingMessage
+from webcare.bot.channels.terminal import TerminalChannel
+from webcare.bot.config import DialogueConfig, EscalationConfig
+from webcare.bot.engine import DialogueEngine
+from webcare.bot.handoff import business_seconds, estimate_wait, rating_label, sla_clock, sla_due
+from webcare.bot.responses import Responses
+from webcare.console import create_app
+from webcare.store import Store
 from tests.emulators.console_kit import (
     KeywordAnalyzer,
     add_user,

@@ -7,12 +7,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from listeners.base import load_cursor
-from listeners.bluesky import BlueskyListener
-from listeners.config import BlueskyConfig
-from listeners.replies import BlueskyReplies
-from listeners.runner import ListenerRunner
-from listeners.triage import Triage
+from webcare.listeners.base import load_cursor
+from webcare.listeners.bluesky import BlueskyListener
+from webcare.listeners.config import BlueskyConfig
+from webcare.listeners.replies import BlueskyReplies
+from webcare.listeners.runner import ListenerRunner
+from webcare.listeners.triage import Triage
 from tests.emulators.bluesky import HANDLE, PASSWORD, BlueskyEmulator
 from tests.test_listen_triage import KeywordAnalyzer, config
 from webcare.errors import ConfigError, DeliveryFailed, ListenerError

@@ -7,12 +7,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from listeners.base import load_cursor
-from listeners.config import MastodonConfig
-from listeners.mastodon import MastodonListener, html_to_text
-from listeners.replies import MastodonReplies
-from listeners.runner import ListenerRunner
-from listeners.triage import Triage
+from webcare.listeners.base import load_cursor
+from webcare.listeners.config import MastodonConfig
+from webcare.listeners.mastodon import MastodonListener, html_to_text
+from webcare.listeners.replies import MastodonReplies
+from webcare.listeners.runner import ListenerRunner
+from webcare.listeners.triage import Triage
 from tests.emulators.mastodon import TOKEN, MastodonEmulator
 from tests.test_listen_triage import KeywordAnalyzer, config
 from webcare.errors import ConfigError, DeliveryFailed

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from listeners.config import RSSConfig
-from listeners.rss import RSSListener
-from listeners.runner import ListenerRunner
-from listeners.triage import Triage
+from webcare.listeners.config import RSSConfig
+from webcare.listeners.rss import RSSListener
+from webcare.listeners.runner import ListenerRunner
+from webcare.listeners.triage import Triage
 from tests.emulators.rss import RSSEmulator
 from tests.test_listen_triage import KeywordAnalyzer, config
 from webcare.errors import ConfigError, ListenerError

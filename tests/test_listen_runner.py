@@ -11,9 +11,9 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
-from listeners.config import ListenersConfig
-from listeners.replies import reply_channels
-from listeners.runner import ListenerRunner, backoff, run_listeners
+from webcare.listeners.config import ListenersConfig
+from webcare.listeners.replies import reply_channels
+from webcare.listeners.runner import ListenerRunner, backoff, run_listeners
 from tests.emulators.bluesky import HANDLE, PASSWORD, BlueskyEmulator
 from tests.emulators.mastodon import TOKEN, MastodonEmulator
 from tests.emulators.rss import RSSEmulator

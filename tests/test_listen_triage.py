@@ -7,14 +7,14 @@ from collections.abc import Sequence
 
 import pytest
 
-from listeners.ambassadors import ambassadors
-from listeners.base import Mention
-from listeners.config import ListenersConfig, StormConfig
-from listeners.dedupe import NearDuplicates, normalise
-from listeners.storms import StormDetector, storm_text
-from listeners.triage import Triage
-from nlu.types import Analysis
-from store import Store
+from webcare.listeners.ambassadors import ambassadors
+from webcare.listeners.base import Mention
+from webcare.listeners.config import ListenersConfig, StormConfig
+from webcare.listeners.dedupe import NearDuplicates, normalise
+from webcare.listeners.storms import StormDetector, storm_text
+from webcare.listeners.triage import Triage
+from webcare.nlu.types import Analysis
+from webcare.store import Store
 
 _NEGATIVE = re.compile(r"\b(slecht|boos|kapot|waardeloos|terrible|broken|angry|never again|nooit meer)\b", re.IGNORECASE)
 _POSITIVE = re.compile(r"\b(top|super|geweldig|great|love|blij|fantastic)\b", re.IGNORECASE)

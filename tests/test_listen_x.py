@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from listeners.config import XConfig
-from listeners.runner import ListenerRunner
-from listeners.triage import Triage
-from listeners.x import XListener
+from webcare.listeners.config import XConfig
+from webcare.listeners.runner import ListenerRunner
+from webcare.listeners.triage import Triage
+from webcare.listeners.x import XListener
 from tests.emulators.x_api import XEmulator
 from tests.test_listen_triage import KeywordAnalyzer, config
 from webcare.errors import ConfigError

@@ -13,10 +13,10 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from bot.channels.staff_telegram import StaffBridge
-from bot.channels.telegram import TelegramChannel, utf16_len
-from console import create_app
-from store import Store, open_backend
+from webcare.bot.channels.staff_telegram import StaffBridge
+from webcare.bot.channels.telegram import TelegramChannel, utf16_len
+from webcare.console import create_app
+from webcare.store import Store, open_backend
 from tests.emulators.console_kit import (
     add_user,
     csrf_of,
@@ -328,7 +328,7 @@ async def test_a_card_telegram_refuses_is_marked_failed_and_later_escalations_st
                                                                                        responses):
     from telegram import Bot
 
-    from bot.engine import DialogueEngine
+    from webcare.bot.engine import DialogueEngine
 
     first = escalated_conversation(store, "first", "rejected one", ["hi"])
     second = escalated_conversation(store, "second", "next one", ["hello"])
@@ -362,10 +362,10 @@ def feeds():
 
 
 def test_one_malformed_rss_entry_does_not_fail_the_feed(store, feeds):
-    from listeners.config import RSSConfig
-    from listeners.rss import RSSListener
-    from listeners.runner import ListenerRunner
-    from listeners.triage import Triage
+    from webcare.listeners.config import RSSConfig
+    from webcare.listeners.rss import RSSListener
+    from webcare.listeners.runner import ListenerRunner
+    from webcare.listeners.triage import Triage
     from tests.test_listen_triage import KeywordAnalyzer, config
 
     feeds.raw["reviews"] = FEED_WITH_A_BAD_ENTRY
@@ -377,8 +377,8 @@ def test_one_malformed_rss_entry_does_not_fail_the_feed(store, feeds):
 
 
 def test_a_post_with_odd_field_types_is_stored_not_the_batch_lost(store):
-    from listeners.base import Mention
-    from listeners.triage import Triage
+    from webcare.listeners.base import Mention
+    from webcare.listeners.triage import Triage
     from tests.test_listen_triage import KeywordAnalyzer, config
 
     odd = Mention("mastodon", 12, "acme \ud800 kapot", author_id=["1"], author=["a", "b"], author_name=True,

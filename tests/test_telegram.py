@@ -11,8 +11,8 @@ import httpx
 import pytest
 from telegram import Chat, Message, Update
 
-from bot.channels.base import Button, OutgoingMessage
-from bot.channels.telegram import (
+from webcare.bot.channels.base import Button, OutgoingMessage
+from webcare.bot.channels.telegram import (
     PerChatUpdates,
     RateLimiter,
     TelegramChannel,
@@ -20,10 +20,10 @@ from bot.channels.telegram import (
     split_text,
     utf16_len,
 )
-from bot.engine import DialogueEngine
-from bot.outbox import OutboxDispatcher
-from nlu.types import Analysis
-from store import Store
+from webcare.bot.engine import DialogueEngine
+from webcare.bot.outbox import OutboxDispatcher
+from webcare.nlu.types import Analysis
+from webcare.store import Store
 from tests.emulators.telegram_api import BOT_USERNAME
 from tests.emulators.telegram_harness import ALWAYS_OPEN, STAFF_CHAT, started, telegram_config, texts, until
 from tests.helpers import matches
@@ -338,7 +338,7 @@ async def test_after_a_restart_the_pending_outbox_is_delivered_once(tg, engine, 
 async def test_a_locked_store_delays_the_answer_but_loses_and_doubles_nothing(tg, db_url, analyzer, responses, monkeypatch):
     import sqlite3
 
-    monkeypatch.setattr("bot.channels.telegram.backoff", lambda attempt, **_: 0.2)
+    monkeypatch.setattr("webcare.bot.channels.telegram.backoff", lambda attempt, **_: 0.2)
     store = Store.open(db_url, busy_timeout_ms=100)
     engine = DialogueEngine(store, analyzer, responses, escalation=ALWAYS_OPEN)
     channel = await started(tg, engine, staff=False)
@@ -361,7 +361,7 @@ async def test_a_locked_store_delays_the_answer_but_loses_and_doubles_nothing(tg
 
 
 async def test_stopping_mid_delivery_keeps_what_was_not_sent_in_the_outbox(tg, engine, monkeypatch):
-    monkeypatch.setattr("bot.channels.telegram.STOP_GRACE", 0.05)
+    monkeypatch.setattr("webcare.bot.channels.telegram.STOP_GRACE", 0.05)
     channel = await started(tg, engine, staff=False, chat_rate=0.01, chat_burst=1)  # the 2nd waits ~100 s
     ids = [agent_reply(engine, 2051, f"bericht {n}") for n in range(3)]
     channel.kick("2051")

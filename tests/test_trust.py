@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from bot import proof
-from bot.channels.base import IncomingMessage
-from bot.engine import DialogueEngine
-from console import create_app
-from console.auth import hash_password
-from listeners.triage import Triage
-from nlu.types import Analysis, Entity
-from store import Store
+from webcare.bot import proof
+from webcare.bot.channels.base import IncomingMessage
+from webcare.bot.engine import DialogueEngine
+from webcare.console import create_app
+from webcare.console.auth import hash_password
+from webcare.listeners.triage import Triage
+from webcare.nlu.types import Analysis, Entity
+from webcare.store import Store
 from tests.emulators.console_kit import (
     add_user,
     csrf_of,

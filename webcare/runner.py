@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 async def _serve_console(app: App, channels: dict[str, Any], stop: asyncio.Event) -> Callable[[], Coroutine]:
     import uvicorn
 
-    from console.app import create_app
+    from webcare.console.app import create_app
 
     settings = app.settings.console
     web = create_app(app.store, app.settings, engine=app.engine())
@@ -76,7 +76,7 @@ async def serve(app: App, roles: set[str], announce: Callable[[str], None] = pri
         jobs.append((await _serve_console(app, channels, stop))())
         announce(f"console and web chat on http://{settings.console.host}:{settings.console.port}")
     if "bot" in roles and configured(settings, "bot"):
-        from bot.channels.telegram import TelegramChannel
+        from webcare.bot.channels.telegram import TelegramChannel
 
         telegram = TelegramChannel.from_config(settings.channels, app.engine(), app.store)
         await telegram.start()
@@ -85,12 +85,12 @@ async def serve(app: App, roles: set[str], announce: Callable[[str], None] = pri
         staff = " and the staff group" if telegram.staff is not None else ""
         announce(f"telegram ({settings.channels.telegram.mode}){staff}")
     if "listeners" in roles and configured(settings, "listeners"):
-        from listeners.runner import run_listeners
+        from webcare.listeners.runner import run_listeners
 
         jobs.append(run_listeners(settings, app.store, app.analyzer(), stop, notify=_staff_notifier(telegram, loop)))
         announce("listeners")
     if "outbox" in roles:
-        from listeners.replies import reply_channels
+        from webcare.listeners.replies import reply_channels
 
         networks = reply_channels(settings.listeners)
         for channel in networks.values():
@@ -100,7 +100,7 @@ async def serve(app: App, roles: set[str], announce: Callable[[str], None] = pri
         if networks:
             announce("replies on " + ", ".join(sorted(networks)))
     if channels:
-        from bot.outbox import OutboxDispatcher
+        from webcare.bot.outbox import OutboxDispatcher
 
         jobs.append(OutboxDispatcher(app.store, channels).run(stop))
     if not jobs:

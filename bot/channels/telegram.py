@@ -37,12 +37,12 @@ from telegram.ext import filters as tg_filters
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
-from bot.channels.base import IncomingMessage, OutgoingMessage
-from bot.config import ChannelsConfig, StaffTelegramConfig, TelegramConfig
-from bot.engine import DialogueEngine
-from bot.handoff import shown_text
-from bot.outbox import OutboxDispatcher, backoff, worker_name
-from store import Store
+from webcare.bot.channels.base import IncomingMessage, OutgoingMessage
+from webcare.bot.config import ChannelsConfig, StaffTelegramConfig, TelegramConfig
+from webcare.bot.engine import DialogueEngine
+from webcare.bot.handoff import shown_text
+from webcare.bot.outbox import OutboxDispatcher, backoff, worker_name
+from webcare.store import Store
 from webcare.errors import ConfigError, DeliveryFailed, StoreError
 from webcare.redact import redact
 
@@ -220,7 +220,7 @@ class TelegramChannel:
         self.application = self._build(token)
         self.staff = None
         if staff is not None and staff.chat_id is not None:
-            from bot.channels.staff_telegram import StaffBridge
+            from webcare.bot.channels.staff_telegram import StaffBridge
 
             self.staff = StaffBridge(staff, engine, store, self.application.bot, self.kick)
         self._add_handlers()

@@ -15,9 +15,9 @@ from typing import TextIO
 from rich.console import Console
 from rich.markup import escape
 
-from bot.channels.base import Button, IncomingMessage, OutgoingMessage, button_from_number, buttons_as_text
-from bot.engine import DialogueEngine, to_outgoing
-from bot.handoff import shown_text
+from webcare.bot.channels.base import Button, IncomingMessage, OutgoingMessage, button_from_number, buttons_as_text
+from webcare.bot.engine import DialogueEngine, to_outgoing
+from webcare.bot.handoff import shown_text
 
 
 class TerminalChannel:

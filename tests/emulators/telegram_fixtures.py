@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine import DialogueEngine
-from store import Store
+from webcare.bot.engine import DialogueEngine
+from webcare.store import Store
 from tests.emulators.telegram_api import TelegramEmulator
 from tests.emulators.telegram_harness import ALWAYS_OPEN, started
 

@@ -30,7 +30,7 @@ def find(app: App, channel: str, external_id: str) -> None:
     A typed e-mail, phone or order number is a claim: every customer who claimed it is listed,
     marked `claimed`, since anyone can type anything.
     """
-    from store import CLAIM_KINDS
+    from webcare.store import CLAIM_KINDS
 
     if channel in CLAIM_KINDS:
         found = [(c, "claimed") for c in app.store.customers_claiming(channel, external_id.lower())]
