@@ -9,6 +9,61 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 _HOURS = re.compile(r"^\d{2}:\d{2}-\d{2}:\d{2}$")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
+# Defaults in Dutch (incl. Flemish) and English; matched case-insensitively anywhere in the message.
+RISK_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "legal": (
+        (r"\b(advocaat|advocate|jurist|rechtbank|rechter|rechtszaak|juridische stappen|aangifte|dagvaard\w*|"
+        r"incassobureau|deurwaarder|consumentenbond|acm)\b"),
+        r"\b(lawyer|attorney|solicitor|legal action|sue|suing|lawsuit|court|small claims|trading standards)\b",
+    ),
+    "safety": (
+        (r"\b(in brand|vlam(men)?|rook|rookt|rookte|smeul\w*|vonken|vonkte|kortsluiting|ontplof\w*|explodeer\w*|"
+        r"gesmolten|smolt|stroomschok|schok gekregen|geëlektrocuteerd|brandwond\w*|brandlucht|brandgevaar|"
+        r"oververhit\w*|gevaarlijk)\b"),
+        (r"\b(fire|flames?|smoke|smoking|sparks?|sparking|short circuit|explod\w*|melt(ed|ing)?|electric shock|"
+        r"electrocuted|burn(ed|t|s)|overheat\w*|dangerous|hazard)\b"),
+    ),
+    "fraud": (
+        (r"\b(fraude|opgelicht|oplichting|oplichter\w*|phishing|gehackt|datalek|gelekt|identiteitsfraude|"
+        r"niet door mij (besteld|gedaan|geplaatst)|(die|dat) ik niet (heb )?(gedaan|besteld|geplaatst)|"
+        r"niet (zelf )?(besteld|geplaatst)|onbekende (afschrijving|bestelling)|"
+        r"gegevens van (iemand anders|een ander)|(gegevens|adres|naam|bestelgegevens|bestelling) van een andere? klant|"
+        r"iemand (anders )?heeft (mijn|met mijn) (creditcard|pas|rekening|account|gegevens)|"
+        r"mijn (creditcard|pas|account) (is )?(misbruikt|gebruikt door iemand))\b"),
+        (r"\b(fraud\w*|scam\w*|phishing|hacked|data (breach|leak)|leaked|identity theft|stolen card|"
+        r"(did ?n[o']t|never) (place|make|order|buy|bought)\w*|unauthori[sz]ed|"
+        r"someone else'?s (data|order|address|details)|another customer'?s (data|order|address|details|name)|"
+        r"someone (used|is using|has used) my (credit card|card|account|details))\b"),
+    ),
+    "vulnerable": (
+        (r"\b(zelfmoord|suïcid\w*|suicid\w*|niet meer leven|mezelf (iets )?aan(doen)?|depressief|dementie|"
+        r"slechtziend|rolstoel|ziekenhuis|terminaal|overleden|huiselijk geweld)\b"),
+        (r"\b(suicid\w*|kill myself|end my life|self[- ]harm|depressed|dementia|visually impaired|wheelchair|"
+        r"hospital|terminally ill|passed away|domestic (violence|abuse))\b"),
+    ),
+}
+NEGATIVE_REACTIONS = (
+    r"^\W*(nee+|neen|nope|no+|nah)\W*$",
+    r"\b(dat|dit|het|je antwoord) (helpt|hielp) (me |mij )?(niet|niks|geen zier|totaal niet)\b",
+    r"\b(daar|hier) (heb|ben) ik (niks|niets) (aan|mee)\b",
+    r"\b(niet|geen) (wat ik (vroeg|bedoel\w*|zocht)|antwoord op mijn vraag)\b",
+    r"\bklopt (niet|niks|van geen kant)\b",
+    r"\b(nutteloos|waardeloos antwoord|slaat nergens op)\b",
+    r"\b(that|this|it|your answer) (does ?n[o']t|did ?n[o']t|doesnt|didnt) help\b",
+    r"\b(not|n[o']t) (helpful|what i (asked|meant|need\w*|was looking for))\b",
+    r"\b(useless|wrong answer|that'?s wrong|makes no sense|you'?re not helping)\b",
+    r"\b(thanks|thank you) for nothing\b|\bbedankt voor (niks|niets)\b",
+    r"\b(does ?n[o']t|did ?n[o']t) answer (my|the) question\b|\b(beantwoordt|beantwoord) (mijn vraag )?niet\b",
+    r"\b(i )?can'?t even\b|\b(dat|het) (lukt|werkt) (me |mij )?(niet|ook niet)\b|\b(that|it) (does ?n[o']t|did ?n[o']t) work\b",
+)
+LEAVE_QUEUE = (
+    (r"^\W*((oh|ach|ok|oké|sorry|eigenlijk|toch|ah|hmm)\W+)*(laat (maar|ook maar|het maar)( zitten)?|hoeft (al )?niet meer|niet meer nodig|ik wacht niet langer|"
+    r"annuleer( maar)?|stop( maar)?|al opgelost|(ik ben|is) al geholpen)\W*$"),
+    (r"^\W*((oh|ok|sorry|actually|ah|well|hmm)\W+)*(never ?mind|nvm|cancel( that| it)?|forget (it|about it)|no need( anymore)?|i'?ll stop waiting|"
+    r"(it'?s )?(already )?(sorted|solved|fixed)( now)?)\W*$"),
+    r"\b(laat maar|never ?mind)\b.*\b(annuleer|cancel|wacht\w* niet|stop)\w*\b",
+)
+
 
 class DialogueConfig(BaseModel):
     """How the bot converses."""
@@ -28,6 +83,39 @@ class DialogueConfig(BaseModel):
         24 * 60, gt=0, description="a conversation left with the bot ends after this long without a message"
     )
     shop_name: str = Field("Huisraad", min_length=1, description="named when staff take over: 'Anna van Huisraad'")
+    queue_notice_minutes: float = Field(
+        10.0, ge=0, description="while waiting for staff, the queue notice is repeated at most this often"
+    )
+    offer_human: bool = Field(True, description="answers carry a 'talk to a person' button")
+    upset_complaint_score: float = Field(0.75, ge=0, le=1, description="complaint score that counts as upset")
+    upset_sentiment_score: float = Field(-0.5, ge=-1, le=1, description="and the sentiment score at most this")
+    decline_below: float = Field(
+        0.55, ge=0, le=1, description="out of scope per NLU: declined unless an article scores at least this"
+    )
+    decline_confidence: float = Field(
+        0.25, ge=0, le=1, description="… and only when no intent reaches this confidence (else: clarify)"
+    )
+    article_over_template: float = Field(
+        0.8, ge=0, le=1, description="an article linked to the intent scoring this much beats the intent's template"
+    )
+    near_margin: float = Field(
+        0.04, ge=0, le=1, description="an article just below the knowledge threshold answers when it leads by this"
+    )
+    intent_article_bonus: float = Field(
+        0.05, ge=0, le=1, description="an article linked to the recognised intent wins ties by this margin"
+    )
+    negative_reactions: list[str] = Field(
+        default_factory=lambda: list(NEGATIVE_REACTIONS),
+        description="regular expressions: a reply like this right after an answer hands over",
+    )
+    leave_queue: list[str] = Field(
+        default_factory=lambda: list(LEAVE_QUEUE), description="regular expressions: the customer leaves the queue"
+    )
+
+    @field_validator("negative_reactions", "leave_queue")
+    @classmethod
+    def _check_patterns(cls, value: list[str]) -> list[str]:
+        return _valid_patterns(value)
 
 
 class EscalationConfig(BaseModel):
@@ -47,6 +135,10 @@ class EscalationConfig(BaseModel):
     keywords: list[str] = Field(
         default_factory=list, description="regular expressions that always escalate (e.g. 'advocaat|lawyer')"
     )
+    risk_categories: dict[str, list[str]] = Field(
+        default_factory=lambda: {name: list(patterns) for name, patterns in RISK_CATEGORIES.items()},
+        description="category -> regular expressions; a match hands over at once with at least high priority",
+    )
 
     @field_validator("business_hours")
     @classmethod
@@ -61,12 +153,23 @@ class EscalationConfig(BaseModel):
     @field_validator("keywords")
     @classmethod
     def _check_patterns(cls, value: list[str]) -> list[str]:
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as e:
-                raise ValueError(f"{pattern!r} is not a valid regular expression: {e}") from e
+        return _valid_patterns(value)
+
+    @field_validator("risk_categories")
+    @classmethod
+    def _check_risks(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for patterns in value.values():
+            _valid_patterns(patterns)
         return value
+
+
+def _valid_patterns(value: list[str]) -> list[str]:
+    for pattern in value:
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            raise ValueError(f"{pattern!r} is not a valid regular expression: {e}") from e
+    return value
 
 
 class TerminalConfig(BaseModel):

@@ -15,13 +15,43 @@ from webcare.bot import proof
 from webcare.bot.channels.base import Button, IncomingMessage, OutgoingMessage
 from webcare.bot.config import DialogueConfig, EscalationConfig
 from webcare.bot.handoff import build_story, csat_score, estimate_wait, priority_for, shown_text, sla_due
-from webcare.bot.responses import Responses
-from webcare.nlu.types import Analysis
+from webcare.bot.policy import (
+    ARRIVAL_QUESTION,
+    LANGUAGE_ASKED,
+    NEIGHBOUR,
+    ORDER_TOPIC,
+    ORDER_WAIT,
+    OTHER_MODEL,
+    PRICE,
+    SLOT_UNKNOWN,
+    STATUS_QUESTION,
+    STOCK,
+    WAITING_QUESTION,
+    Rules,
+    asked_object,
+    function_word_language,
+    is_follow_up,
+    service_object,
+)
+from webcare.bot.responses import COMMON_WORDS, CatalogueItem, Responses, format_price, stem, words_of
+from webcare.nlu.types import Analysis, KnowledgeHit
 from webcare.store import CLAIM_KINDS, Store
 from webcare.errors import StoreError
 
 SLOT_ENTITIES = ("order_number", "email", "phone", "product", "date")
 CSAT_PENDING = "__csat__"
+CONTEXT = "_context"  # the policy's memory in the conversation's slots (hidden from staff's story)
+ORDER_ACTIONS = ("order_status", "cancel_order", "change_address")
+SMALL_TALK = ("greet", "goodbye", "thanks", "affirm", "deny", "help", "bot_challenge", "inform")
+# Typed or pressed /commands the bot honours; any other /text is an ordinary message (never a template name).
+COMMANDS = {"start": "start", "help": "help", "human": "request_human", "restart": "restart",
+            "leave_queue": "leave_queue"}
+SHORT_WORDS = 2  # a message of at most this many words keeps the conversation's language
+SURELY_OUT_OF_SCOPE = 0.05  # no intent gets even this: only a clearly matching article keeps it in scope
+SURE_ARTICLE = 0.62
+NO_DECLINE = ("request_human", "complain", "delivery_time", "delivery_cost")  # places matter there
+SLASH_COMMAND = re.compile(r"^/\w+(\s|$)")
+PRIORITY_ORDER = ("low", "normal", "high", "urgent")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 
 
@@ -62,6 +92,8 @@ class DialogueEngine:
         self.languages = languages or ["nl", "en"]
         self.default_language = default_language
         self._rules = [re.compile(p, re.IGNORECASE) for p in self.escalation.keywords]
+        self.rules = Rules.compile(self.escalation.risk_categories, self.dialogue.negative_reactions,
+                                   self.dialogue.leave_queue)
 
     # -- entry point ------------------------------------------------------------------------
 
@@ -229,6 +261,7 @@ class _Turn:
         self.message_id = message_id
         self.language = hint or conversation["language"] or engine.default_language
         self.replies: list[OutgoingMessage] = []
+        self.empathy = False  # an empathetic opening is due before the next answer
 
     # -- output -------------------------------------------------------------------------------
 
@@ -267,14 +300,20 @@ class _Turn:
         if not text:
             self.say("empty_message")
             return
-        if self.conversation["pending_intent"] == CSAT_PENDING and self.record_csat(text):
+        late_rating = kind == "button" and text.startswith("/csat") and self.rating_open()  # a late click counts once
+        if (self.conversation["pending_intent"] == CSAT_PENDING or late_rating) and self.record_csat(text):
             return
         if proof.step(self, text):  # order details, for a proven order number only
             return
         if text.startswith("/language"):
             return self.switch_language(text.removeprefix("/language").strip())
-        if kind == "button" or text.startswith("/"):
-            analysis = self.from_payload(text)
+        command = self.command(text) if kind == "button" or text.startswith("/") else None
+        if command == "restart":
+            return self.restart()
+        if command is None and SLASH_COMMAND.match(text):
+            return self.say("help")  # an unknown /command: never a template by that name
+        if command is not None:
+            analysis = self.from_payload(command)
         else:
             analysis = self.engine.analyzer.analyze(
                 text, {"language": self.conversation["language"], "expecting": self.expecting()}
@@ -282,66 +321,366 @@ class _Turn:
         self.adopt_language(analysis)
         if self.message_id is not None:
             self.store.set_analysis(self.message_id, analysis.to_dict())
-        self.remember_entities(analysis)
+        learned = self.remember_entities(analysis)
         if too_long:
             self.say("message_too_long", limit=self.engine.dialogue.max_message_chars)
         if state == "waiting":
-            template, values = self.engine.wait_notice(self.conversation["id"], self.language)
-            self.say(template, **values)
-            return
+            return self.while_waiting(text, analysis, command, learned)
+        if command == "leave_queue":
+            return self.say("help")
+        if command is None and LANGUAGE_ASKED.search(text):
+            return self.say("language_switched")  # "do you speak English?": yes, from now on
         if is_emoji_only(text) and analysis.sentiment != "negative" and not analysis.intent:
             self.say("emoji_only")
             return
         self.decide(text, analysis)
 
+    def command(self, text: str) -> str | None:
+        """The whitelisted command or intent a /text or button payload names; None for anything else."""
+        name = text.lstrip("/").partition(" ")[0].lower()
+        if name in COMMANDS:
+            return COMMANDS[name]
+        if name in self.engine.responses.intents:
+            return name
+        return None
+
     def decide(self, text: str, analysis: Analysis) -> None:
-        dialogue = self.engine.dialogue
-        rule = next((r for r in self.engine._rules if r.search(text)), None)
-        confident = analysis.intent is not None and not analysis.out_of_scope and analysis.confidence >= dialogue.answer_threshold
-        if rule is not None:
-            return self.escalate("rule", analysis)
-        if confident and analysis.intent == "request_human":
-            return self.escalate("requested", analysis)
-        if (analysis.complaint and analysis.sentiment == "negative") or (confident and analysis.intent == "complain"):
+        """Hand over when that helps; otherwise answer what can be answered; otherwise clarify or fall back."""
+        reason = self.handover_reason(text, analysis)
+        upset = self.upset(analysis)
+        if reason is not None:
+            if upset and reason != "requested":
+                self.say("complaint_empathy")
+            return self.escalate(reason, analysis)
+        if self.resolve(text, analysis, upset):
+            self.update(fallbacks=0)
+            return
+        if upset:
             self.say("complaint_empathy")
             return self.escalate("complaint", analysis, acknowledge=True)
-        if analysis.urgency == "high" and analysis.sentiment == "negative":
-            return self.escalate("urgent", analysis)
-        pending = self.conversation["pending_intent"]
-        if pending and self.missing_slots(pending) == []:
-            self.update(pending_intent=None, fallbacks=0)
-            return self.answer(pending)
-        if confident:
-            self.update(fallbacks=0)
-            return self.answer(analysis.intent)  # type: ignore[arg-type]
-        if analysis.knowledge:  # NLU returns only hits above its own threshold
-            hit = analysis.knowledge[0]
-            self.update(fallbacks=0)
-            return self.say("knowledge_answer", answer=hit.answer, title=hit.title)
-        if analysis.confidence >= dialogue.clarify_threshold and analysis.ranking and not analysis.out_of_scope:
+        dialogue = self.engine.dialogue
+        words = self.engine.responses.is_language(text)
+        if analysis.confidence >= dialogue.clarify_threshold and analysis.ranking and not analysis.out_of_scope and words:
             return self.clarify(analysis)
         self.fallback(analysis)
 
-    def answer(self, intent: str) -> None:
-        rule = self.engine.responses.intents.get(intent)
-        if rule is None:  # a command such as /start or /help, answered by its template
-            return self.say(intent if self.engine.responses.has(intent, self.language) else "fallback")
-        if rule.action == "escalate":
-            return self.escalate("requested" if intent == "request_human" else intent, None)
-        if rule.action == "fill_slot":
-            return self.say("help")
+    def handover_reason(self, text: str, analysis: Analysis) -> str | None:
+        """Why this message goes to a person at once: a rule, a risk, a request, or "that didn't help"."""
+        if any(r.search(text) for r in self.engine._rules):
+            return "rule"
+        risk = self.engine.rules.risk(text)
+        if risk is not None:
+            return f"risk:{risk}"
+        if analysis.intent == "request_human" and self.confident(analysis):
+            return "requested"
+        if self.context.get("last") == "answer" and self.engine.rules.negative_reaction(text):
+            return "not_helped"
+        return None
+
+    def upset(self, analysis: Analysis) -> bool:
+        """A complaint in a clearly negative tone, or the complain intent: empathy first, and a person if needed."""
+        dialogue = self.engine.dialogue
+        return (analysis.complaint and analysis.complaint_score >= dialogue.upset_complaint_score
+                and analysis.sentiment_score <= dialogue.upset_sentiment_score) or (
+            analysis.intent == "complain" and self.confident(analysis))
+
+    def confident(self, analysis: Analysis) -> bool:
+        return (analysis.intent is not None and not analysis.out_of_scope
+                and analysis.confidence >= self.engine.dialogue.answer_threshold)
+
+    # -- answering ---------------------------------------------------------------------------
+
+    def resolve(self, text: str, analysis: Analysis, upset: bool = False) -> bool:
+        """Answer, ask for a missing slot or decline; False when the bot has nothing to say to this."""
+        if is_follow_up(text) and self.context.get("topic"):
+            analysis = self.with_topic(text, analysis)
+        self.empathy = upset
+        for step in (self.slot_answer, self.catalogue_answer, self.decline, self.action_answer,
+                     self.knowledge_answer, self.intent_answer, self.near_answer):
+            if step(text, analysis):
+                return True
+        return False
+
+    def with_topic(self, text: str, analysis: Analysis) -> Analysis:
+        """An elliptical follow-up read together with the question it follows; the language stays this message's."""
+        combined = self.engine.analyzer.analyze(f"{self.context['topic']} {text}",
+                                                {"language": self.language, "expecting": self.expecting()})
+        combined.language = self.language
+        combined.entities = analysis.entities + [e for e in combined.entities if e.type == "product"]
+        return combined
+
+    def slot_answer(self, text: str, analysis: Analysis) -> bool:
+        """A pending request whose slot just came, or a new/corrected order number for the topic at hand."""
+        pending = self.conversation["pending_intent"]
+        if pending and pending != CSAT_PENDING and not self.missing_slots(pending):
+            self.update(pending_intent=None)
+            return self.action(pending, text)
+        unknown = f"unknown_{self.expecting()}"
+        if self.context.get("last") == "ask" and SLOT_UNKNOWN.search(text) and self.engine.responses.has(
+                unknown, self.language):
+            self.update(pending_intent=None)  # asked once; the customer does not have it: where to find it, or a person
+            self.remember(last="answer")
+            self.say(unknown, self.person_button())
+            return True
+        fresh = analysis.entity("order_number")
+        if fresh is None:
+            return False
+        intent = analysis.intent if self.confident(analysis) else None
+        topic = self.context.get("intent")
+        if STATUS_QUESTION.search(text) or topic not in ORDER_ACTIONS:
+            topic = "order_status"
+        if intent in (None, "inform", "deny", "complain", "order_status", "refund_status", topic):
+            return self.action(intent if intent in ORDER_ACTIONS else topic, text)
+        return False
+
+    def action_answer(self, text: str, analysis: Analysis) -> bool:
+        if self.confident(analysis) and analysis.intent in ORDER_ACTIONS:
+            return self.action(analysis.intent, text)  # type: ignore[arg-type]
+        if ORDER_TOPIC.search(text) and (ARRIVAL_QUESTION.search(text) or (
+                self.upset(analysis) and ORDER_WAIT.search(text) and self.specific_article(text, analysis) is None)):
+            return self.action("order_status", text)  # "still not here, ridiculous": the status is the help
+        return False
+
+    def action(self, intent: str, text: str) -> bool:
+        """Order status, cancelling, an address change: ask for the order number first when it is needed."""
         missing = self.missing_slots(intent)
         if missing:
             self.update(pending_intent=intent)
-            return self.say(f"ask_{missing[0]}")
+            self.remember(last="ask", intent=intent, topic=text)
+            self.opening()
+            self.say(f"ask_{missing[0]}")
+            return True
         slots = self.conversation["slots"]
+        self.opening()
         if intent == "order_status":
-            return self.order_status(slots["order_number"])
-        product = slots.get("product")
-        if intent == "product_availability" and product in self.engine.responses.in_stock:
+            self.order_status(slots["order_number"])
+        else:
+            rule = self.engine.responses.intents.get(intent)
+            self.say(rule.response if rule and rule.response else intent, self.person_button(), **self.values())
+        self.remember(last="answer", intent=intent, topic=text)
+        return True
+
+    def catalogue_answer(self, text: str, analysis: Analysis) -> bool:
+        """Prices, stock and ranges from the catalogue; a thing the shop does not sell is said to be not sold."""
+        catalogue = self.engine.responses.catalogue
+        if not catalogue.items:
+            return False
+        item = self.product(analysis)
+        if item is not None and OTHER_MODEL.search(text) and is_follow_up(text):
+            return self.category_answer(item.category, text)
+        if item is None:
+            obj = asked_object(text)
+            if obj is None:
+                return False
+            category = catalogue.category_of(obj)
+            if category and catalogue.knows(obj):
+                return self.category_answer(category, text)
+            if category:
+                return self.declined()  # "a recipe for the air fryer": about our products, not something we do
+            if not catalogue.knows(obj) and not self.service_words(obj) and self.product_question(analysis):
+                self.remember(last="decline", topic=None)
+                self.say("decline_not_sold", thing=obj)
+                return True
+            return False
+        if PRICE.search(text):
+            template = "product_price"
+        elif STOCK.search(text) or analysis.intent == "product_availability":
+            template = "product_in_stock" if item.in_stock else "product_out_of_stock"
+        elif (self.sells_question(analysis) or not self.confident(analysis)) and not (
+                analysis.complaint or self.upset(analysis)):
+            template = "product_details"
+        else:
+            return False  # a product named in a complaint ("my toaster arrived scratched"): not a product question
+        self.opening()
+        self.say(template, self.person_button(), product=item.name, price=format_price(item.price, self.language),
+                 category=self.engine.responses.catalogue.category_name(item.category, self.language),
+                 stock=self.engine.responses.render("stock_yes" if item.in_stock else "stock_no", self.language))
+        self.remember(last="answer", intent="product_info", topic=text, product=item.name)
+        return True
+
+    def category_answer(self, category: str, text: str) -> bool:
+        catalogue = self.engine.responses.catalogue
+        lines = []
+        for item in catalogue.in_category(category):
+            stock = "" if item.in_stock else " — " + self.engine.responses.render("stock_no", self.language)
+            lines.append(f"{item.name} ({format_price(item.price, self.language)}{stock})")
+        self.say("catalogue_category", self.person_button(),
+                 category=catalogue.category_name(category, self.language), products="; ".join(lines))
+        self.remember(last="answer", intent="product_info", topic=text)
+        return True
+
+    def product(self, analysis: Analysis) -> CatalogueItem | None:
+        """The catalogue product this message (or, in a follow-up, the conversation) is about."""
+        items = self.engine.responses.catalogue.items
+        for entity in analysis.entities:
+            if entity.type == "product" and entity.value in items:
+                return items[entity.value]
+        return None
+
+    def sells_question(self, analysis: Analysis) -> bool:
+        return analysis.intent in ("product_availability", "product_info")
+
+    def product_question(self, analysis: Analysis) -> bool:
+        """Whether the NLU read this as (or could not place) a product question, not a question about a service."""
+        return not self.confident(analysis) or analysis.intent in ("product_availability", "product_info",
+                                                                   "delivery_cost")
+
+    def service_words(self, phrase: str) -> bool:
+        """Whether a phrase names something the shop's content talks about (shipping, gift cards, …)."""
+        vocabulary = self.engine.responses.vocabulary
+        words = [w for w in words_of(phrase) if len(w) > 3 and w not in COMMON_WORDS]
+        return any(w in vocabulary or w.rstrip("s") in vocabulary for w in words)
+
+    def decline(self, text: str, analysis: Analysis) -> bool:
+        """Out of scope: a neighbouring business; what the NLU cannot place and no article clearly answers;
+        or a question whose specific words are all foreign to the shop's content ("sollicitatiebrief")."""
+        if analysis.entity("order_number") or self.product(analysis):
+            return False
+        responses, dialogue = self.engine.responses, self.engine.dialogue
+        if NEIGHBOUR.search(text):
+            return self.declined()
+        service = service_object(text)
+        if service and not (responses.catalogue.knows(service) or responses.catalogue.category_of(service)
+                            or set(words_of(service)) & responses.template_words):
+            return self.declined()  # a service for something the shop does not sell (a boiler, a dishwasher)
+        intent = analysis.intent if self.confident(analysis) else None
+        if intent in ORDER_ACTIONS + SMALL_TALK + NO_DECLINE:
+            return False
+        specific = responses.specific_words(text, intent or "")
+        foreign = {stem(w) for w in responses.foreign_words(text)}
+        if specific and specific <= foreign:
+            return self.declined()
+        if not analysis.out_of_scope or analysis.intent is not None or not responses.is_language(text):
+            return False
+        if analysis.entity("product"):
+            return False  # "how big an air fryer for a family?": about what the shop sells
+        top = analysis.ranking[0][1] if analysis.ranking else 0.0
+        best = analysis.knowledge[0].score if analysis.knowledge else 0.0
+        if top < dialogue.decline_confidence and best < dialogue.decline_below:
+            return self.declined()
+        if top < SURELY_OUT_OF_SCOPE and best < SURE_ARTICLE:
+            return self.declined()  # "the weather in Amsterdam": a city name alone does not make it ours
+        return False
+
+    def declined(self) -> bool:
+        self.remember(last="decline", topic=None)
+        self.say("decline_out_of_scope")
+        return True
+
+    def knowledge_answer(self, text: str, analysis: Analysis) -> bool:
+        hit = self.best_article(text, analysis)
+        if hit is None:
+            return False
+        article = self.engine.responses.articles.get((self.language, hit.article_id))
+        answer, title = (article.answer, article.title) if article else (hit.answer, hit.title)
+        self.opening()
+        self.say("knowledge_answer", self.person_button(), answer=answer, title=title)
+        self.remember(last="answer", intent=analysis.intent if self.confident(analysis) else None, topic=text)
+        return True
+
+    def best_article(self, text: str, analysis: Analysis) -> KnowledgeHit | None:
+        """The article that answers the question asked, or None when the intent's own template fits better.
+
+        An article that covers what makes the question specific (words the intent's examples never use:
+        "Sunday", "limit", "Germany") wins; otherwise the best hit, where an article the intent points to wins
+        a near tie. An article on the intent's own topic must score `article_over_template` to beat the
+        intent's template unless it covers those specific words.
+        """
+        intent = analysis.intent if self.confident(analysis) else None
+        if not analysis.knowledge or intent in SMALL_TALK or intent == "request_human":
+            return None
+        responses = self.engine.responses
+        specific = responses.specific_words(text, intent) if intent else set()
+
+        def linked(hit: KnowledgeHit) -> bool:
+            article = responses.articles.get((hit.language, hit.article_id))
+            return intent is not None and article is not None and intent in article.intents
+
+        def covers(hit: KnowledgeHit) -> bool:
+            article = responses.articles.get((hit.language, hit.article_id))
+            return article is not None and bool(specific & responses.article_words(article))
+
+        bonus = self.engine.dialogue.intent_article_bonus
+        ranked = sorted(analysis.knowledge, key=lambda h: -(h.score + (bonus if linked(h) else 0.0)))
+        specific_hit = next((h for h in ranked if covers(h)), None)
+        if specific_hit is not None:
+            return specific_hit
+        best = ranked[0]
+        if intent is None or not responses.has(intent, self.language):
+            return best
+        return best if best.score >= self.engine.dialogue.article_over_template else None
+
+    def near_answer(self, text: str, analysis: Analysis) -> bool:
+        """No confident intent and no article above the threshold: an article just below it answers when it
+        clearly leads the others (`dialogue.near_margin`); "that doesn't help" still reaches a person."""
+        near = analysis.near_knowledge
+        if not near or self.confident(analysis) or not self.engine.responses.is_language(text):
+            return False
+        if len(near) > 1 and near[0].score - near[1].score < self.engine.dialogue.near_margin:
+            return False
+        return self.knowledge_answer(text, Analysis(text=text, language=analysis.language, knowledge=near[:1]))
+
+    def specific_article(self, text: str, analysis: Analysis) -> KnowledgeHit | None:
+        """The best article that covers a specific word of the question, if any."""
+        hit = self.best_article(text, analysis)
+        if hit is None:
+            return None
+        intent = analysis.intent if self.confident(analysis) else None
+        responses = self.engine.responses
+        article = responses.articles.get((hit.language, hit.article_id))
+        specific = responses.specific_words(text, intent or "")
+        return hit if article is not None and specific & responses.article_words(article) else None
+
+    def intent_answer(self, text: str, analysis: Analysis) -> bool:
+        if not self.confident(analysis):
+            return False
+        intent = analysis.intent
+        assert intent is not None
+        rule = self.engine.responses.intents.get(intent)
+        if rule is None:  # a command such as /start or /help, answered by its template
+            self.say(intent if self.engine.responses.has(intent, self.language) else "fallback")
+            return True
+        if rule.action == "escalate":
+            return False
+        if rule.action == "fill_slot":
+            self.say("help")
+            return True
+        missing = self.missing_slots(intent)
+        if missing:
+            self.update(pending_intent=intent)
+            self.remember(last="ask", intent=intent, topic=text)
+            self.say(f"ask_{missing[0]}")
+            return True
+        if intent == "product_availability" and self.conversation["slots"].get("product") in self.engine.responses.in_stock:
+            product = self.conversation["slots"]["product"]
             stock = "product_in_stock" if self.engine.responses.in_stock[product] else "product_out_of_stock"
-            return self.say(stock, product=product)
-        self.say(rule.response or intent, **slots)
+            self.say(stock, self.person_button(), product=product)
+            self.remember(last="answer", intent=intent, topic=text)
+            return True
+        small = intent in SMALL_TALK or intent == "bot_challenge"
+        if not small:
+            self.opening()
+        self.say(rule.response or intent, None if small else self.person_button(), **self.values())
+        self.remember(last="small_talk" if small else "answer", intent=None if small else intent,
+                      topic=None if small else text)
+        return True
+
+    def values(self) -> dict[str, Any]:
+        return {k: v for k, v in self.conversation["slots"].items() if not k.startswith("_")}
+
+    def opening(self) -> None:
+        """An empathetic first line before the answer, once, when the customer is upset."""
+        if self.empathy:
+            self.empathy = False
+            self.say("empathy")
+
+    def person_button(self) -> list[Button]:
+        """'Talk to a person' under an answer (not while already waiting for one)."""
+        if not self.engine.dialogue.offer_human or self.conversation["state"] != "bot":
+            return []
+        if not self.engine.responses.has("button_human", self.language):
+            return []
+        return [Button(self.engine.responses.render("button_human", self.language), "/request_human")]
 
     def order_status(self, order_number: str) -> None:
         order = self.engine.responses.orders.get(order_number)
@@ -352,7 +691,7 @@ class _Turn:
         template = f"order_status_{code}" if self.engine.responses.has(f"order_status_{code}", self.language) else "order_status"
         details = Button(self.engine.responses.render("button_order_details", self.language),
                          f"{proof.COMMAND} {order_number}")
-        self.say(template, [details], order_number=order_number, status=status,
+        self.say(template, [details, *self.person_button()], order_number=order_number, status=status,
                  carrier=order.get("carrier", ""), eta=order.get("eta", ""))
 
     def clarify(self, analysis: Analysis) -> None:
@@ -361,6 +700,7 @@ class _Turn:
             return self.fallback(analysis)
         buttons = [Button(self.engine.responses.intent_title(n, self.language), f"/{n}") for n in choices]
         buttons.append(Button(self.engine.responses.render("button_human", self.language), "/request_human"))
+        self.remember(last="clarify")
         self.say("clarify", buttons)
 
     def fallback(self, analysis: Analysis) -> None:
@@ -369,6 +709,7 @@ class _Turn:
         if fallbacks >= self.engine.dialogue.max_fallbacks:
             self.say("fallback_again")
             return self.escalate("fallbacks", analysis, acknowledge=True)
+        self.remember(last="fallback")
         if analysis.knowledge == [] and analysis.out_of_scope and analysis.intent is None:
             return self.say("knowledge_unknown")
         self.say("fallback")
@@ -376,12 +717,13 @@ class _Turn:
     def escalate(self, reason: str, analysis: Analysis | None, acknowledge: bool = False) -> None:
         engine = self.engine
         summary, story = build_story(self.store, self.conversation["id"], reason)
-        priority = priority_for(reason, analysis.to_dict() if analysis else None)
+        priority = self.priority(reason, analysis)
         now = self.store.clock()
         sla_due_at = sla_due(engine.escalation, priority, now)
         queue = self.store.queue_length()
         ticket, new = self.store.escalate(self.conversation["id"], reason, priority, summary, story, sla_due_at)
         self.update(pending_intent=None)
+        self.remember(last="escalated", notice_at=now)
         self.conversation["state"] = self.store.conversation(self.conversation["id"])["state"]
         if not new:
             template, values = engine.wait_notice(self.conversation["id"], self.language)
@@ -391,6 +733,62 @@ class _Turn:
             self.say("escalate_ack", wait=wait.describe(self.language), ticket=ticket["id"])
         else:
             self.say("escalate_ack_closed", opens=wait.describe(self.language), ticket=ticket["id"])
+
+    def priority(self, reason: str, analysis: Analysis | None) -> str:
+        """From complaint, sentiment and urgency (bot.handoff.priority_for); a risk is at least high."""
+        priority = priority_for(reason, analysis.to_dict() if analysis else None)
+        if reason.startswith("risk:") and PRIORITY_ORDER.index(priority) < PRIORITY_ORDER.index("high"):
+            return "high"
+        return priority
+
+    # -- while waiting for staff -------------------------------------------------------------
+
+    def while_waiting(self, text: str, analysis: Analysis, command: str | None, learned: bool) -> None:
+        """Waiting for a person: leave the queue on request, answer what the bot can, keep the ticket's story
+        current, and repeat the queue notice at most once per `dialogue.queue_notice_minutes`."""
+        if command == "leave_queue" or (command is None and self.engine.rules.leaves_queue(text)):
+            return self.leave_queue()
+        if learned:
+            self.refresh_story()
+        risk = self.engine.rules.risk(text)
+        if risk is not None:
+            return self.escalate(f"risk:{risk}", analysis)
+        if learned and analysis.intent in (None, "inform"):
+            return self.say("noted_for_staff")
+        chat = analysis.intent in SMALL_TALK and analysis.intent not in ("thanks", "goodbye")
+        if not chat and (self.resolve(text, analysis) if command is None else self.intent_answer(text, analysis)):
+            return
+        if analysis.intent in ("greet", "help", "bot_challenge", "request_human") or WAITING_QUESTION.search(text):
+            return self.queue_wait()  # "hello? anyone there?", "a person please": answered with the wait
+        if self.store.clock() - float(self.context.get("notice_at") or 0) >= self.engine.dialogue.queue_notice_minutes * 60:
+            leave = Button(self.engine.responses.render("button_leave_queue", self.language), "/leave_queue")
+            self.queue_wait([leave])
+
+    def queue_wait(self, buttons: list[Button] | None = None) -> None:
+        """Where the customer stands: the expected wait now, or when staff are back (`DialogueEngine.wait_notice`,
+        the same clock and words as the hand-over message, so the two never contradict each other)."""
+        self.remember(notice_at=self.store.clock())
+        template, values = self.engine.wait_notice(self.conversation["id"], self.language)
+        self.say(template, buttons, **values)
+
+    def leave_queue(self) -> None:
+        self.store.withdraw_escalation(self.conversation["id"])
+        self.conversation["state"] = "bot"
+        self.remember(last=None, notice_at=None)
+        self.say("left_queue")
+
+    def refresh_story(self) -> None:
+        """New facts (an order number, an e-mail) while waiting go into the ticket's story for staff."""
+        ticket = self.store.ticket_for_conversation(self.conversation["id"])
+        if ticket is None:
+            return
+        summary, story = build_story(self.store, self.conversation["id"], ticket["reason"] or "requested")
+        self.store.update_ticket(ticket["id"], summary=summary, story=story)
+
+    def restart(self) -> None:
+        """/restart: slots, pending question and the policy's memory are cleared; the conversation starts over."""
+        self.update(slots={}, pending_intent=None, fallbacks=0)
+        self.say("start")
 
     # -- state helpers ---------------------------------------------------------------------
 
@@ -407,26 +805,52 @@ class _Turn:
         return [s for s in (rule.requires if rule else ()) if s not in slots]
 
     def adopt_language(self, analysis: Analysis) -> None:
+        """Reply in the language of this message; a short or unclear one keeps the conversation's language."""
+        names = [e for e in analysis.entities if e.type == "product"]
+        text = analysis.text
+        for entity in sorted(names, key=lambda e: -e.start):  # product names are Dutch in any language
+            text = text[: entity.start] + text[entity.end :]
+        voted = function_word_language(text, lenient=bool(names))
+        asked = LANGUAGE_ASKED.search(text)
+        if asked:
+            voted = "en" if asked.group(1).lower() in ("english", "engels") else "nl"
+        if voted in self.engine.languages:
+            if voted != analysis.language and analysis.language_confidence < 0.9:
+                analysis.language = voted
+        elif self.conversation["language"] and len(re.findall(r"[^\W\d_]{2,}", text)) <= SHORT_WORDS:
+            analysis.language = self.conversation["language"]  # "sorry 12345678", "thanks": too short to switch
         language = analysis.language if analysis.language in self.engine.languages else None
         language = language or self.conversation["language"] or self.engine.default_language
         if language != self.conversation["language"]:
             self.update(language=language)
         self.language = language
 
-    def remember_entities(self, analysis: Analysis) -> None:
+    @property
+    def context(self) -> dict[str, Any]:
+        """What the policy remembers between turns: the last action, the topic, the last queue notice."""
+        return dict(self.conversation["slots"].get(CONTEXT) or {})
+
+    def remember(self, **fields: Any) -> None:
+        context = self.context | fields
+        self.update(slots={**self.conversation["slots"], CONTEXT: {k: v for k, v in context.items() if v is not None}})
+
+    def remember_entities(self, analysis: Analysis) -> bool:
+        """Keep the newest value of each slot entity (a correction replaces the old one); True when one changed."""
         slots = dict(self.conversation["slots"])
         for entity in analysis.entities:
-            if entity.type in SLOT_ENTITIES and entity.type not in slots:
+            if entity.type in SLOT_ENTITIES and (entity.type != "product" or entity.value in self.engine.responses.in_stock
+                                                 or "product" not in slots):
                 slots[entity.type] = entity.value
             if entity.type in CLAIM_KINDS:  # typed, so unproven: a claim on this conversation, never a link
                 self.store.add_claim(self.conversation["id"], entity.type, entity.value.lower())
-        if slots != self.conversation["slots"]:
-            self.update(slots=slots)
+        if slots == self.conversation["slots"]:
+            return False
+        self.update(slots=slots)
+        return True
 
-    def from_payload(self, payload: str) -> Analysis:
-        """A pressed button or a typed /command, as a certain analysis."""
-        name = payload.lstrip("/").partition(" ")[0]
-        name = {"human": "request_human", "start": "start", "help": "help"}.get(name, name)
+    def from_payload(self, name: str) -> Analysis:
+        """A whitelisted command or intent button, as a certain analysis."""
+        payload = f"/{name}"
         return Analysis(text=payload, language=self.language, intent=name, confidence=1.0,
                         ranking=[(name, 1.0)], sentiment="neutral")
 
@@ -442,6 +866,11 @@ class _Turn:
         buttons = [Button(str(n), f"/csat {n}") for n in range(1, 6)]
         self.update(pending_intent=CSAT_PENDING)
         self.say("csat_ask", buttons)
+
+    def rating_open(self) -> bool:
+        """Whether this conversation has a ticket that has not been rated yet."""
+        ticket = self.store.ticket_for_conversation(self.conversation["id"])
+        return ticket is not None and ticket["csat"] is None
 
     def record_csat(self, text: str) -> bool:
         """Take a 1–5 (or 👍/👎) answer to the CSAT question; False when the text is something else."""

@@ -226,7 +226,7 @@ def build_story(store: Store, conversation_id: int, reason: str, transcript_limi
         "channels": channels,
         "reason": reason,
         "intents": intents,
-        "slots": conversation["slots"],
+        "slots": {k: v for k, v in conversation["slots"].items() if not k.startswith("_")},
         "sentiment_trend": sentiments,
         "earlier_tickets": earlier,
         "continues": continues,

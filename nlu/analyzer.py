@@ -224,7 +224,10 @@ class Analyzer:
             a.intent, a.confidence, a.ranking, a.out_of_scope = p.intent, round(p.confidence, 4), \
                 [(n, round(c, 4)) for n, c in p.ranking[:5]], p.out_of_scope
             a.entities = self.entities.extract(cleaned[i], (contexts[i] or {}).get("expecting"))
-            a.knowledge = self.knowledge.search(cut[i], a.language, similarity[row] if similarity is not None else None)
+            query = similarity[row] if similarity is not None else None
+            a.knowledge = self.knowledge.search(cut[i], a.language, query)
+            if not a.knowledge and self.config.knowledge_floor < self.knowledge.threshold:
+                a.near_knowledge = self.knowledge.search(cut[i], a.language, query, self.config.knowledge_floor)
         return results
 
     def _scorer(self, blocks: list[Any]) -> LinearScorer:

@@ -26,6 +26,7 @@ class NLUConfig(BaseModel):
     oos_label: str = "out_of_scope"  # examples with this intent teach what is out of scope
     builtin_out_of_scope: bool = True  # add nlu/data/out_of_scope.yml (general questions) as that intent
     knowledge_threshold: float = 0.55  # hybrid score below which the knowledge base does not answer
+    knowledge_floor: float = 0.42  # hits between this and the threshold are `near_knowledge` (the dialogue decides)
     knowledge_top_k: int = 3
     order_number_pattern: str = r"\b\d{8}\b"
     affect_c: float = 4.0  # inverse regularisation of the sentiment/complaint/urgency heads

@@ -195,14 +195,14 @@ BUILTIN_OOS = Path(__file__).resolve().parent / "data" / "out_of_scope.yml"
 
 
 def load_nlu(data_dir: Path, languages: list[str], oos_label: str | None = None) -> NLUData:
-    """All `nlu/<language>.yml` files for the configured languages, plus (when `oos_label` is given and
-    the content has no such intent) the built-in out-of-scope examples under that label."""
+    """All `nlu/<language>.yml` files for the configured languages, plus (when `oos_label` is given) the
+    built-in out-of-scope examples under that label, next to any the content has."""
     data = NLUData()
     for language in languages:
         path = data_dir / "nlu" / f"{language}.yml"
         if path.exists():
             data.merge(parse_rasa_nlu(read_yaml(path), language, str(path)))
-    if oos_label and data.examples and oos_label not in data.intents:
+    if oos_label and data.examples:
         builtin = read_yaml(BUILTIN_OOS)
         data.examples.extend(Example(str(t), oos_label, lang) for lang in languages for t in builtin.get(lang, []))
     return data

@@ -52,6 +52,7 @@ class Analysis:
     urgency: Urgency = "normal"
     urgency_score: float = 0.0
     knowledge: list[KnowledgeHit] = field(default_factory=list)
+    near_knowledge: list[KnowledgeHit] = field(default_factory=list)  # below the threshold, above the floor
 
     def entity(self, type_: str) -> Entity | None:
         """The first entity of this type, if any."""
@@ -69,5 +70,6 @@ class Analysis:
         data = dict(data)
         data["entities"] = [Entity(**e) for e in data.get("entities", [])]
         data["knowledge"] = [KnowledgeHit(**k) for k in data.get("knowledge", [])]
+        data["near_knowledge"] = [KnowledgeHit(**k) for k in data.get("near_knowledge", [])]
         data["ranking"] = [(name, conf) for name, conf in data.get("ranking", [])]
         return cls(**data)

@@ -752,6 +752,16 @@ class Store:
                            ticket_id=ticket["id"] if ticket else None, data={"reason": reason})
             return True
 
+    def withdraw_escalation(self, conversation_id: int) -> None:
+        """The customer leaves the queue: the bot has the conversation again, the ticket is closed as withdrawn."""
+        with self.transaction():
+            self.update_conversation(conversation_id, state="bot", owner=None, pending_intent=None, fallbacks=0)
+            ticket = self.ticket_for_conversation(conversation_id)
+            if ticket and ticket["status"] not in ("resolved", "closed"):
+                self.update_ticket(ticket["id"], status="closed", resolved_at=self.clock())
+            self.log_event("escalation_withdrawn", conversation_id=conversation_id,
+                           ticket_id=ticket["id"] if ticket else None)
+
     def record_csat(self, ticket_id: int, score: int) -> None:
         if not 1 <= score <= 5:
             raise StoreError(f"CSAT must be 1–5, not {score}")

@@ -79,9 +79,16 @@ def test_dutch_in_dutch_out(engine, responses):
     assert matches(responses, replies[0].text, "opening_hours", "nl")
 
 
-def test_angry_complaint_gets_empathy_then_a_person(engine, responses):
+def test_angry_customer_waiting_for_a_parcel_gets_empathy_and_is_asked_the_order_number(engine, responses):
     chat = Chat(engine, user="eva")
     replies = chat.say("Dit is echt belachelijk, voor de derde keer is mijn pakket niet bezorgd en niemand helpt me!")
+    assert [r.template for r in replies] == ["empathy", "ask_order_number"]
+    assert engine.store.tickets() == [] and chat.conversation["state"] == "bot"
+
+
+def test_angry_complaint_without_an_answer_gets_empathy_then_a_person(engine, responses):
+    chat = Chat(engine, user="eve")
+    replies = chat.say("Ik ben woedend, wat een waardeloze klantenservice hebben jullie, echt schandalig")
     assert matches(responses, replies[0].text, "complaint_empathy", "nl")
     assert len(engine.store.tickets()) == 1
     assert chat.conversation["state"] == "waiting"
@@ -115,7 +122,12 @@ def test_bot_is_silent_while_a_person_owns_the_case_and_asks_csat_after(engine, 
 def test_waiting_customer_is_told_a_colleague_comes_and_no_second_ticket(engine, responses):
     chat = Chat(engine, user="hans")
     chat.say("I want to talk to a human")
-    replies = chat.say("hello??")
+    assert chat.say("ok") == []  # the hand-over message just said so: no repeat within the interval
+    replies = chat.say("hello??")  # a question about the wait gets the wait
+    assert any(matches(responses, replies[0].text, t, "en") for t in ("waiting_open", "waiting_closed"))
+    later = engine.store.clock() + engine.dialogue.queue_notice_minutes * 60 + 1
+    engine.store.clock = lambda: later
+    replies = chat.say("ok")
     assert any(matches(responses, replies[0].text, t, "en") for t in ("waiting_open", "waiting_closed"))
     assert len(engine.store.tickets()) == 1
 

@@ -156,7 +156,7 @@ def test_order_status_is_given_to_anyone_and_details_only_with_the_postcode(engi
     [status] = anna(f"where is my order {ORDER}")
     assert matches(responses, status.text, "order_status_processing", "en")
     assert "Barista" not in status.text and "3511" not in status.text  # nothing personal yet
-    assert [b.payload for b in status.buttons] == [f"{proof.COMMAND} {ORDER}"]
+    assert [b.payload for b in status.buttons] == [f"{proof.COMMAND} {ORDER}", "/request_human"]
     [ask] = anna(status.buttons[0].payload, "button")
     assert matches(responses, ask.text, "ask_postcode", "en")
     [wrong] = anna("1234 AB")

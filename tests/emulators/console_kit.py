@@ -22,7 +22,7 @@ TEMPLATES = {
         "fallback_again": "I still do not understand; a colleague will help.",
         "complaint_empathy": "I'm sorry to hear that.", "escalate_ack": "A colleague will help you ({wait}), ticket {ticket}.",
         "escalate_ack_closed": "A colleague will help you {opens}, ticket {ticket}.",
-        "already_escalated": "A colleague is on the way.", "handed_back": "I'm back: the bot again.",
+        "handed_back": "I'm back: the bot again.",
         "csat_ask": "How did we do? 1 to 5.", "csat_thanks": "Thanks for your rating!",
         "emoji_only": "🙂", "empty_message": "Say something?", "non_text": "I can only read text.",
         "flood_warning": "Slow down please.", "message_too_long": "Too long (max {limit}).",
