@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from bot import proof
 from bot.channels.base import Button, IncomingMessage, OutgoingMessage
 from bot.config import DialogueConfig, EscalationConfig
-from bot.handoff import build_story, csat_score, estimate_wait, priority_for, shown_text, sla_due
+from bot.handoff import csat_score, estimate_wait, priority_for, shown_text, sla_due
 from bot.responses import Responses
 from nlu.types import Analysis
 from store import CLAIM_KINDS, Store
@@ -98,15 +98,16 @@ class DialogueEngine:
     # -- actions used by channels and staff tools -------------------------------------------
 
     def hand_back(self, conversation_id: int, actor: str | None = None) -> list[OutgoingMessage]:
-        """Staff is done: the bot takes over again and asks how it went."""
-        ticket = self.store.hand_back(conversation_id, actor)
-        conversation = self.store.conversation(conversation_id)
-        language = conversation["language"] or self.default_language
-        turn = _Turn(self, conversation, None, None)
-        turn.say("handed_back")
-        if ticket and self.dialogue.ask_csat:
-            turn.ask_csat(language)
-        return turn.replies
+        """Staff is done: the bot takes over again and asks how it went (one transaction)."""
+        with self.store.transaction():
+            ticket = self.store.hand_back(conversation_id, actor)
+            conversation = self.store.conversation(conversation_id)
+            language = conversation["language"] or self.default_language
+            turn = _Turn(self, conversation, None, None)
+            turn.say("handed_back")
+            if ticket and self.dialogue.ask_csat:
+                turn.ask_csat(language)
+            return turn.replies
 
     def outgoing(self, message_id: int) -> OutgoingMessage:
         """An outbox row as an OutgoingMessage."""
@@ -375,12 +376,11 @@ class _Turn:
 
     def escalate(self, reason: str, analysis: Analysis | None, acknowledge: bool = False) -> None:
         engine = self.engine
-        summary, story = build_story(self.store, self.conversation["id"], reason)
         priority = priority_for(reason, analysis.to_dict() if analysis else None)
         now = self.store.clock()
         sla_due_at = sla_due(engine.escalation, priority, now)
         queue = self.store.queue_length()
-        ticket, new = self.store.escalate(self.conversation["id"], reason, priority, summary, story, sla_due_at)
+        ticket, new = self.store.escalate(self.conversation["id"], reason, priority, sla_due_at=sla_due_at)
         self.update(pending_intent=None)
         self.conversation["state"] = self.store.conversation(self.conversation["id"])["state"]
         if not new:
