@@ -162,6 +162,15 @@ class DialogueEngine:
             turn.say("taken_over", agent=display_name or owner, shop=self.dialogue.shop_name)
             return turn.replies
 
+    def staff_reply(self, conversation_id: int, agent: str, text: str, display_name: str | None = None) -> int:
+        """A staff member's reply; one who does not own the case yet takes it first, and the customer
+        hears who took over before the reply. One transaction; returns the reply's outbox id."""
+        with self.store.transaction():
+            conversation = self.store.lock_conversation(conversation_id)
+            if conversation["state"] != "human" or conversation["owner"] != agent:
+                self.take(conversation_id, agent, display_name)
+            return self.store.agent_reply(conversation_id, agent, text)
+
     def close(self, conversation_id: int, actor: str | None = None) -> list[OutgoingMessage]:
         """Staff end the conversation: the customer is thanked, and asked for a rating if not yet.
 

@@ -123,17 +123,16 @@ def reply(request: Request, conversation_id: int, user: Agent,
     elif len(text) > MAX_REPLY:
         flash(request, f"A reply may have at most {MAX_REPLY} characters.", "error")
     else:
-        store = request.app.state.store
-        with store.transaction():  # the take-over notice and the reply are queued together or not at all
-            conversation = store.lock_conversation(conversation_id)
-            if conversation["state"] == "closed":
-                raise StoreError(f"conversation {conversation_id} is closed")
-            if conversation["state"] == "human" and conversation["owner"] != user["username"]:
-                raise StoreError(f"conversation {conversation_id} is owned by {conversation['owner']}; "
-                                 "take it over first")
-            if conversation["state"] != "human":
-                _take(request, conversation_id, user)
+        store, engine = request.app.state.store, request.app.state.engine
+        conversation = store.conversation(conversation_id)
+        if conversation["state"] == "closed":
+            raise StoreError(f"conversation {conversation_id} is closed")
+        if conversation["state"] == "human" and conversation["owner"] != user["username"]:
+            raise StoreError(f"conversation {conversation_id} is owned by {conversation['owner']}; take it over first")
+        if engine is None:
             store.agent_reply(conversation_id, user["username"], text)
+        else:  # the customer hears who took over, then the reply: one transaction
+            engine.staff_reply(conversation_id, user["username"], text, user["display_name"] or user["username"])
         request.app.state.webchat.wake(conversation["chat_id"])
     return _back(conversation_id)
 
