@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from bot import proof
 from bot.channels.base import Button, IncomingMessage, OutgoingMessage
 from bot.config import DialogueConfig, EscalationConfig
-from bot.handoff import build_story, csat_score, estimate_wait, priority_for, shown_text, sla_due
+from bot.handoff import csat_score, estimate_wait, priority_for, shown_text, sla_due
 from bot.policy import (
     ARRIVAL_QUESTION,
     LANGUAGE_ASKED,
@@ -130,15 +130,16 @@ class DialogueEngine:
     # -- actions used by channels and staff tools -------------------------------------------
 
     def hand_back(self, conversation_id: int, actor: str | None = None) -> list[OutgoingMessage]:
-        """Staff is done: the bot takes over again and asks how it went."""
-        ticket = self.store.hand_back(conversation_id, actor)
-        conversation = self.store.conversation(conversation_id)
-        language = conversation["language"] or self.default_language
-        turn = _Turn(self, conversation, None, None)
-        turn.say("handed_back")
-        if ticket and self.dialogue.ask_csat:
-            turn.ask_csat(language)
-        return turn.replies
+        """Staff is done: the bot takes over again and asks how it went (one transaction)."""
+        with self.store.transaction():
+            ticket = self.store.hand_back(conversation_id, actor)
+            conversation = self.store.conversation(conversation_id)
+            language = conversation["language"] or self.default_language
+            turn = _Turn(self, conversation, None, None)
+            turn.say("handed_back")
+            if ticket and self.dialogue.ask_csat:
+                turn.ask_csat(language)
+            return turn.replies
 
     def outgoing(self, message_id: int) -> OutgoingMessage:
         """An outbox row as an OutgoingMessage."""
@@ -192,6 +193,15 @@ class DialogueEngine:
             turn = _Turn(self, conversation, None, None)
             turn.say("taken_over", agent=display_name or owner, shop=self.dialogue.shop_name)
             return turn.replies
+
+    def staff_reply(self, conversation_id: int, agent: str, text: str, display_name: str | None = None) -> int:
+        """A staff member's reply; one who does not own the case yet takes it first, and the customer
+        hears who took over before the reply. One transaction; returns the reply's outbox id."""
+        with self.store.transaction():
+            conversation = self.store.lock_conversation(conversation_id)
+            if conversation["state"] != "human" or conversation["owner"] != agent:
+                self.take(conversation_id, agent, display_name)
+            return self.store.agent_reply(conversation_id, agent, text)
 
     def close(self, conversation_id: int, actor: str | None = None) -> list[OutgoingMessage]:
         """Staff end the conversation: the customer is thanked, and asked for a rating if not yet.
@@ -716,12 +726,11 @@ class _Turn:
 
     def escalate(self, reason: str, analysis: Analysis | None, acknowledge: bool = False) -> None:
         engine = self.engine
-        summary, story = build_story(self.store, self.conversation["id"], reason)
         priority = self.priority(reason, analysis)
         now = self.store.clock()
         sla_due_at = sla_due(engine.escalation, priority, now)
         queue = self.store.queue_length()
-        ticket, new = self.store.escalate(self.conversation["id"], reason, priority, summary, story, sla_due_at)
+        ticket, new = self.store.escalate(self.conversation["id"], reason, priority, sla_due_at=sla_due_at)
         self.update(pending_intent=None)
         self.remember(last="escalated", notice_at=now)
         self.conversation["state"] = self.store.conversation(self.conversation["id"])["state"]
@@ -748,8 +757,6 @@ class _Turn:
         current, and repeat the queue notice at most once per `dialogue.queue_notice_minutes`."""
         if command == "leave_queue" or (command is None and self.engine.rules.leaves_queue(text)):
             return self.leave_queue()
-        if learned:
-            self.refresh_story()
         risk = self.engine.rules.risk(text)
         if risk is not None:
             return self.escalate(f"risk:{risk}", analysis)
@@ -776,14 +783,6 @@ class _Turn:
         self.conversation["state"] = "bot"
         self.remember(last=None, notice_at=None)
         self.say("left_queue")
-
-    def refresh_story(self) -> None:
-        """New facts (an order number, an e-mail) while waiting go into the ticket's story for staff."""
-        ticket = self.store.ticket_for_conversation(self.conversation["id"])
-        if ticket is None:
-            return
-        summary, story = build_story(self.store, self.conversation["id"], ticket["reason"] or "requested")
-        self.store.update_ticket(ticket["id"], summary=summary, story=story)
 
     def restart(self) -> None:
         """/restart: slots, pending question and the policy's memory are cleared; the conversation starts over."""

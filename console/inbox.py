@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from bot.handoff import build_story, sla_clock
+from bot.handoff import sla_clock
 from console.pages import CheckedForm, Forbidden, flash, fragment, render, role
 from webcare.errors import StoreError
 
@@ -61,7 +61,6 @@ def _conversation_context(request: Request, conversation_id: int) -> dict[str, A
     store = request.app.state.store
     conversation = store.conversation(conversation_id)
     ticket = store.ticket_for_conversation(conversation_id)
-    _, story = build_story(store, conversation_id, (ticket or {}).get("reason") or "—")
     customer = store.customer(conversation["customer_id"])
     earlier = [c for c in store.conversations(customer_id=customer["id"], limit=20) if c["id"] != conversation_id]
     language = conversation["language"] or request.app.state.settings.nlu.default_language
@@ -70,7 +69,7 @@ def _conversation_context(request: Request, conversation_id: int) -> dict[str, A
         "conversation": conversation,
         "ticket": ticket,
         "sla": _sla(request, ticket["sla_due_at"]) if ticket else None,
-        "story": story,
+        "story": (ticket or {}).get("story") or {},  # built at escalation, kept fresh by the store
         "customer": customer,
         "identities": store.identities(customer["id"]),
         "claims": store.claims(conversation_id),
@@ -124,15 +123,16 @@ def reply(request: Request, conversation_id: int, user: Agent,
     elif len(text) > MAX_REPLY:
         flash(request, f"A reply may have at most {MAX_REPLY} characters.", "error")
     else:
-        store = request.app.state.store
+        store, engine = request.app.state.store, request.app.state.engine
         conversation = store.conversation(conversation_id)
         if conversation["state"] == "closed":
             raise StoreError(f"conversation {conversation_id} is closed")
         if conversation["state"] == "human" and conversation["owner"] != user["username"]:
             raise StoreError(f"conversation {conversation_id} is owned by {conversation['owner']}; take it over first")
-        if conversation["state"] != "human":
-            _take(request, conversation_id, user)
-        store.agent_reply(conversation_id, user["username"], text)
+        if engine is None:
+            store.agent_reply(conversation_id, user["username"], text)
+        else:  # the customer hears who took over, then the reply: one transaction
+            engine.staff_reply(conversation_id, user["username"], text, user["display_name"] or user["username"])
         request.app.state.webchat.wake(conversation["chat_id"])
     return _back(conversation_id)
 

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from console.pages import CheckedForm, flash, fragment, render, role
-from store import Store
+from store import REVIEW_ACTIONS, Store
 
 router = APIRouter()
 Social = role("social")
@@ -42,37 +42,19 @@ def mentions_rows(request: Request, user: Social, status: str = "new") -> Respon
                     status=status, sentiments=SENTIMENTS)
 
 
-def _label(store: Store, mention: dict[str, Any], task: str, label: str, user: dict[str, Any]) -> None:
-    store.add_label(task, mention["text"], label, language=mention["language"], source="mention",
-                    source_id=mention["id"], author=user["username"])
-
-
 @router.post("/mentions/{mention_id}/review")
 def review(request: Request, user: Social, mention_id: int,
            form: CheckedForm) -> Response:
     """confirm / dismiss (relevant or not), and corrections of sentiment and complaint."""
-    store: Store = request.app.state.store
-    mention = store.mention(mention_id)
-    action = form.get("action")
-    with store.transaction():
-        if action in ("confirm", "dismiss"):
-            relevant = action == "confirm"
-            store.update_mention(mention_id, review_status="confirmed" if relevant else "dismissed")
-            _label(store, mention, "mention_flag", "relevant" if relevant else "not_relevant", user)
-        elif action == "correct":
-            sentiment = form.get("sentiment")
-            complaint = form.get("complaint")
-            if sentiment in SENTIMENTS and sentiment != mention["sentiment"]:
-                store.update_mention(mention_id, sentiment=sentiment)
-                _label(store, mention, "sentiment", str(sentiment), user)
-            if complaint in ("yes", "no") and (complaint == "yes") != bool(mention["complaint"]):
-                store.update_mention(mention_id, complaint=int(complaint == "yes"))
-                _label(store, mention, "complaint", "complaint" if complaint == "yes" else "not_complaint", user)
-        else:
-            flash(request, "Unknown review action.", "error")
-            return _back(form)
-        store.log_event("mention_reviewed", mention_id=mention_id, actor=user["username"],
-                        data={"action": action})
+    action = str(form.get("action", ""))
+    if action not in REVIEW_ACTIONS:
+        flash(request, "Unknown review action.", "error")
+        return _back(form)
+    sentiment, complaint = form.get("sentiment"), form.get("complaint")
+    request.app.state.store.review_mention(
+        mention_id, action, user["username"], sentiment=sentiment if sentiment in SENTIMENTS else None,
+        complaint=(complaint == "yes") if complaint in ("yes", "no") else None,
+    )
     flash(request, f"Mention #{mention_id}: {'dismissed' if action == 'dismiss' else action + 'ed'}.")
     return _back(form)
 
@@ -87,14 +69,7 @@ def reply(request: Request, user: Social, mention_id: int,
     if not text or len(text) > MAX_REPLY:
         flash(request, f"A reply needs 1–{MAX_REPLY} characters.", "error")
         return _back(form)
-    with store.transaction():
-        customer = store.identify(mention["source"], mention["author_id"] or mention["author"] or mention["external_id"],
-                                  mention["author_name"] or mention["author"])
-        conversation = store.open_conversation(customer["id"], mention["source"], mention["external_id"])
-        store.queue_outgoing(conversation["id"], text, author=f"agent:{user['username']}")
-        store.update_mention(mention_id, review_status="replied", customer_id=mention["customer_id"] or customer["id"])
-        store.log_event("mention_replied", mention_id=mention_id, actor=user["username"],
-                        conversation_id=conversation["id"], customer_id=customer["id"])
+    store.reply_to_mention(mention_id, text, user["username"])
     flash(request, f"Reply to mention #{mention_id} queued on {mention['source']}.")
     return _back(form)
 
@@ -102,16 +77,7 @@ def reply(request: Request, user: Social, mention_id: int,
 @router.post("/mentions/{mention_id}/ticket")
 def to_ticket(request: Request, user: Social, mention_id: int,
               form: CheckedForm) -> Response:
-    store: Store = request.app.state.store
-    mention = store.mention(mention_id)
-    ticket = store.ticket_for_mention(mention_id)
-    if ticket is None:
-        priority = "high" if mention["complaint"] and mention["sentiment"] == "negative" else "normal"
-        ticket, _ = store.open_ticket("mention", f"mention:{mention['source']}:{mention['external_id']}",
-                                      mention_id=mention_id, customer_id=mention["customer_id"], reason="mention",
-                                      priority=priority, summary=mention["text"][:300])
-    store.update_ticket(ticket["id"], assignee=user["username"], status="assigned")
-    store.update_mention(mention_id, review_status="ticket")
+    ticket = request.app.state.store.mention_to_ticket(mention_id, user["username"])
     flash(request, f"Mention #{mention_id} is ticket #{ticket['id']}.")
     return _back(form)
 

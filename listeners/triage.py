@@ -20,7 +20,7 @@ from listeners.config import ListenersConfig
 from listeners.dedupe import NearDuplicates, normalise
 from listeners.storms import StormDetector, storm_text
 from nlu.types import Analysis
-from store import Store
+from store import Store, mention_ticket_key
 
 log = logging.getLogger(__name__)
 URGENCY_WEIGHT = {"low": 0.0, "normal": 0.3, "high": 1.0}
@@ -210,7 +210,7 @@ class Triage:
         if flagged:
             result.flagged += 1
             _, created = self.store.open_ticket(
-                "mention", f"mention:{m.source}:{m.external_id}", mention_id=mention_id,
+                "mention", mention_ticket_key(m.source, m.external_id), mention_id=mention_id,
                 customer_id=customer["id"] if customer else None, priority=v.ticket_priority,
                 reason=v.reason, summary=f"{m.source} @{m.author or m.author_id}: {m.text[:200]}",
             )

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from store.store import Backend, Store
+from store.base import Backend
+from store.store import Store
 from webcare.errors import StoreError
 
 # Parents before children, so foreign keys hold at every insert.

@@ -213,6 +213,18 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "CREATE INDEX staff_sessions_user ON staff_sessions(user_id)",
         ],
     ),
+    (
+        4,
+        "mention replies: the conversation staff's public reply to a mention went out in",
+        [
+            # Reports leave such conversations out: the mention is counted once, as a mention.
+            "ALTER TABLE mentions ADD COLUMN conversation_id BIGINT REFERENCES conversations(id)",
+            "CREATE INDEX mentions_conversation ON mentions(conversation_id)",
+            """UPDATE mentions SET conversation_id = (SELECT MAX(c.id) FROM conversations c
+               WHERE c.channel = mentions.source AND c.chat_id = mentions.external_id)
+               WHERE review_status = 'replied'""",
+        ],
+    ),
 ]
 
 

@@ -142,6 +142,17 @@ def test_escalated_conversation_shows_in_the_inbox_with_its_story(agent, custome
     assert "webchat" in page  # channels and identities
 
 
+def test_the_conversation_page_reads_the_story_from_the_ticket(agent, customer, store, monkeypatch):
+    conversation_id = escalate(customer)
+
+    def rebuilt(*args, **kwargs):
+        raise AssertionError("the console rebuilt the story")
+
+    monkeypatch.setattr(store, "build_story", rebuilt)
+    page = agent.get(f"/conversations/{conversation_id}").text
+    assert "order_number: 12345678" in page and "request_human" in page
+
+
 def test_inbox_orders_most_urgent_then_oldest(app, store):
     ids = []
     for priority in ("normal", "urgent", "normal"):
@@ -320,6 +331,18 @@ def test_mention_reply_goes_to_the_outbox_of_its_network(social, store):
     [row] = store.pending_outbox("x")
     assert row["chat_id"] == "m1" and row["text"] == "Sorry Kim, DM us your order?" and row["author"] == "agent:sam"
     assert store.mention(mention_id)["review_status"] == "replied"
+
+
+def test_a_mention_reply_counts_once_on_the_dashboard_and_not_as_resolved_by_the_bot(social, store):
+    from console.dashboard import compute
+
+    mention_id = add_mention(store)
+    token = csrf_of(social.get("/mentions").text)
+    social.post(f"/mentions/{mention_id}/reply", data={"csrf": token, "text": "Sorry Kim, DM us your order?"})
+    store.close_conversation(store.mention(mention_id)["conversation_id"], reason="idle")
+    report = compute(store, "24h")
+    assert report["volumes"] == {"x": 1}
+    assert report["figures"]["conversations"] == 0 and report["figures"]["bot_resolution_rate"] is None
 
 
 def test_mention_becomes_one_ticket(social, store):

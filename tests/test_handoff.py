@@ -4,7 +4,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.config import EscalationConfig
-from bot.handoff import build_story, estimate_wait, priority_for
+from bot.handoff import estimate_wait, priority_for
 
 TZ = ZoneInfo("Europe/Amsterdam")
 
@@ -60,7 +60,7 @@ def test_story_lists_channels_entities_mood_and_earlier_tickets(store):
     m2 = store.record_incoming(conv["id"], "dit duurt belachelijk lang")
     store.set_analysis(m2, {"intent": "complain", "sentiment_score": -0.8, "out_of_scope": False})
     store.update_conversation(conv["id"], slots={"order_number": "40218833"})
-    summary, story = build_story(store, conv["id"], "complaint")
+    summary, story = store.build_story(conv["id"], "complaint")
     assert story["channels"] == ["telegram", "terminal"]
     assert story["intents"] == ["order_status", "complain"]
     assert story["slots"] == {"order_number": "40218833"}

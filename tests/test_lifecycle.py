@@ -278,6 +278,27 @@ def test_the_customer_hears_who_takes_over(kit):
         "bob from Testwinkel is taking over."]  # no display name: the user name
 
 
+def test_a_staff_reply_takes_the_case_first_all_or_nothing(kit, monkeypatch):
+    say(kit, "I want a human")
+    conversation = current(kit)
+    store = kit.store
+    sent_before = len(store.messages(conversation["id"]))
+
+    def broken(*args, **kwargs):
+        raise StoreError("disk full")
+
+    monkeypatch.setattr(store, "agent_reply", broken)
+    with pytest.raises(StoreError, match="disk full"):
+        kit.staff_reply(conversation["id"], "alice", "Hi!", "Alice")
+    assert current(kit)["state"] == "waiting" and len(store.messages(conversation["id"])) == sent_before
+    monkeypatch.undo()
+    kit.staff_reply(conversation["id"], "alice", "Hi!", "Alice")
+    kit.staff_reply(conversation["id"], "alice", "Your parcel is on its way.", "Alice")
+    said = [m["text"] for m in store.messages(conversation["id"])[sent_before:]]
+    assert said == ["Alice from Testwinkel is taking over.", "Hi!", "Your parcel is on its way."]
+    assert len(store.events("taken")) == 1  # replying to your own case takes nothing
+
+
 def test_hand_back_and_close_read_differently(kit):
     say(kit, "I want a human")
     conversation = current(kit)

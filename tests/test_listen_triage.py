@@ -14,7 +14,7 @@ from listeners.dedupe import NearDuplicates, normalise
 from listeners.storms import StormDetector, storm_text
 from listeners.triage import Triage
 from nlu.types import Analysis
-from store import Store
+from store import Store, mention_ticket_key
 
 _NEGATIVE = re.compile(r"\b(slecht|boos|kapot|waardeloos|terrible|broken|angry|never again|nooit meer)\b", re.IGNORECASE)
 _POSITIVE = re.compile(r"\b(top|super|geweldig|great|love|blij|fantastic)\b", re.IGNORECASE)
@@ -260,3 +260,19 @@ def test_triage_on_every_backend(any_store: Store):
     again = triage.process(batch, cursor=("listener:x", "c2"))
     assert (result.new, result.duplicates, result.tickets, again.new, again.known) == (3, 1, 1, 0, 3)
     assert any_store.get_cursor("listener:x") == "c2" and any_store.customer_by_identity("x", "u1") is not None
+
+
+def test_triage_and_the_console_share_one_ticket_per_mention(triage, store):
+    """The ticket key is one definition (`store.mention_ticket_key`): staff ticketing a mention that
+    triage flagged get triage's ticket, and a mention triage left alone gets a ticket of its own."""
+    triage.process([mention("1", "Mijn pakket is kapot, waardeloos @acme", author="u1"),
+                    mention("2", "Leuke winkel, mooie dingen", author="u2")])
+    rows = {m["external_id"]: m for m in store.mentions(limit=10)}
+    flagged = store.ticket_for_mention(rows["1"]["id"])
+    assert flagged["dedupe_key"] == mention_ticket_key("x", "1")
+    ticketed = store.mention_to_ticket(rows["1"]["id"], "sam")
+    assert ticketed["id"] == flagged["id"] and (ticketed["assignee"], ticketed["status"]) == ("sam", "assigned")
+    other = store.mention_to_ticket(rows["2"]["id"], "sam")
+    assert other["dedupe_key"] == mention_ticket_key("x", "2") and other["id"] != flagged["id"]
+    assert len(store.tickets(kind="mention")) == 2
+    assert store.mention(rows["1"]["id"])["review_status"] == "ticket"

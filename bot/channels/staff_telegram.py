@@ -290,9 +290,8 @@ class StaffBridge:
         conversation = await self._conversation_of(ticket_id)
         if conversation["state"] in ("bot", "closed"):
             raise StoreError(f"#{ticket_id} is back with the bot; /take {ticket_id} first to answer")
-        if conversation["state"] == "waiting":  # answering takes the case: the customer hears who first
-            await asyncio.to_thread(self.engine.take, conversation["id"], agent, name)
-        await asyncio.to_thread(self.store.agent_reply, conversation["id"], agent, text)
+        # answering a waiting case takes it: the customer hears who first
+        await asyncio.to_thread(self.engine.staff_reply, conversation["id"], agent, text, name)
         self._deliver(conversation)
 
     async def done(self, ticket_id: int, agent: str, message: Message) -> None:
