@@ -12,13 +12,13 @@ import unicodedata
 from typing import Any, Protocol
 
 from bot import proof
-from bot.channels.base import Button, IncomingMessage, OutgoingMessage
 from bot.config import DialogueConfig, EscalationConfig
 from bot.handoff import build_story, csat_score, estimate_wait, priority_for, shown_text, sla_due
 from bot.responses import Responses
 from nlu.types import Analysis
 from store import CLAIM_KINDS, Store
-from webcare.errors import StoreError
+from webcare.core.errors import StoreError
+from webcare.core.messages import Button, IncomingMessage, OutgoingMessage
 
 SLOT_ENTITIES = ("order_number", "email", "phone", "product", "date")
 CSAT_PENDING = "__csat__"
@@ -85,7 +85,7 @@ class DialogueEngine:
         )
         if message_id is None:
             return []  # the platform delivered this message before: it was handled then
-        turn = _Turn(self, conversation, message_id, incoming.language_hint)
+        turn = _Turn(self, conversation, message_id)
         recent = self.store.incoming_since(conversation["id"], self.dialogue.flood_seconds)
         if recent > self.dialogue.flood_messages:
             # Flooding: the message is stored but not answered; one notice when the limit is crossed.
@@ -102,16 +102,11 @@ class DialogueEngine:
         ticket = self.store.hand_back(conversation_id, actor)
         conversation = self.store.conversation(conversation_id)
         language = conversation["language"] or self.default_language
-        turn = _Turn(self, conversation, None, None)
+        turn = _Turn(self, conversation, None)
         turn.say("handed_back")
         if ticket and self.dialogue.ask_csat:
             turn.ask_csat(language)
         return turn.replies
-
-    def outgoing(self, message_id: int) -> OutgoingMessage:
-        """An outbox row as an OutgoingMessage."""
-        row = self.store.message(message_id)
-        return to_outgoing(row)
 
     # -- the conversation's lifecycle and the people in it ------------------------------------
 
@@ -157,7 +152,7 @@ class DialogueEngine:
             conversation = self.store.take(conversation_id, owner, force)
             if before["state"] == "human" and before["owner"] == owner:
                 return []
-            turn = _Turn(self, conversation, None, None)
+            turn = _Turn(self, conversation, None)
             turn.say("taken_over", agent=display_name or owner, shop=self.dialogue.shop_name)
             return turn.replies
 
@@ -172,7 +167,7 @@ class DialogueEngine:
             if conversation["state"] == "closed":
                 raise StoreError(f"conversation {conversation_id} is closed already")
             ticket = self.store.ticket_for_conversation(conversation_id)
-            turn = _Turn(self, conversation, None, None)
+            turn = _Turn(self, conversation, None)
             turn.say("conversation_closed", shop=self.dialogue.shop_name)
             if ticket and ticket["csat"] is None and ticket["status"] not in ("resolved", "closed") \
                     and self.dialogue.ask_csat:
@@ -222,12 +217,12 @@ def to_outgoing(row: dict[str, Any]) -> OutgoingMessage:
 class _Turn:
     """One turn of a conversation: the decision and the replies it queues."""
 
-    def __init__(self, engine: DialogueEngine, conversation: dict, message_id: int | None, hint: str | None) -> None:
+    def __init__(self, engine: DialogueEngine, conversation: dict, message_id: int | None) -> None:
         self.engine = engine
         self.store = engine.store
         self.conversation = conversation
         self.message_id = message_id
-        self.language = hint or conversation["language"] or engine.default_language
+        self.language = conversation["language"] or engine.default_language
         self.replies: list[OutgoingMessage] = []
 
     # -- output -------------------------------------------------------------------------------
@@ -304,7 +299,7 @@ class _Turn:
             return self.escalate("requested", analysis)
         if (analysis.complaint and analysis.sentiment == "negative") or (confident and analysis.intent == "complain"):
             self.say("complaint_empathy")
-            return self.escalate("complaint", analysis, acknowledge=True)
+            return self.escalate("complaint", analysis)
         if analysis.urgency == "high" and analysis.sentiment == "negative":
             return self.escalate("urgent", analysis)
         pending = self.conversation["pending_intent"]
@@ -368,12 +363,12 @@ class _Turn:
         self.update(fallbacks=fallbacks)
         if fallbacks >= self.engine.dialogue.max_fallbacks:
             self.say("fallback_again")
-            return self.escalate("fallbacks", analysis, acknowledge=True)
+            return self.escalate("fallbacks", analysis)
         if analysis.knowledge == [] and analysis.out_of_scope and analysis.intent is None:
             return self.say("knowledge_unknown")
         self.say("fallback")
 
-    def escalate(self, reason: str, analysis: Analysis | None, acknowledge: bool = False) -> None:
+    def escalate(self, reason: str, analysis: Analysis | None) -> None:
         engine = self.engine
         summary, story = build_story(self.store, self.conversation["id"], reason)
         priority = priority_for(reason, analysis.to_dict() if analysis else None)

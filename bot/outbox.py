@@ -20,7 +20,7 @@ from typing import Any
 from bot.channels.base import Channel
 from bot.engine import to_outgoing
 from store import Store
-from webcare.errors import ChannelError
+from webcare.core.errors import ChannelError
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from nlu.data import load_catalogue
-from webcare.errors import ConfigError
+from webcare.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from console.limits import AddressLimits, NumberGuard, client_address
 from console.metrics import make_registry
 from console.pages import HERE, CheckedForm, Forbidden, LoginRequired, current_user, flash, render
 from store import Store
-from webcare.errors import NotFound, StoreError, TooManyRequests
+from webcare.core.errors import NotFound, StoreError, TooManyRequests
 
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "webcare_session"

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from webcare.errors import ListenerError, RateLimited
-from webcare.text import storable
+from webcare.core.errors import ListenerError, RateLimited
+from webcare.core.text import storable
 
 MAX_INTEGER = 2**63 - 1  # what SQLite and PostgreSQL integers hold
 

@@ -18,7 +18,7 @@ from atproto_client.request import Request
 
 from listeners.base import Mention, PollRateLimited, dump_cursor, load_cursor, parse_time
 from listeners.config import BlueskyConfig
-from webcare.errors import ConfigError, ListenerError
+from webcare.core.errors import ConfigError, ListenerError
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from mastodon import Mastodon, MastodonAPIError, MastodonError, MastodonNetworkE
 
 from listeners.base import Mention, PollRateLimited, dump_cursor, load_cursor, parse_time
 from listeners.config import MastodonConfig
-from webcare.errors import ConfigError, ListenerError
+from webcare.core.errors import ConfigError, ListenerError
 
 log = logging.getLogger(__name__)
 _TAG = re.compile(r"<br\s*/?>|</p>\s*<p>", re.IGNORECASE)

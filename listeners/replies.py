@@ -21,7 +21,7 @@ from listeners.bluesky import BlueskyListener
 from listeners.config import BlueskyConfig, ListenersConfig, MastodonConfig, XConfig
 from listeners.mastodon import MastodonListener
 from listeners.x import make_client
-from webcare.errors import ConfigError, DeliveryFailed
+from webcare.core.errors import ConfigError, DeliveryFailed
 
 LIMITS = {"x": 280, "bluesky": 300, "mastodon": 500}
 

@@ -21,7 +21,7 @@ import requests
 
 from listeners.base import Mention, PollRateLimited, dump_cursor, load_cursor
 from listeners.config import FeedConfig, RSSConfig
-from webcare.errors import ConfigError, ListenerError
+from webcare.core.errors import ConfigError, ListenerError
 
 log = logging.getLogger(__name__)
 _TAGS = re.compile(r"<[^>]+>")

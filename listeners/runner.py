@@ -23,7 +23,7 @@ from listeners.base import Listener, PollRateLimited
 from listeners.config import ListenersConfig
 from listeners.triage import BatchResult, TextAnalyzer, Triage
 from store import Store
-from webcare.errors import ConfigError, RateLimited, WebcareError
+from webcare.core.errors import ConfigError, RateLimited, WebcareError
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from requests.adapters import HTTPAdapter
 
 from listeners.base import Mention, PollRateLimited, dump_cursor, load_cursor, parse_time
 from listeners.config import XConfig
-from webcare.errors import ConfigError, ListenerError
+from webcare.core.errors import ConfigError, ListenerError
 
 log = logging.getLogger(__name__)
 TWITTER_HOST = "https://api.twitter.com"

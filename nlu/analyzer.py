@@ -25,7 +25,7 @@ from nlu.language import LanguageDetector
 from nlu.linear import LinearScorer
 from nlu.sentiment_model import SentimentModel
 from nlu.types import Analysis
-from webcare.errors import ModelNotTrained, NLUError
+from webcare.core.errors import ModelNotTrained, NLUError
 
 MODEL_FORMAT = 3  # bump when a change in code changes what training produces
 MODEL_FILE = "analyzer.joblib"

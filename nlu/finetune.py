@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nlu.affect import SENTIMENTS
-from webcare.errors import NLUError
+from webcare.core.errors import NLUError
 
 
 def finetune_sentiment(base: str, rows: list[dict[str, Any]], out_dir: Path, epochs: int = 2,

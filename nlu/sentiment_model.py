@@ -13,7 +13,7 @@ from nlu.affect import SENTIMENTS
 from nlu.config import NLUConfig
 from nlu.encoders import hf_model
 from nlu.language import LanguageDetector
-from webcare.errors import NLUError
+from webcare.core.errors import NLUError
 
 _ALIASES = {"neg": "negative", "neu": "neutral", "pos": "positive"}
 _KIND = "AutoModelForSequenceClassification"

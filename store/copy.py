@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from store.store import Backend, Store
-from webcare.errors import StoreError
+from webcare.core.errors import StoreError
 
 # Parents before children, so foreign keys hold at every insert.
 TABLES = ("customers", "identities", "conversations", "claims", "messages", "mentions", "tickets", "cursors",

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from webcare.errors import StoreError
+from webcare.core.errors import StoreError
 
 
 class SQLiteBackend:

@@ -28,7 +28,7 @@ from tests.emulators import console_kit
 from tests.emulators.console_kit import fast_argon2  # noqa: F401 - autouse: cheap argon2 here
 from tests.emulators.telegram_api import TelegramEmulator
 from tests.emulators.telegram_harness import telegram_config
-from webcare.errors import ListenerError
+from webcare.core.errors import ListenerError
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 FUZZ_FAST = settings(FUZZ, max_examples=100)  # the parsers alone: cheap

@@ -37,7 +37,7 @@ from tests.emulators.telegram_harness import STAFF_CHAT, texts, until
 from tests.helpers import matches
 from tests.test_store_contract import together, url_of
 from webcare.cli import cli
-from webcare.errors import StoreError
+from webcare.core.errors import StoreError
 
 pytest_plugins = ["tests.emulators.telegram_fixtures"]  # fixtures: tg, db_url, engine, bot
 

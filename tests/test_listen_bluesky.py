@@ -15,7 +15,7 @@ from listeners.runner import ListenerRunner
 from listeners.triage import Triage
 from tests.emulators.bluesky import HANDLE, PASSWORD, BlueskyEmulator
 from tests.test_listen_triage import KeywordAnalyzer, config
-from webcare.errors import ConfigError, DeliveryFailed, ListenerError
+from webcare.core.errors import ConfigError, DeliveryFailed, ListenerError
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from listeners.runner import ListenerRunner
 from listeners.triage import Triage
 from tests.emulators.rss import RSSEmulator
 from tests.test_listen_triage import KeywordAnalyzer, config
-from webcare.errors import ConfigError, ListenerError
+from webcare.core.errors import ConfigError, ListenerError
 
 
 @pytest.fixture

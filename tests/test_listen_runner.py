@@ -21,7 +21,7 @@ from tests.emulators.x_api import XEmulator
 from tests.test_listen_triage import KeywordAnalyzer
 from webcare.app import App
 from webcare.cli import cli
-from webcare.errors import ConfigError, DeliveryFailed
+from webcare.core.errors import ConfigError, DeliveryFailed
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from listeners.triage import Triage
 from listeners.x import XListener
 from tests.emulators.x_api import XEmulator
 from tests.test_listen_triage import KeywordAnalyzer, config
-from webcare.errors import ConfigError
+from webcare.core.errors import ConfigError
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from store import Store
-from webcare.errors import NotFound, StoreError
+from webcare.core.errors import NotFound, StoreError
 
 TABLES = {"customers", "identities", "conversations", "messages", "mentions", "tickets", "cursors",
           "events", "labels", "users", "schema_migrations", "claims", "staff_sessions"}

@@ -27,7 +27,7 @@ from store import Store
 from tests.emulators.telegram_api import BOT_USERNAME
 from tests.emulators.telegram_harness import ALWAYS_OPEN, STAFF_CHAT, started, telegram_config, texts, until
 from tests.helpers import matches
-from webcare.errors import ConfigError
+from webcare.core.errors import ConfigError
 
 pytest_plugins = ["tests.emulators.telegram_fixtures"]  # fixtures: tg, db_url, engine, bot
 

@@ -16,8 +16,8 @@ import click
 from webcare import __version__
 from webcare.commands import ID
 from webcare.commands.progress import nlu_progress
-from webcare.errors import WebcareError
-from webcare.redact import install_logging, redact
+from webcare.core.errors import WebcareError
+from webcare.core.redact import install_logging, redact
 from webcare.roles import ROLES, needs_nlu
 
 if TYPE_CHECKING:  # imported when a command runs: `--help` and `--version` need no config or store

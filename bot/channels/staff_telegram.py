@@ -28,7 +28,7 @@ from bot.channels.telegram import utf16_len
 from bot.config import StaffTelegramConfig
 from bot.engine import DialogueEngine
 from store import Store
-from webcare.errors import StoreError
+from webcare.core.errors import StoreError
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import os
 import secrets
 import time
 import warnings
-from collections import OrderedDict
-from collections.abc import Coroutine
+from collections import OrderedDict, deque
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -43,8 +43,8 @@ from bot.engine import DialogueEngine
 from bot.handoff import shown_text
 from bot.outbox import OutboxDispatcher, backoff, worker_name
 from store import Store
-from webcare.errors import ConfigError, DeliveryFailed, StoreError
-from webcare.redact import redact
+from webcare.core.errors import ConfigError, DeliveryFailed, StoreError
+from webcare.core.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -144,12 +144,42 @@ class RobustBot(ExtBot):
 
 
 class RateLimiter(AIORateLimiter):
-    """PTB's rate limiter (overall budget, 429 waits), able to tell when the budget is spent."""
+    """PTB's rate limiter (overall budget, 429 waits), able to tell when the budget is spent.
+
+    PTB keeps its bucket private, so this counts through its public seam, `process_request`:
+    the requests waiting for the bucket and those that went out within the last period.
+    """
+
+    def __init__(self, overall_max_rate: float = 30, overall_time_period: float = 1, **kwargs: Any) -> None:
+        super().__init__(overall_max_rate=overall_max_rate, overall_time_period=overall_time_period, **kwargs)
+        self._rate, self._period = overall_max_rate, overall_time_period
+        self._sent: deque[float] = deque()
+        self._queued = 0
+
+    async def process_request(self, callback: Callable[..., Coroutine[Any, Any, Any]], args: Any,
+                              kwargs: dict[str, Any], endpoint: str, data: dict[str, Any],
+                              rate_limit_args: int | None) -> Any:
+        async def counted(*a: Any, **kw: Any) -> Any:
+            self._queued -= 1
+            self._sent.append(time.monotonic())
+            try:
+                return await callback(*a, **kw)
+            finally:
+                self._queued += 1  # a retry after a 429 queues again
+
+        self._queued += 1
+        try:
+            return await super().process_request(counted, args, kwargs, endpoint, data, rate_limit_args)
+        finally:
+            self._queued -= 1
 
     def saturated(self) -> bool:
-        """True when a request would have to queue now (others wait, or the bucket is full)."""
-        base = getattr(self, "_base_limiter", None)  # an aiolimiter.AsyncLimiter, or None when unlimited
-        return base is not None and (bool(getattr(base, "_waiters", None)) or not base.has_capacity())
+        """True when a request would have to queue now (others wait, or the period's budget is spent)."""
+        if not self._rate:
+            return False  # unlimited
+        while self._sent and self._sent[0] <= time.monotonic() - self._period:
+            self._sent.popleft()
+        return self._queued > 0 or len(self._sent) >= self._rate
 
 
 class PerChatUpdates(BaseUpdateProcessor):
@@ -284,14 +314,6 @@ class TelegramChannel:
         for chat_id in {row["chat_id"] for row in await asyncio.to_thread(self.store.pending_outbox, self.name)}:
             self.kick(chat_id)  # replies left from before a restart
 
-    async def run_polling(self, stop: asyncio.Event) -> None:
-        """Start, deliver the outbox of this channel until `stop` is set, then stop."""
-        await self.start()
-        try:
-            await OutboxDispatcher(self.store, {self.name: self}).run(stop)
-        finally:
-            await self.stop()
-
     async def stop(self) -> None:
         """Take no more updates, let turns in progress finish, give deliveries a moment, shut down.
 
@@ -336,11 +358,6 @@ class TelegramChannel:
         kind = "text" if text.strip() else attachment_kind(message)
         if kind is None:
             return None  # a service message (member joined, pinned, …)
-        attached = attachment_kind(message)
-        attachment = getattr(message, attached) if attached else None
-        if isinstance(attachment, tuple):  # photo sizes: the largest is last
-            attachment = attachment[-1] if attachment else None
-        file_id = getattr(attachment, "file_id", None)
         platform_id = f"{chat.id}:{message.message_id}"
         if update.edited_message is not None and message.edit_date is not None:
             platform_id += f":edit:{int(message.edit_date.timestamp())}"  # a correction is a new turn
@@ -352,7 +369,6 @@ class TelegramChannel:
             kind=kind,
             display_name=user.full_name,
             platform_message_id=platform_id,
-            attachments=(f"{attached}:{file_id}",) if file_id else (),
         )
 
     def _addressed(self, message: Message, text: str) -> str | None:

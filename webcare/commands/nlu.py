@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from webcare.errors import NLUError
+from webcare.core.errors import NLUError
 
 if TYPE_CHECKING:
     from webcare.app import App
