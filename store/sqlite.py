@@ -54,7 +54,7 @@ class SQLiteBackend:
         with self._lock, _translated():
             cursor = self.db.execute(sql, list(params))
             columns = [c[0] for c in cursor.description or ()]
-            return [dict(zip(columns, row)) for row in cursor.fetchall()]
+            return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; return the number of rows it changed."""

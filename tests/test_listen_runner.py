@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from listeners.config import ListenersConfig
 from listeners.replies import reply_channels
-from listeners.runner import ListenerRunner, backoff, run_listeners
+from listeners.runner import ListenerRunner, run_listeners
 from tests.emulators.bluesky import HANDLE, PASSWORD, BlueskyEmulator
 from tests.emulators.mastodon import TOKEN, MastodonEmulator
 from tests.emulators.rss import RSSEmulator
@@ -22,6 +22,7 @@ from tests.test_listen_triage import KeywordAnalyzer
 from webcare.app import App
 from webcare.cli import cli
 from webcare.core.errors import ConfigError, DeliveryFailed
+from webcare.core.retry import backoff
 
 
 @pytest.fixture

@@ -65,7 +65,8 @@ def test_429_waits_until_the_reset_and_resumes_without_gap_or_duplicates(store, 
     for i in range(30):
         x_api.tweet(f"acme tweet {i}")
     now = [1000.0]
-    clock = lambda: now[0]
+    def clock():
+        return now[0]
     runner = make_runner(store, x_listener(x_api, clock, max_pages=5), clock=clock)
     x_api.fail_next(429, {"x-rate-limit-reset": "1042"}, path="/search/recent")
     x_api.requests.clear()

@@ -27,9 +27,9 @@ from tests.emulators.console_kit import (
     write_content,
 )
 from tests.emulators.telegram_harness import STAFF_CHAT, staff_config, telegram_config
-from webcare.core import redact
 from webcare.cli import cli
 from webcare.config import parse_settings
+from webcare.core import redact
 from webcare.core.errors import ConfigError, StoreError
 
 pytest_plugins = ["tests.emulators.telegram_fixtures"]  # fixtures: tg, db_url, engine, bot

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from telegram import Chat, Message, Update
+from tenacity import wait_fixed
 
 from bot.channels.base import Button, OutgoingMessage
 from bot.channels.telegram import (
@@ -338,7 +339,7 @@ async def test_after_a_restart_the_pending_outbox_is_delivered_once(tg, engine, 
 async def test_a_locked_store_delays_the_answer_but_loses_and_doubles_nothing(tg, db_url, analyzer, responses, monkeypatch):
     import sqlite3
 
-    monkeypatch.setattr("bot.channels.telegram.backoff", lambda attempt, **_: 0.2)
+    monkeypatch.setattr("bot.channels.telegram.STORE_WAIT", wait_fixed(0.2))
     store = Store.open(db_url, busy_timeout_ms=100)
     engine = DialogueEngine(store, analyzer, responses, escalation=ALWAYS_OPEN)
     channel = await started(tg, engine, staff=False)

@@ -73,7 +73,8 @@ async def test_each_escalation_is_posted_once_and_again_when_reopened(tg, bot, e
     tg.message(3201, "Ik wil een medewerker spreken")  # asked again while waiting: no second post
     await texts(tg, 3201, 2)
     await asyncio.sleep(0.3)
-    cards = lambda: [p for p in tg.sent("sendMessage", STAFF_CHAT) if p.get("reply_markup")]
+    def cards():
+        return [p for p in tg.sent("sendMessage", STAFF_CHAT) if p.get("reply_markup")]
     assert len(cards()) == 1
     staff(tg, 7001, f"/done {ticket['id']}", "Sam")
     await texts(tg, 3201, 4)

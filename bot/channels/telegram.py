@@ -36,15 +36,17 @@ from telegram.ext import (
 from telegram.ext import filters as tg_filters
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from bot.channels.base import IncomingMessage, OutgoingMessage
 from bot.config import ChannelsConfig, StaffTelegramConfig, TelegramConfig
 from bot.engine import DialogueEngine
 from bot.handoff import shown_text
-from bot.outbox import OutboxDispatcher, backoff, worker_name
+from bot.outbox import OutboxDispatcher, worker_name
 from store import Store
 from webcare.core.errors import ConfigError, DeliveryFailed, StoreError
 from webcare.core.redact import redact
+from webcare.core.retry import equal_jitter
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ ATTACHMENT_KINDS = ("photo", "sticker", "voice", "video", "video_note", "audio",
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 CONCURRENT_UPDATES = 8  # turns in progress at once (engine work runs in asyncio's small thread pool)
 STORE_ATTEMPTS = 8  # turns tried while the store is unavailable (about 90 s in all) before giving up
+STORE_WAIT = equal_jitter(base=1.0, cap=30.0)  # between turns tried while the store is unavailable
+SEND_WAIT = equal_jitter(base=0.4, cap=5.0)  # between sends tried on 5xx, timeouts and lost connections
 STOP_GRACE = 5.0  # seconds deliveries in progress may take to finish when the channel stops
 COMMANDS = {
     "en": [("start", "Start a conversation"), ("help", "What I can do"), ("human", "Talk to a person"),
@@ -453,17 +457,20 @@ class TelegramChannel:
 
         Telegram has already handed the update over, so giving up would lose the customer's message.
         """
-        attempt = 1
-        while True:
-            try:
+        async for attempt in AsyncRetrying(retry=retry_if_exception_type(StoreError), wait=STORE_WAIT,
+                                           stop=stop_after_attempt(STORE_ATTEMPTS), reraise=True,
+                                           before_sleep=self._store_unavailable(incoming.chat_id)):
+            with attempt:
                 return await asyncio.to_thread(self._answer, incoming)
-            except StoreError as e:
-                if attempt == STORE_ATTEMPTS:
-                    raise
-                wait = backoff(attempt, base=0.5, cap=30.0)
-                log.warning("store unavailable for chat %s (%s); trying again in %.1f s", incoming.chat_id, e, wait)
-                await asyncio.sleep(wait)
-                attempt += 1
+        raise AssertionError("unreachable: AsyncRetrying returns or re-raises")
+
+    @staticmethod
+    def _store_unavailable(chat_id: str) -> Callable[[RetryCallState], None]:
+        def warn(state: RetryCallState) -> None:
+            wait = state.next_action.sleep if state.next_action else 0.0
+            log.warning("store unavailable for chat %s (%s); trying again in %.1f s",
+                        chat_id, state.outcome.exception() if state.outcome else None, wait)
+        return warn
 
     def _answer(self, incoming: IncomingMessage) -> list[dict[str, Any]]:
         """The engine's turn and the claim of the chat's replies, in one trip to a worker thread."""
@@ -522,24 +529,31 @@ class TelegramChannel:
 
     async def _send_part(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> Message:
         attempts = self.config.send_attempts
-        for attempt in range(1, attempts + 1):
-            try:
-                return await self.application.bot.send_message(chat_id, text, reply_markup=markup)
-            except RetryAfter as e:  # still limited after the rate limiter's own waits
-                with warnings.catch_warnings():  # its type changes from int to timedelta in PTB 23
-                    warnings.simplefilter("ignore", PTBDeprecationWarning)
-                    wait = e.retry_after
-                seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-                raise DeliveryFailed(f"Telegram asks to wait {seconds:.0f}s", retry_after=seconds) from e
-            except (Forbidden, BadRequest, ChatMigrated) as e:
-                raise DeliveryFailed(f"Telegram refused the message: {e}", permanent=True) from e
-            except NetworkError as e:  # 5xx, timeouts, connection errors
-                if attempt == attempts:
-                    raise DeliveryFailed(f"Telegram unreachable after {attempts} tries: {e}") from e
-                await asyncio.sleep(backoff(attempt, base=0.2, cap=5.0))
-            except TelegramError as e:
-                raise DeliveryFailed(f"Telegram error: {e}") from e
-        raise AssertionError("unreachable")
+        try:
+            async for attempt in AsyncRetrying(retry=retry_if_exception_type(NetworkError), wait=SEND_WAIT,
+                                               stop=stop_after_attempt(attempts), reraise=True):
+                with attempt:
+                    return await self._send_once(chat_id, text, markup)
+        except NetworkError as e:  # 5xx, timeouts, connection errors, `attempts` times
+            raise DeliveryFailed(f"Telegram unreachable after {attempts} tries: {e}") from e
+        raise AssertionError("unreachable: AsyncRetrying returns or re-raises")
+
+    async def _send_once(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> Message:
+        """One send; a NetworkError passes through (tried again), every other failure is a DeliveryFailed."""
+        try:
+            return await self.application.bot.send_message(chat_id, text, reply_markup=markup)
+        except RetryAfter as e:  # still limited after the rate limiter's own waits
+            with warnings.catch_warnings():  # its type changes from int to timedelta in PTB 23
+                warnings.simplefilter("ignore", PTBDeprecationWarning)
+                wait = e.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            raise DeliveryFailed(f"Telegram asks to wait {seconds:.0f}s", retry_after=seconds) from e
+        except (Forbidden, BadRequest, ChatMigrated) as e:
+            raise DeliveryFailed(f"Telegram refused the message: {e}", permanent=True) from e
+        except NetworkError:
+            raise
+        except TelegramError as e:
+            raise DeliveryFailed(f"Telegram error: {e}") from e
 
     # -- helpers ---------------------------------------------------------------------------------------
 
