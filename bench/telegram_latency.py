@@ -43,8 +43,8 @@ from bot.channels.telegram import TelegramChannel
 from bot.config import TelegramConfig
 from bot.engine import DialogueEngine
 from bot.outbox import OutboxDispatcher
+from emulators.telegram_api import TOKEN, TelegramEmulator
 from store import Store
-from tests.emulators.telegram_api import TOKEN, TelegramEmulator
 from webcare.app import App
 
 TEXTS = [

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from console import create_app
-from tests.emulators.console_kit import (
+from emulators.console_kit import (
     PASSWORD,
     add_user,
     csrf_of,

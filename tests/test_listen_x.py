@@ -6,12 +6,12 @@ import time
 
 import pytest
 
+from emulators.listen_kit import KeywordAnalyzer, config
+from emulators.x_api import XEmulator
 from listeners.config import XConfig
 from listeners.runner import ListenerRunner
 from listeners.triage import Triage
 from listeners.x import XListener
-from tests.emulators.x_api import XEmulator
-from tests.test_listen_triage import KeywordAnalyzer, config
 from webcare.core.errors import ConfigError
 
 

@@ -23,14 +23,14 @@ from bot.channels.telegram import (
 )
 from bot.engine import DialogueEngine
 from bot.outbox import OutboxDispatcher
+from emulators.telegram_api import BOT_USERNAME
+from emulators.telegram_harness import ALWAYS_OPEN, STAFF_CHAT, started, telegram_config, texts, until
 from nlu.types import Analysis
 from store import Store
-from tests.emulators.telegram_api import BOT_USERNAME
-from tests.emulators.telegram_harness import ALWAYS_OPEN, STAFF_CHAT, started, telegram_config, texts, until
 from tests.helpers import matches
 from webcare.core.errors import ConfigError
 
-pytest_plugins = ["tests.emulators.telegram_fixtures"]  # fixtures: tg, db_url, engine, bot
+pytest_plugins = ["emulators.telegram_fixtures"]  # fixtures: tg, db_url, engine, bot
 
 
 def ticket_of(engine: DialogueEngine) -> dict:

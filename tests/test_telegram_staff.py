@@ -6,11 +6,11 @@ import asyncio
 
 from bot.channels.base import IncomingMessage
 from bot.engine import DialogueEngine
-from tests.emulators.telegram_api import TelegramEmulator
-from tests.emulators.telegram_harness import STAFF_CHAT, texts, until
+from emulators.telegram_api import TelegramEmulator
+from emulators.telegram_harness import STAFF_CHAT, texts, until
 from tests.helpers import matches
 
-pytest_plugins = ["tests.emulators.telegram_fixtures"]  # fixtures: tg, db_url, engine, bot
+pytest_plugins = ["emulators.telegram_fixtures"]  # fixtures: tg, db_url, engine, bot
 
 
 def staff(tg: TelegramEmulator, user: int, text: str | None, name: str, reply_to: dict | None = None, **payload) -> None:

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from tests.emulators.server import Emulator, Reply, Request
+from emulators.server import Emulator, Reply, Request
 
 TOKEN = "123456:TEST-token"
 BOT_ID = 123456
