@@ -8,33 +8,20 @@ escalate, or stay silent because a person owns the case — and queue the replie
 from __future__ import annotations
 
 import re
-import unicodedata
-from typing import Any, Protocol
+from typing import Any
 
 from bot import proof
 from bot.config import DialogueConfig, EscalationConfig
 from bot.handoff import build_story, csat_score, estimate_wait, priority_for, shown_text, sla_due
 from bot.responses import Responses
-from nlu.types import Analysis
+from nlu.types import Analysis, TextAnalyzer
 from store import CLAIM_KINDS, Store
 from webcare.core.errors import StoreError
 from webcare.core.messages import Button, IncomingMessage, OutgoingMessage
+from webcare.core.text import clean_text
 
 SLOT_ENTITIES = ("order_number", "email", "phone", "product", "date")
 CSAT_PENDING = "__csat__"
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
-
-
-class TextAnalyzer(Protocol):
-    """What the engine needs from NLU (`nlu.Analyzer` provides it)."""
-
-    def analyze(self, text: str, context: dict[str, Any] | None = None) -> Analysis: ...
-
-
-def clean_text(text: str) -> str:
-    """Drop control characters and binary junk; normalise Unicode; trim."""
-    text = unicodedata.normalize("NFC", text or "")
-    return _CONTROL.sub("", text).strip()
 
 
 def is_emoji_only(text: str) -> bool:

@@ -11,8 +11,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from console import charts
-from console.dashboard import PERIODS, SENTIMENTS, compute, series_rows
+from console.dashboard import PERIODS, compute, series_rows
 from console.pages import render, role
+from nlu.types import SENTIMENTS
 
 router = APIRouter()
 Staff = role("agent", "social")

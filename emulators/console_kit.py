@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,9 @@ class KeywordAnalyzer:
         for match in re.finditer(r"\b\d{8}\b", text):
             analysis.entities.append(Entity("order_number", match.group(), match.group(), match.start(), match.end()))
         return analysis
+
+    def analyze_many(self, texts: Sequence[str]) -> list[Analysis]:
+        return [self.analyze(t) for t in texts]
 
 
 def make_engine(store: Store, content: Path, analyzer: Any = None) -> DialogueEngine:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from listeners.base import Mention
 from listeners.config import ListenersConfig
@@ -24,7 +25,7 @@ class KeywordAnalyzer:
         self.calls = 0
         self.texts = 0
 
-    def analyze(self, text: str) -> Analysis:
+    def analyze(self, text: str, context: dict[str, Any] | None = None) -> Analysis:
         negative, positive = bool(_NEGATIVE.search(text)), bool(_POSITIVE.search(text))
         complaint = negative
         sentiment = "negative" if negative else "positive" if positive else "neutral"

@@ -21,7 +21,8 @@ from typing import Any
 
 from listeners.base import Listener, PollRateLimited
 from listeners.config import ListenersConfig
-from listeners.triage import BatchResult, TextAnalyzer, Triage
+from listeners.triage import BatchResult, Triage
+from nlu.types import TextAnalyzer
 from store import Store
 from webcare.core.errors import ConfigError, RateLimited, WebcareError
 from webcare.core.retry import backoff

@@ -11,11 +11,12 @@ from emulators.listen_kit import KeywordAnalyzer, config
 from emulators.mastodon import TOKEN, MastodonEmulator
 from listeners.base import load_cursor
 from listeners.config import MastodonConfig
-from listeners.mastodon import MastodonListener, html_to_text
+from listeners.mastodon import MastodonListener
 from listeners.replies import MastodonReplies
 from listeners.runner import ListenerRunner
 from listeners.triage import Triage
 from webcare.core.errors import ConfigError, DeliveryFailed
+from webcare.core.text import html_to_text
 
 
 @pytest.fixture

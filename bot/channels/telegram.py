@@ -18,7 +18,6 @@ import time
 import warnings
 from collections import OrderedDict, deque
 from collections.abc import Callable, Coroutine
-from datetime import timedelta
 from typing import Any
 
 from aiolimiter import AsyncLimiter
@@ -45,6 +44,7 @@ from bot.handoff import shown_text
 from bot.outbox import OutboxDispatcher, worker_name
 from store import Store
 from webcare.core.errors import ConfigError, DeliveryFailed, StoreError
+from webcare.core.ratelimit import retry_after
 from webcare.core.redact import redact
 from webcare.core.retry import equal_jitter
 
@@ -545,8 +545,7 @@ class TelegramChannel:
         except RetryAfter as e:  # still limited after the rate limiter's own waits
             with warnings.catch_warnings():  # its type changes from int to timedelta in PTB 23
                 warnings.simplefilter("ignore", PTBDeprecationWarning)
-                wait = e.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+                seconds = retry_after(e.retry_after, time.time())
             raise DeliveryFailed(f"Telegram asks to wait {seconds:.0f}s", retry_after=seconds) from e
         except (Forbidden, BadRequest, ChatMigrated) as e:
             raise DeliveryFailed(f"Telegram refused the message: {e}", permanent=True) from e
