@@ -139,7 +139,7 @@ class ListenerRunner:
         return self._report(listener.name, result)
 
     def _wait(self, state: SourceState, name: str, e: RateLimited) -> None:
-        state.next_due = self.clock() + e.retry_after + random.uniform(0, 1)
+        state.next_due = self.clock() + e.retry_after + random.uniform(0, 1)  # a second of spread: no stampede at reset
         state.last_error = str(e)
         log.info("%s: rate limited; next poll in %.0f s", name, e.retry_after)
 
