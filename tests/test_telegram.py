@@ -101,6 +101,26 @@ async def test_the_rate_limiter_tells_when_the_overall_budget_is_spent():
     assert not RateLimiter(overall_max_rate=0).saturated()  # unlimited
 
 
+async def test_the_rate_limiter_is_saturated_while_a_request_waits_and_free_after():
+    release = asyncio.Event()
+
+    async def slow(*args, **kwargs):
+        await release.wait()
+        return True
+
+    limiter = RateLimiter(overall_max_rate=5, overall_time_period=0.05)
+    waiting = asyncio.create_task(limiter.process_request(slow, (), {}, "sendMessage", {"chat_id": 1}, None))
+    await asyncio.sleep(0.01)
+    assert not limiter.saturated()  # one request in flight is within the budget
+    release.set()
+    await waiting
+    for _ in range(5):
+        await limiter.process_request(slow, (), {}, "sendMessage", {"chat_id": 1}, None)
+    assert limiter.saturated()
+    await asyncio.sleep(0.06)
+    assert not limiter.saturated()  # the period is over: the budget is back
+
+
 def test_a_missing_token_is_a_clear_config_error(engine, monkeypatch, tg):
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN"):
