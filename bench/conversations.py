@@ -46,7 +46,7 @@ from bot.engine import DialogueEngine
 from bot.responses import Responses
 from nlu.language import LanguageDetector
 from store import Store
-from webcare.errors import ConfigError
+from webcare.core.errors import ConfigError
 
 DATA = ROOT / "bench" / "conversations"
 SPLITS = ("dev", "heldout")

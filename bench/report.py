@@ -464,7 +464,8 @@ def conversations_section(r: Results) -> str:
     before, now = r["conversations_before"], r["conversations"]
     same = (now.get("date"), now.get("commit")) == (before.get("date"), before.get("commit"))
     runs = {"before": before["splits"]} | ({} if same else {"after": now["splits"]})
-    cell = lambda run, split, pick, kind: _conversation_cell(pick(runs[run][split]), kind) if run in runs else ""
+    def cell(run, split, pick, kind):
+        return _conversation_cell(pick(runs[run][split]), kind) if run in runs else ""
     rows = [[label, *(cell(run, split, pick, kind) for split in ("dev", "heldout") for run in ("before", "after")), target]
             for label, pick, kind, target in CONVERSATION_ROWS]
     categories = sorted(before["splits"]["dev"]["categories"])

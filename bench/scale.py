@@ -25,7 +25,6 @@ import multiprocessing
 import os
 import platform
 import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -38,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.chats import run_chats
 from store import Store
 from store.copy import copy_store
+from webcare.core.stats import percentile
 
 ANALYSIS = {"language": "nl", "intent": "order_status", "confidence": 0.93, "sentiment_score": -0.2,
             "entities": {"order_number": "40218833"}}
@@ -150,10 +150,6 @@ def postgres_reason(url: str) -> str | None:
     except Exception as e:  # noqa: BLE001 - any failure means: skip PostgreSQL
         return " ".join(str(e).split())
     return None
-
-
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
 
 
 def main() -> None:

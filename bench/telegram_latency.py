@@ -43,9 +43,10 @@ from bot.channels.telegram import TelegramChannel
 from bot.config import TelegramConfig
 from bot.engine import DialogueEngine
 from bot.outbox import OutboxDispatcher
+from emulators.telegram_api import TOKEN, TelegramEmulator
 from store import Store
-from tests.emulators.telegram_api import TOKEN, TelegramEmulator
 from webcare.app import App
+from webcare.core.stats import percentile
 
 TEXTS = [
     "Waar is mijn bestelling?", "Wat zijn jullie openingstijden?", "Hoe kan ik iets retourneren?",
@@ -55,11 +56,6 @@ TEXTS = [
 
 
 WARMUP = 5  # messages (not counted) before each scenario: HTTP connections, first-use costs
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def offer(tg: TelegramEmulator, users: range, rate: float | None) -> dict[int, int]:

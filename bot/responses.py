@@ -17,7 +17,7 @@ import yaml
 
 from nlu.data import Article, load_articles, load_catalogue, parse_rasa_nlu, read_jsonl
 from nlu.knowledge import STOPWORDS
-from webcare.errors import ConfigError
+from webcare.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from console.limits import AddressLimits, NumberGuard, client_address
 from console.metrics import make_registry
 from console.pages import HERE, CheckedForm, Forbidden, LoginRequired, current_user, flash, render
 from store import Store
-from webcare.errors import NotFound, StoreError, TooManyRequests
+from webcare.core.errors import NotFound, StoreError, TooManyRequests
 
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "webcare_session"
@@ -34,7 +34,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 HOME = {"agent": "/inbox", "social": "/mentions", "admin": "/inbox"}
 
 
-def create_app(store: Store, settings: Any, engine: Any = None) -> FastAPI:
+def create_app(store: Store, settings: Any, engine: Any = None) -> FastAPI:  # noqa: C901 - one closure per route; each is small
     """The console and web chat over one store; `engine` (a DialogueEngine) answers the web chat."""
     config = settings.console
     secret = config.secret_key.get_secret_value() if config.secret_key else None

@@ -15,7 +15,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from store import Store
-from webcare.errors import WebcareError
+from webcare.core.errors import WebcareError
 
 ROLES = ("agent", "social", "admin")
 MIN_PASSWORD = 8

@@ -7,22 +7,12 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+from nlu.types import SENTIMENTS
 from store import Store
+from webcare.core.stats import percentile
 
 PERIODS = {"24h": (86400, 3600), "7d": (7 * 86400, 86400), "30d": (30 * 86400, 86400), "90d": (90 * 86400, 7 * 86400)}
-SENTIMENTS = ("negative", "neutral", "positive")
 REOPEN_SECONDS = 24 * 3600
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """The q-th percentile (0–100) by linear interpolation; None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q / 100
-    lo = int(k)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def _keep(row: dict[str, Any], channel: str | None, language: str | None, channel_key: str = "channel") -> bool:

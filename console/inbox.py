@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 
 from bot.handoff import sla_clock
 from console.pages import CheckedForm, Forbidden, flash, fragment, render, role
-from webcare.errors import StoreError
+from webcare.core.errors import StoreError
 
 router = APIRouter()
 Agent = role("agent")

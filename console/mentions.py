@@ -13,11 +13,11 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from console.pages import CheckedForm, flash, fragment, render, role
+from nlu.types import SENTIMENTS
 from store import REVIEW_ACTIONS, Store
 
 router = APIRouter()
 Social = role("social")
-SENTIMENTS = ("negative", "neutral", "positive")
 MAX_REPLY = 1000
 QUEUE_LIMIT = 50  # the most urgent first; the rest follow as these are reviewed
 

@@ -11,8 +11,10 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from console import charts
-from console.dashboard import PERIODS, SENTIMENTS, compute, series_rows
+from console.dashboard import PERIODS, compute, series_rows
 from console.pages import render, role
+from listeners.ambassadors import ambassadors as ranked_ambassadors
+from nlu.types import SENTIMENTS
 
 router = APIRouter()
 Staff = role("agent", "social")
@@ -79,4 +81,7 @@ def storms(request: Request, user: Social) -> Response:
 
 @router.get("/ambassadors")
 def ambassadors(request: Request, user: Social) -> Response:
-    return render(request, "ambassadors.html", user, ambassadors=request.app.state.store.positive_authors())
+    """The one ranking (listeners.ambassadors), as `webcare mentions ambassadors` prints it."""
+    store, config = request.app.state.store, request.app.state.settings.listeners.ambassadors
+    return render(request, "ambassadors.html", user, ambassadors=ranked_ambassadors(store, config, store.clock()),
+                  config=config)

@@ -1,7 +1,7 @@
 """The one runner of all listeners: per-source schedules, backoff with jitter, rate-limit waits.
 
 Each source is polled when due. A poll's mentions and its next cursor are stored by triage in one
-transaction; only then does the cursor advance. Errors back off exponentially with full jitter;
+transaction; only then does the cursor advance. Errors back off exponentially with equal jitter (webcare/core/retry.py);
 a rate limit waits until the network's reset time and resumes from the page that was refused.
 Several processes may run runners on one store: a lease per source lets one of them poll it.
 """
@@ -21,9 +21,11 @@ from typing import Any
 
 from listeners.base import Listener, PollRateLimited
 from listeners.config import ListenersConfig
-from listeners.triage import BatchResult, TextAnalyzer, Triage
+from listeners.triage import BatchResult, Triage
+from nlu.types import TextAnalyzer
 from store import Store
-from webcare.errors import ConfigError, RateLimited, WebcareError
+from webcare.core.errors import ConfigError, RateLimited, WebcareError
+from webcare.core.retry import backoff
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +45,6 @@ def build_listeners(config: ListenersConfig) -> list[Listener]:
         if section.enabled:
             built.append(cls(section, timeout=config.timeout_seconds))
     return built
-
-
-def backoff(failures: int, base: float, cap: float) -> float:
-    """Exponential backoff with full jitter: a random wait between half and all of base·2^(failures-1)."""
-    return random.uniform(0.5, 1.0) * min(cap, base * 2 ** max(failures - 1, 0))
 
 
 @dataclass
@@ -142,7 +139,7 @@ class ListenerRunner:
         return self._report(listener.name, result)
 
     def _wait(self, state: SourceState, name: str, e: RateLimited) -> None:
-        state.next_due = self.clock() + e.retry_after + random.uniform(0, 1)
+        state.next_due = self.clock() + e.retry_after + random.uniform(0, 1)  # a second of spread: no stampede at reset
         state.last_error = str(e)
         log.info("%s: rate limited; next poll in %.0f s", name, e.retry_after)
 

@@ -12,23 +12,19 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from listeners.ambassadors import AmbassadorWatch
 from listeners.base import Mention
 from listeners.config import ListenersConfig
 from listeners.dedupe import NearDuplicates, normalise
 from listeners.storms import StormDetector, storm_text
-from nlu.types import Analysis
+from nlu.types import Analysis, TextAnalyzer
 from store import Store, mention_ticket_key
 
 log = logging.getLogger(__name__)
 URGENCY_WEIGHT = {"low": 0.0, "normal": 0.3, "high": 1.0}
 RECENT_SECONDS = 7 * 86400  # how far back triage's memory is rebuilt on start
-
-
-class TextAnalyzer(Protocol):
-    def analyze_many(self, texts: Sequence[str]) -> list[Analysis]: ...
 
 
 @dataclass

@@ -18,9 +18,7 @@ from sklearn.linear_model import LogisticRegression
 
 from nlu.lexicon import lexicon_affect, lexicon_features
 from nlu.linear import probabilities
-
-SENTIMENTS = ("negative", "neutral", "positive")
-URGENCIES = ("low", "normal", "high")
+from nlu.types import SENTIMENTS, URGENCIES
 
 
 @dataclass(frozen=True)

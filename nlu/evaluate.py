@@ -14,7 +14,7 @@ from nlu.config import NLUConfig
 from nlu.encoders import Features
 from nlu.intents import IntentClassifier
 from nlu.sentiment_model import SentimentModel
-from webcare.errors import NLUError
+from webcare.core.errors import NLUError
 
 Progress = Callable[[str], None]
 

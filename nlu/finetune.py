@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nlu.affect import SENTIMENTS
-from webcare.errors import NLUError
+from nlu.types import SENTIMENTS
+from webcare.core.errors import NLUError
 
 
 def finetune_sentiment(base: str, rows: list[dict[str, Any]], out_dir: Path, epochs: int = 2,

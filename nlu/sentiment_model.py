@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from nlu.affect import SENTIMENTS
 from nlu.config import NLUConfig
 from nlu.encoders import hf_model
 from nlu.language import LanguageDetector
-from webcare.errors import NLUError
+from nlu.types import SENTIMENTS
+from webcare.core.errors import NLUError
 
 _ALIASES = {"neg": "negative", "neu": "neutral", "pos": "positive"}
 _KIND = "AutoModelForSequenceClassification"

@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from store.schema import MIGRATIONS, statements
-from webcare.errors import NotFound, StoreError
-from webcare.redact import redact
+from webcare.core.errors import NotFound, StoreError
+from webcare.core.redact import redact
 
 Row = dict[str, Any]
 _JSON_COLUMNS = ("analysis", "buttons", "slots", "story", "data", "raw")

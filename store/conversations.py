@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from store.base import Base, Row, encode, where
-from webcare.errors import StoreError
+from webcare.core.errors import StoreError
 
 CONVERSATION_STATES = ("bot", "waiting", "human", "closed")
 

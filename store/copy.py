@@ -12,7 +12,7 @@ from typing import Any
 
 from store.base import Backend
 from store.store import Store
-from webcare.errors import StoreError
+from webcare.core.errors import StoreError
 
 # Parents before children, so foreign keys hold at every insert.
 TABLES = ("customers", "identities", "conversations", "claims", "messages", "mentions", "tickets", "cursors",

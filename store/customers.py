@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from store.base import Base, Row
-from webcare.errors import NotFound, StoreError
+from webcare.core.errors import NotFound, StoreError
 
 CLAIM_KINDS = ("email", "order_number", "phone")  # typed by a customer: claims, never identities
 

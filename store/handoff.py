@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from store.base import Base, Row, encode, where
-from webcare.errors import StoreError
+from webcare.core.errors import StoreError
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 

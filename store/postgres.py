@@ -25,7 +25,7 @@ from psycopg.types.string import StrDumperUnknown
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from store.config import redact_url
-from webcare.errors import StoreError
+from webcare.core.errors import StoreError
 
 _LITERAL = re.compile(r"('(?:[^']|'')*')")
 _SEARCH_PATH = re.compile(r"-c\s*search_path\s*=\s*([^\s,]+)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from store.base import Base, Row
 from store.mentions import mention_ticket_key
-from webcare.errors import StoreError
+from webcare.core.errors import StoreError
 
 REVIEW_ACTIONS = ("confirm", "dismiss", "correct")
 

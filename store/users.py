@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from store.base import Base, Row
-from webcare.errors import NotFound, StoreError
+from webcare.core.errors import NotFound, StoreError
 
 
 class Users(Base):

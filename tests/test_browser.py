@@ -19,8 +19,8 @@ import pytest
 from console import create_app
 from console.config import ConsoleConfig
 from console.server import build_server
+from emulators.console_kit import PASSWORD, add_user, seed_history, settings
 from store import Store
-from tests.emulators.console_kit import PASSWORD, add_user, seed_history, settings
 from tests.helpers import matches
 
 pytestmark = pytest.mark.browser

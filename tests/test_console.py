@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from console import create_app
-from tests.emulators.console_kit import (
+from emulators.console_kit import (
     PASSWORD,
     add_user,
     csrf_of,
@@ -371,10 +371,10 @@ def test_storm_banner_and_page(social, store):
 
 def test_ambassadors_are_repeat_positive_authors(social, store):
     for i in range(3):
-        add_mention(store, f"p{i}", "love it", author="fan", sentiment="positive", flagged=0)
-    add_mention(store, "p9", "nice", author="once", sentiment="positive", flagged=0)
+        add_mention(store, f"p{i}", "love it", author="fan", author_id="7", sentiment="positive", flagged=0)
+    add_mention(store, "p9", "nice", author="once", author_id="8", sentiment="positive", flagged=0)
     page = social.get("/ambassadors").text
-    assert "@fan" in page and "@once" not in page
+    assert "@fan" in page and "@once" not in page and "at least 3 positive mentions" in page
 
 
 # -- dashboard and metrics ---------------------------------------------------------------

@@ -8,12 +8,12 @@ from fastapi.testclient import TestClient
 
 from console import create_app
 from console.auth import LoginLimiter, authenticate
-from store import Store
-from tests.emulators.console_kit import (
+from emulators.console_kit import (
     fast_argon2,  # noqa: F401 - autouse: cheap argon2 here
     login,
     settings,
 )
+from store import Store
 from webcare.cli import cli
 
 

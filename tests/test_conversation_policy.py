@@ -15,8 +15,8 @@ from bot.channels.terminal import TerminalChannel
 from bot.config import EscalationConfig
 from bot.engine import DialogueEngine
 from console import create_app
+from emulators.console_kit import fast_argon2, settings  # noqa: F401 - autouse: cheap argon2 here
 from store import Store
-from tests.emulators.console_kit import fast_argon2, settings  # noqa: F401 - autouse: cheap argon2 here
 
 
 @pytest.fixture

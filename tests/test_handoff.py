@@ -30,7 +30,7 @@ def test_outside_hours_tells_when_staff_is_back():
     wait = estimate_wait(config, 0, saturday_night)
     assert not wait.open_now
     assert wait.opens.weekday() == 0 and wait.opens.hour == 9  # Monday 09:00
-    assert "maandag om 09:00" == wait.describe("nl")
+    assert wait.describe("nl") == "maandag om 09:00"
 
 
 def test_a_wait_past_closing_time_moves_to_the_next_opening():

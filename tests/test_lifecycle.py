@@ -22,8 +22,7 @@ from bot.engine import DialogueEngine
 from bot.handoff import business_seconds, estimate_wait, rating_label, sla_clock, sla_due
 from bot.responses import Responses
 from console import create_app
-from store import Store
-from tests.emulators.console_kit import (
+from emulators.console_kit import (
     KeywordAnalyzer,
     add_user,
     csrf_of,
@@ -32,14 +31,15 @@ from tests.emulators.console_kit import (
     settings,
     write_content,
 )
-from tests.emulators.telegram_api import TelegramEmulator
-from tests.emulators.telegram_harness import STAFF_CHAT, texts, until
+from emulators.telegram_api import TelegramEmulator
+from emulators.telegram_harness import STAFF_CHAT, texts, until
+from store import Store
 from tests.helpers import matches
 from tests.test_store_contract import together, url_of
 from webcare.cli import cli
-from webcare.errors import StoreError
+from webcare.core.errors import StoreError
 
-pytest_plugins = ["tests.emulators.telegram_fixtures"]  # fixtures: tg, db_url, engine, bot
+pytest_plugins = ["emulators.telegram_fixtures"]  # fixtures: tg, db_url, engine, bot
 
 TZ = ZoneInfo("Europe/Amsterdam")
 DEFAULT_HOURS = EscalationConfig()  # Mon–Fri 09:00–17:30, Sat 10:00–16:00; high = 2 h, normal = 8 h

@@ -7,15 +7,15 @@ from types import SimpleNamespace
 
 import pytest
 
+from emulators.bluesky import HANDLE, PASSWORD, BlueskyEmulator
+from emulators.listen_kit import KeywordAnalyzer, config
 from listeners.base import load_cursor
 from listeners.bluesky import BlueskyListener
 from listeners.config import BlueskyConfig
 from listeners.replies import BlueskyReplies
 from listeners.runner import ListenerRunner
 from listeners.triage import Triage
-from tests.emulators.bluesky import HANDLE, PASSWORD, BlueskyEmulator
-from tests.test_listen_triage import KeywordAnalyzer, config
-from webcare.errors import ConfigError, DeliveryFailed, ListenerError
+from webcare.core.errors import ConfigError, DeliveryFailed, ListenerError
 
 
 @pytest.fixture

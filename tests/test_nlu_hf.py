@@ -44,7 +44,7 @@ def test_analyzer_with_hf_plus_tfidf(minilm_path, tmp_path):
 
 def test_a_missing_hf_model_is_a_clear_error(tmp_path):
     from nlu.encoders import HFEncoder
-    from webcare.errors import NLUError
+    from webcare.core.errors import NLUError
 
     pytest.importorskip("transformers")
     with pytest.raises(NLUError, match="cannot load the Hugging Face model"):

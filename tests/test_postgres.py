@@ -18,7 +18,7 @@ import pytest
 from store import Store
 from store.postgres import PostgresBackend, to_pyformat
 from tests.conftest import ROOT
-from webcare.errors import StoreError
+from webcare.core.errors import StoreError
 
 pytestmark = pytest.mark.postgres
 

@@ -18,7 +18,7 @@ from store.copy import TABLES, copy_store, row_counts
 from store.schema import MIGRATIONS
 from tests.test_store_contract import mention, personal_customer
 from webcare.cli import cli
-from webcare.errors import StoreError
+from webcare.core.errors import StoreError
 
 
 def webcare(config, *args: str) -> click.testing.Result:

@@ -18,20 +18,20 @@ from bot.channels.base import IncomingMessage
 from bot.engine import DialogueEngine
 from console import create_app
 from console.auth import hash_password
-from listeners.triage import Triage
-from nlu.types import Analysis, Entity
-from store import Store
-from tests.emulators.console_kit import (
+from emulators.console_kit import (
     add_user,
     csrf_of,
     fast_argon2,  # noqa: F401 - autouse: cheap argon2 here
     login,
     settings,
 )
+from emulators.listen_kit import KeywordAnalyzer as MentionAnalyzer
+from emulators.listen_kit import config as listeners_config
+from emulators.listen_kit import mention
+from listeners.triage import Triage
+from nlu.types import Analysis, Entity
+from store import Store
 from tests.helpers import matches
-from tests.test_listen_triage import KeywordAnalyzer as MentionAnalyzer
-from tests.test_listen_triage import config as listeners_config
-from tests.test_listen_triage import mention
 
 ORDER = "40218833"  # the demo order: Barista Pro espressomachine, postcode 3511 LX
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[a-z]{2,}")

@@ -13,7 +13,7 @@ from bot.channels import webchat
 from bot.channels.webchat import WebChat
 from bot.outbox import OutboxDispatcher
 from console import create_app
-from tests.emulators.console_kit import (
+from emulators.console_kit import (
     fast_argon2,  # noqa: F401 - autouse: cheap argon2 here
     make_engine,
     settings,

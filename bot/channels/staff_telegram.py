@@ -13,6 +13,7 @@ commands and replies to the bot's own posts always reach a bot.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 import logging
@@ -28,7 +29,7 @@ from bot.channels.telegram import utf16_len
 from bot.config import StaffTelegramConfig
 from bot.engine import DialogueEngine
 from store import Store
-from webcare.errors import StoreError
+from webcare.core.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +106,8 @@ class StaffBridge:
                 await self.sync_once()
             except Exception:
                 log.exception("posting escalations to the staff group failed; retrying")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.config.poll_interval)
-            except TimeoutError:
-                pass
 
     # -- posting to the group --------------------------------------------------------------------------
 

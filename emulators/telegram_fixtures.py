@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot.engine import DialogueEngine
+from emulators.telegram_api import TelegramEmulator
+from emulators.telegram_harness import ALWAYS_OPEN, started
 from store import Store
-from tests.emulators.telegram_api import TelegramEmulator
-from tests.emulators.telegram_harness import ALWAYS_OPEN, started
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,9 @@ TEMPLATES = {
         "waiting_closed": "You're in the queue (ticket {ticket}); staff are back {opens}.",
         "taken_over": "{agent} from {shop} is taking over.", "conversation_closed": "Closed; thanks from {shop}.",
         "button_order_details": "What is in it?",
+        "decline_out_of_scope": "That is not something I can help with; ask me about orders.",
+        "decline_not_sold": "We don't sell {thing}.", "noted_for_staff": "Noted for my colleague.",
+        "left_queue": "You left the queue.", "button_leave_queue": "Leave the queue",
     },
 }
 TEMPLATES["nl"] = {k: v for k, v in TEMPLATES["en"].items()}
@@ -70,6 +74,9 @@ class KeywordAnalyzer:
         for match in re.finditer(r"\b\d{8}\b", text):
             analysis.entities.append(Entity("order_number", match.group(), match.group(), match.start(), match.end()))
         return analysis
+
+    def analyze_many(self, texts: Sequence[str]) -> list[Analysis]:
+        return [self.analyze(t) for t in texts]
 
 
 def make_engine(store: Store, content: Path, analyzer: Any = None) -> DialogueEngine:

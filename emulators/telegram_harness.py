@@ -10,7 +10,7 @@ from typing import Any
 from bot.channels.telegram import TelegramChannel
 from bot.config import EscalationConfig, StaffTelegramConfig, TelegramConfig
 from bot.engine import DialogueEngine
-from tests.emulators.telegram_api import TelegramEmulator
+from emulators.telegram_api import TelegramEmulator
 
 STAFF_CHAT = -100500
 ALWAYS_OPEN = EscalationConfig(business_hours={d: "00:00-23:59" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")})
