@@ -97,6 +97,11 @@ class TelegramConfig(BaseModel):
     send_attempts: int = Field(3, ge=1, description="tries on 5xx and timeouts before a reply goes back to the outbox")
     typing: bool = Field(True, description="show 'typing…' while the bot works")
 
+    @property
+    def enabled(self) -> bool:
+        """A Telegram bot runs when its token is set."""
+        return self.token is not None
+
 
 class StaffTelegramConfig(BaseModel):
     """A staff Telegram group where escalations are posted and answered."""
@@ -107,6 +112,11 @@ class StaffTelegramConfig(BaseModel):
     poll_interval: float = Field(1.0, gt=0, description="seconds between looks for new escalations")
     transcript_lines: int = Field(12, ge=0, description="last lines of the conversation in each escalation post")
 
+    @property
+    def enabled(self) -> bool:
+        """The bridge runs inside the Telegram bot when a group is set."""
+        return self.chat_id is not None
+
 
 class WebchatConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -115,7 +125,7 @@ class WebchatConfig(BaseModel):
 
 
 class ChannelsConfig(BaseModel):
-    """One sub-section per chat channel, built by name."""
+    """One sub-section per chat channel, named as in `bot.channels.CHANNELS`; each has `enabled`."""
 
     model_config = ConfigDict(extra="forbid")
 
