@@ -124,6 +124,39 @@ class WebchatConfig(BaseModel):
     enabled: bool = True
 
 
+class WhatsAppTemplate(BaseModel):
+    """An approved message template whose body has one parameter: the staff reply's text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, description="the template's name in WhatsApp Manager")
+    language: str = Field(min_length=2, description="its language code there, e.g. nl or en_US")
+
+
+class WhatsAppConfig(BaseModel):
+    """A WhatsApp Business number on the Cloud API; enabled when the phone number id and token are set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phone_number_id: str | None = Field(None, description="from the app's WhatsApp > API Setup page")
+    token: SecretStr | None = Field(None, description="a permanent system-user token; set WHATSAPP_TOKEN")
+    app_secret: SecretStr | None = Field(None, description="the Meta app's secret: checks X-Hub-Signature-256")
+    verify_token: SecretStr | None = Field(None, description="any string; typed into the webhook setup too")
+    webhook_path: str = Field("/whatsapp/webhook", pattern="^/[A-Za-z0-9_/-]*$")
+    base_url: str = Field("https://graph.facebook.com", description="the Graph API (or an emulator)")
+    api_version: str = Field("23.0", pattern=r"^\d+\.\d+$")
+    templates: dict[str, WhatsAppTemplate] = Field(
+        default_factory=dict,
+        description="per conversation language: what staff replies go out as after the 24-hour window",
+    )
+    read_receipts: bool = Field(True, description="mark customers' messages as read when the bot has them")
+    send_attempts: int = Field(3, ge=1, description="tries on 5xx and timeouts before a reply goes back to the outbox")
+
+    @property
+    def enabled(self) -> bool:
+        return self.phone_number_id is not None and self.token is not None
+
+
 class ChannelsConfig(BaseModel):
     """One sub-section per chat channel, named as in `bot.channels.CHANNELS`; each has `enabled`."""
 
@@ -133,3 +166,4 @@ class ChannelsConfig(BaseModel):
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     staff_telegram: StaffTelegramConfig = Field(default_factory=StaffTelegramConfig)
     webchat: WebchatConfig = Field(default_factory=WebchatConfig)
+    whatsapp: WhatsAppConfig = Field(default_factory=WhatsAppConfig)

@@ -213,6 +213,17 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "CREATE INDEX staff_sessions_user ON staff_sessions(user_id)",
         ],
     ),
+    (
+        4,
+        "delivery receipts",
+        [
+            # What a channel reports after a send (WhatsApp: delivered, read): shown to staff in the console.
+            "ALTER TABLE messages ADD COLUMN receipt TEXT",
+            "ALTER TABLE messages ADD COLUMN receipt_at {real}",
+            """CREATE INDEX messages_platform_out ON messages(channel, platform_message_id)
+               WHERE direction = 'out' AND platform_message_id IS NOT NULL""",
+        ],
+    ),
 ]
 
 

@@ -1070,6 +1070,22 @@ class Store:
             [channel, chat_id, direction],
         )
 
+    def record_receipt(self, channel: str, platform_message_id: str, receipt: str, error: str | None = None) -> bool:
+        """A channel's report on a sent reply: 'delivered' or 'read' (never back from read), or 'failed'.
+
+        A failure the platform reports after accepting the message marks the reply failed, with the
+        reason for staff. False when nothing changed (no such reply, or it was read already).
+        """
+        where = "channel = ? AND platform_message_id = ? AND direction = 'out'"
+        if receipt == "failed":
+            fields: dict[str, Any] = {"delivery": "failed", "error": (error or "the platform reported a failure")[:500]}
+        else:
+            fields = {"receipt": receipt, "receipt_at": self.clock()}
+            where += " AND (receipt IS NULL OR receipt <> 'read')"
+        sets = ", ".join(f"{name} = ?" for name in fields)
+        return self.backend.execute(f"UPDATE messages SET {sets} WHERE {where}",
+                                    [*fields.values(), channel, platform_message_id]) > 0
+
     def ticket_for_mention(self, mention_id: int) -> Row | None:
         return self._one("SELECT * FROM tickets WHERE mention_id = ? ORDER BY id LIMIT 1", [mention_id])
 
