@@ -157,6 +157,34 @@ class WhatsAppConfig(BaseModel):
         return self.phone_number_id is not None and self.token is not None
 
 
+class EmailConfig(BaseModel):
+    """A shop mailbox: inbound by an SMTP endpoint and/or IMAP, replies by SMTP; enabled with `address`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    address: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+$", description="the address customers write to")
+    smtp_host: str | None = Field(None, description="the relay replies go through")
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = Field(None, description="set EMAIL_SMTP_PASSWORD")
+    starttls: bool = Field(True, description="upgrade the SMTP connection with STARTTLS (required by default)")
+    tls_ca_file: str | None = Field(None, description="trust this CA for SMTP/IMAP (a private relay)")
+    inbound_host: str = "127.0.0.1"
+    inbound_port: int | None = Field(None, ge=1, le=65535, description="SMTP endpoint for inbound mail; off when unset")
+    imap_host: str | None = Field(None, description="read the mailbox over IMAP (IDLE when offered)")
+    imap_port: int = Field(993, ge=1, le=65535)
+    imap_ssl: bool = Field(True, description="IMAP over TLS (port 993); else STARTTLS when offered")
+    imap_username: str | None = None
+    imap_password: SecretStr | None = Field(None, description="set EMAIL_IMAP_PASSWORD")
+    imap_folder: str = "INBOX"
+    poll_seconds: float = Field(30.0, gt=0, description="seconds between IMAP looks (the longest IDLE wait)")
+    storage_dir: str = Field(".webcare/mail", description="raw mails and attachments, referenced from messages")
+
+    @property
+    def enabled(self) -> bool:
+        return self.address is not None and self.smtp_host is not None
+
+
 class ChannelsConfig(BaseModel):
     """One sub-section per chat channel, named as in `bot.channels.CHANNELS`; each has `enabled`."""
 
@@ -167,3 +195,4 @@ class ChannelsConfig(BaseModel):
     staff_telegram: StaffTelegramConfig = Field(default_factory=StaffTelegramConfig)
     webchat: WebchatConfig = Field(default_factory=WebchatConfig)
     whatsapp: WhatsAppConfig = Field(default_factory=WhatsAppConfig)
+    email: EmailConfig = Field(default_factory=EmailConfig)

@@ -39,6 +39,7 @@ CHANNELS: dict[str, ChannelSpec] = {
     "telegram": ChannelSpec("bot.channels.telegram:TelegramChannel", "bot"),
     "staff_telegram": ChannelSpec("bot.channels.staff_telegram:StaffBridge", "bot", within="telegram"),
     "webchat": ChannelSpec("bot.channels.webchat:WebChat", "console"),
+    "email": ChannelSpec("bot.channels.email:EmailChannel", "bot"),
     "whatsapp": ChannelSpec("bot.channels.whatsapp:WhatsAppChannel", "console"),  # its webhook is in the console
 }
 
