@@ -173,7 +173,8 @@ class EmailConfig(BaseModel):
     inbound_port: int | None = Field(None, ge=1, le=65535, description="SMTP endpoint for inbound mail; off when unset")
     imap_host: str | None = Field(None, description="read the mailbox over IMAP (IDLE when offered)")
     imap_port: int = Field(993, ge=1, le=65535)
-    imap_ssl: bool = Field(True, description="IMAP over TLS (port 993); else STARTTLS when offered")
+    imap_security: str = Field("ssl", pattern="^(ssl|starttls|none)$",
+                               description="ssl (port 993), starttls (143), or none (a local server only)")
     imap_username: str | None = None
     imap_password: SecretStr | None = Field(None, description="set EMAIL_IMAP_PASSWORD")
     imap_folder: str = "INBOX"

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from pydantic import SecretStr
 
 from bot.channels.email import EmailChannel, automatic, reply_text, thread_subject
 from bot.config import DialogueConfig, EmailConfig
@@ -275,3 +276,85 @@ def test_reply_text_strips_quotes_and_signatures_in_dutch_and_english():
 def test_the_thread_subject_keeps_one_reference():
     assert thread_subject("Re: AW: Bestelling [#7]", 7, "Huisraad") == "Re: Bestelling [#7]"
     assert thread_subject("", 3, "Huisraad") == "Re: Huisraad [#3]"
+
+
+# -- IMAP, against a private Dovecot ---------------------------------------------------------------
+
+
+@pytest.fixture
+def dovecot():
+    from tests.dovecot_server import start_dovecot
+
+    try:
+        server = start_dovecot()
+    except RuntimeError as e:
+        pytest.skip(f"no private Dovecot IMAP server: {e}")
+    yield server
+    server.stop()
+
+
+def imap_config(rig: Rig, dovecot: Any) -> EmailConfig:
+    from tests.dovecot_server import PASSWORD, USER
+
+    return rig.channel.config.model_copy(update={
+        "inbound_port": None, "imap_host": "127.0.0.1", "imap_port": dovecot.port, "imap_security": "none",
+        "imap_username": USER, "imap_password": SecretStr(PASSWORD), "poll_seconds": 0.3})
+
+
+def append(dovecot: Any, mail: EmailMessage) -> Any:
+    from imapclient import IMAPClient
+
+    from tests.dovecot_server import PASSWORD, USER
+
+    client = IMAPClient("127.0.0.1", dovecot.port, ssl=False)
+    client.login(USER, PASSWORD)
+    client.append("INBOX", mail.as_bytes())
+    return client
+
+
+async def wait_for(condition: Any, timeout: float = 10.0) -> None:
+    import asyncio
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.imap
+@pytest.mark.parametrize("idle", [True, False], ids=["idle", "polling"])
+async def test_mail_in_the_imap_mailbox_is_answered_and_marked_seen(rig, dovecot, monkeypatch, idle):
+    from imapclient import IMAPClient
+
+    if not idle:  # a server without IDLE: the watcher polls
+        has = IMAPClient.has_capability
+        monkeypatch.setattr(IMAPClient, "has_capability", lambda self, c: c != "IDLE" and has(self, c))
+    channel = EmailChannel(imap_config(rig, dovecot), rig.channel.engine, rig.store, "Huisraad")
+    await channel.start()
+    try:
+        client = append(dovecot, rig.mail("hello from my mailbox"))
+        await wait_for(lambda: rig.store.conversations())
+        [reply] = await rig.replies()
+        assert "Hello! How can I help?" in reply.get_content()
+        client.select_folder("INBOX")
+        assert client.search(["UNSEEN"]) == []  # taken: flagged \Seen
+    finally:
+        await channel.stop()
+
+
+@pytest.mark.imap
+async def test_imap_mail_the_store_cannot_take_stays_unseen_for_the_next_look(rig, dovecot):
+    from bot.channels.imap import MailboxWatcher
+
+    def down(raw: bytes) -> str:
+        raise StoreError("database is locked")
+
+    client = append(dovecot, rig.mail("hello"))
+    watcher = MailboxWatcher(imap_config(rig, dovecot), down)
+    imap = watcher.connect()
+    assert watcher.fetch_new(imap) == 0
+    client.select_folder("INBOX")
+    assert len(client.search(["UNSEEN"])) == 1
+    watcher.receive = rig.channel.receive
+    assert watcher.fetch_new(imap) == 1
+    imap.logout()

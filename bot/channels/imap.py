@@ -50,21 +50,22 @@ class MailboxWatcher:
                     self._watch(client)
                 finally:
                     client.logout()
-            except (IMAPClientError, OSError, ssl.SSLError) as e:
+            except Exception as e:  # the watcher must outlive any failure: it reconnects, with the reason logged
                 failures += 1
                 wait = backoff(failures, base=1.0, cap=300.0)
-                log.warning("IMAP %s: %s; trying again in %.0f s", self.config.imap_host, e, wait)
+                log.warning("IMAP %s: %s; trying again in %.0f s", self.config.imap_host, e, wait,
+                            exc_info=not isinstance(e, (IMAPClientError, OSError)))
                 self._stop.wait(wait)
 
     def connect(self) -> IMAPClient:
-        """Signed in, with the folder selected; TLS from the start, or STARTTLS when offered."""
+        """Signed in, with the folder selected; over TLS or STARTTLS unless `imap_security` is none."""
         config = self.config
         assert config.imap_host is not None
         context = ssl.create_default_context(cafile=config.tls_ca_file)
-        client = IMAPClient(config.imap_host, config.imap_port, ssl=config.imap_ssl, ssl_context=context,
-                            timeout=30)
-        if not config.imap_ssl and client.has_capability("STARTTLS"):
-            client.starttls(context)
+        client = IMAPClient(config.imap_host, config.imap_port, ssl=config.imap_security == "ssl",
+                            ssl_context=context, timeout=30)
+        if config.imap_security == "starttls":
+            client.starttls(context)  # fails (and is retried) when the server does not offer it
         password = config.imap_password.get_secret_value() if config.imap_password else ""
         client.login(config.imap_username or config.address or "", password)
         client.select_folder(config.imap_folder)
