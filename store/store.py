@@ -1086,6 +1086,15 @@ class Store:
         return self.backend.execute(f"UPDATE messages SET {sets} WHERE {where}",
                                     [*fields.values(), channel, platform_message_id]) > 0
 
+    def release_held(self, channel: str, chat_id: str) -> int:
+        """Queue again the replies of a chat that were held ('held: …' failures), e.g. once the customer
+        writes again and the channel may send them; returns how many."""
+        return self.backend.execute(
+            "UPDATE messages SET delivery = 'pending', next_attempt_at = NULL, error = NULL WHERE channel = ? "
+            "AND chat_id = ? AND direction = 'out' AND delivery = 'failed' AND error LIKE 'held:%'",
+            [channel, chat_id],
+        )
+
     def ticket_for_mention(self, mention_id: int) -> Row | None:
         return self._one("SELECT * FROM tickets WHERE mention_id = ? ORDER BY id LIMIT 1", [mention_id])
 

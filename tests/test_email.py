@@ -159,6 +159,8 @@ async def test_a_mail_is_answered_in_its_thread_over_starttls_and_the_reply_land
     assert second["Subject"] == f"Re: Hello there [#{conversation['id']}]"  # not "Re: Re: … [#1] [#1]"
     assert second["References"].split() == [first["Message-ID"], reply["Message-ID"], answer["Message-ID"]]
     assert rig.store.tickets()  # the person was asked for: escalated
+    note = EmailChannel.note(rig.channel.config, rig.store, conversation)
+    assert note == f"thread “Re: Hello there [#{conversation['id']}]”, replies answer {answer['Message-ID']}"
 
 
 async def test_a_staff_reply_is_a_plain_mail_without_auto_submitted(rig):

@@ -14,7 +14,7 @@ from bot.channels.whatsapp import WhatsAppChannel
 from bot.outbox import OutboxDispatcher
 from console.app import create_app
 from store import Store
-from tests.emulators.console_kit import make_engine, write_content
+from tests.emulators.console_kit import fast_argon2, make_engine, write_content  # noqa: F401 - autouse
 from tests.emulators.graph_api import APP_SECRET, PHONE_NUMBER_ID, TOKEN, VERIFY_TOKEN, GraphAPIEmulator, sign
 from webcare.config import Settings
 
@@ -175,6 +175,10 @@ async def test_after_24_hours_a_staff_reply_goes_out_as_the_template_or_is_held_
     assert await dispatcher.dispatch_once() == 0
     row = rig.store.message(held)
     assert row["delivery"] == "failed" and row["error"].startswith("held:") and "templates.nl" in row["error"]
+    rig.wa.offset = 0
+    await rig.say("hallo")  # the customer writes again: the window opens and the held reply goes out
+    assert rig.store.message(held)["delivery"] == "sent"
+    assert "Je lamp komt vandaag." in rig.wa.texts(CUSTOMER)
 
 
 async def test_when_whatsapp_says_the_window_closed_the_template_goes_instead(rig: Rig):
@@ -239,3 +243,26 @@ def test_the_channel_is_switched_on_by_its_section_and_needs_the_webhook_secrets
 async def test_a_long_staff_reply_is_refused_with_the_reason(rig: Rig):
     with pytest.raises(Exception, match="4096"):
         await rig.channel.send(OutgoingMessage("whatsapp", CUSTOMER, "x" * 5000, [Button("a", "b")]))
+
+
+async def test_the_console_shows_the_window_and_why_a_reply_was_held(rig: Rig):
+    from tests.emulators.console_kit import PASSWORD, add_user, csrf_of
+
+    await rig.say("hello")
+    conversation = rig.conversation()
+    add_user(rig.store, "alice", "agent")
+
+    async def page() -> str:
+        rig.http.cookies.clear()  # signed in afresh: the staff session would have ended a day later
+        token = csrf_of((await rig.http.get("/login")).text)
+        await rig.http.post("/login", data={"username": "alice", "password": PASSWORD, "csrf": token, "next": "/"})
+        return (await rig.http.get(f"/conversations/{conversation['id']}")).text
+
+    assert "24-hour window open until" in await page()
+    rig.clock.now += 25 * 3600
+    rig.store.update_conversation(conversation["id"], language="nl")
+    held = rig.store.queue_outgoing(conversation["id"], "Je lamp komt vandaag.", author="agent:alice")
+    await OutboxDispatcher(rig.store, {"whatsapp": rig.channel}).dispatch_once()
+    shown = await page()
+    assert "staff replies are held (no template for language &#39;nl&#39;)" in shown
+    assert rig.store.message(held)["error"].replace("'", "&#39;") in shown  # the reason, next to the reply

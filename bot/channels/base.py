@@ -132,6 +132,11 @@ class Channel:
         """Web routes the channel adds to the console's app (a webhook, a chat page); none by default."""
         return None
 
+    @classmethod
+    def note(cls, section: Any, store: Store, conversation: dict[str, Any]) -> str | None:
+        """A line for staff about the conversation's channel state (blocking); none by default."""
+        return None
+
     @staticmethod
     def incoming_text(store: Store, channel: str, chat_id: str, text: str) -> tuple[str, str]:
         """(text, kind) of a typed message: a number picks a button of the chat's last reply (blocking)."""

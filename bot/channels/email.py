@@ -160,6 +160,17 @@ class EmailChannel(Channel):
         ways += [f"IMAP {self.config.imap_host}"] if self.config.imap_host else []
         return f"e-mail {self.address} ({', '.join(ways) or 'replies only'})"
 
+    @classmethod
+    def note(cls, section: EmailConfig, store: Store, conversation: dict[str, Any]) -> str | None:
+        """The thread: the subject replies carry and the mail they answer."""
+        last = store.last_message(cls.name, conversation["chat_id"], "in")
+        original = MailFiles(Path(section.storage_dir)).load(last["platform_message_id"]) \
+            if last and last["platform_message_id"] else None
+        if original is None:
+            return None
+        subject = thread_subject(str(original.get("Subject", "")), conversation["id"], "")
+        return f"thread “{subject}”, replies answer {original.get('Message-ID')}"
+
     async def start(self) -> None:
         """Open the inbound SMTP endpoint and/or start watching the IMAP mailbox."""
         if self.config.inbound_port:

@@ -11,7 +11,7 @@ Outgoing (pywa's async client, whose Graph API host `base_url` may replace): tex
 reply buttons, or a list message for more. The 24-hour customer-service window is kept: a reply
 goes out free-form only within 24 hours of the customer's last message; after that it goes out as
 the approved template configured for the conversation's language, or is held (failed, with the
-reason on the outbox row, which the console shows). Rate limits (130429, 131056, HTTP 429) put the
+reason on the outbox row, which the console shows) until the customer writes again. Rate limits (130429, 131056, HTTP 429) put the
 reply back in the outbox for later, 5xx and network errors are retried, and delivery and read
 statuses from the webhook update the outbox row.
 """
@@ -23,6 +23,7 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -53,6 +54,10 @@ MAX_ROWS = 10  # rows of a list message
 MEDIA = ("image", "audio", "video", "document", "sticker")
 OUTSIDE_WINDOW = 131047  # "re-engagement message": more than 24 hours since the customer wrote
 RATE_LIMITED = {4, 80007, 130429, 131056}  # app, account, throughput and per-customer pair rate limits
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
 
 
 class _OutsideWindow(Exception):
@@ -147,6 +152,21 @@ class WhatsAppChannel(Channel):
     def describe(self) -> str:
         return f"whatsapp (webhook {self.config.webhook_path})"
 
+    @classmethod
+    def note(cls, section: WhatsAppConfig, store: Store, conversation: dict[str, Any]) -> str | None:
+        """The customer-service window: open until when, or what happens to staff replies now."""
+        last = store.last_message(cls.name, conversation["chat_id"], "in")
+        if last is None:
+            return None
+        until = last["created_at"] + WINDOW_SECONDS
+        if store.clock() < until:
+            return f"24-hour window open until {_when(until)}: replies go out as written"
+        language = conversation.get("language") or "nl"
+        template = section.templates.get(language)
+        then = (f"staff replies go out as template '{template.name}'" if template else
+                f"staff replies are held (no template for language '{language}')")
+        return f"24-hour window closed at {_when(until)}: {then}"
+
     async def stop(self) -> None:
         """Let deliveries in progress finish, then close the connection pool."""
         await self.idle()
@@ -211,11 +231,17 @@ class WhatsAppChannel(Channel):
         if incoming.kind == "reaction":
             await asyncio.to_thread(self._note_reaction, incoming)
             return
-        assert self.engine is not None, "the WhatsApp webhook needs the dialogue engine"
-        await asyncio.to_thread(self.engine.handle, incoming)
+        await asyncio.to_thread(self._turn, incoming)
         if self.config.read_receipts and incoming.platform_message_id:
             self._background(self._quietly(self.client.mark_message_as_read(incoming.platform_message_id)))
         self._background(self.outbox.dispatch_chat(self.name, incoming.chat_id))
+
+    def _turn(self, incoming: IncomingMessage) -> None:
+        """The engine's turn; the window is open again, so replies held for this chat go out too."""
+        assert self.engine is not None, "the WhatsApp webhook needs the dialogue engine"
+        with self.store.transaction():
+            self.engine.handle(incoming)
+            self.store.release_held(self.name, incoming.chat_id)
 
     def _note_reaction(self, incoming: IncomingMessage) -> None:
         """A reaction gets no reply (answering a 👍 would be noise); staff see it in the audit log."""
@@ -286,8 +312,8 @@ class WhatsAppChannel(Channel):
         if template is None:
             raise DeliveryFailed(
                 "held: the customer's 24-hour WhatsApp window has closed and no approved template is set for "
-                f"language {language!r} (channels.whatsapp.templates.{language}); it goes out if the customer "
-                "writes again and staff resend it", permanent=True)
+                f"language {language!r} (channels.whatsapp.templates.{language}); it goes out when the customer "
+                "writes again", permanent=True)
         text = " ".join(buttons_as_text(message.text, message.buttons).split())  # no newlines in parameters
         body = [{"type": "body", "parameters": [{"type": "text", "text": text[:MAX_BODY]}]}]
         return await self.client.send_template(message.chat_id, template.name, TemplateLanguage(template.language),
