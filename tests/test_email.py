@@ -360,3 +360,21 @@ async def test_imap_mail_the_store_cannot_take_stays_unseen_for_the_next_look(ri
     watcher.receive = rig.channel.receive
     assert watcher.fetch_new(imap) == 1
     imap.logout()
+
+
+def test_an_address_that_wrote_is_an_identity_one_typed_elsewhere_stays_a_claim(tmp_path):
+    from click.testing import CliRunner
+
+    from webcare.cli import cli
+
+    store = Store.open(f"sqlite:///{tmp_path / 'webcare.db'}")
+    writer = store.identify("email", ANNA, "Anna de Vries")
+    typist = store.identify("telegram", "tg-77", "Someone")
+    conversation = store.open_conversation(typist["id"], "telegram", "tg-77")
+    store.add_claim(conversation["id"], "email", ANNA)
+    store.close()
+    config = tmp_path / "config.yml"
+    config.write_text(f"store:\n  url: sqlite:///{tmp_path / 'webcare.db'}\n")
+    found = CliRunner().invoke(cli, ["-c", str(config), "customers", "find", "email", ANNA.upper()]).output
+    assert found.splitlines() == [f"{writer['id']}\tAnna de Vries\temail:{ANNA}\tidentity",
+                                  f"{typist['id']}\tSomeone\ttelegram:tg-77\tclaimed"]  # two customers still
