@@ -362,6 +362,28 @@ async def test_imap_mail_the_store_cannot_take_stays_unseen_for_the_next_look(ri
     imap.logout()
 
 
+@pytest.mark.imap
+async def test_an_imap_mail_that_cannot_be_read_is_flagged_and_does_not_block_the_next(rig, dovecot):
+    from bot.channels.imap import MailboxWatcher
+
+    client = append(dovecot, rig.mail("first"))
+    client.append("INBOX", rig.mail("second").as_bytes())
+    taken: list[bytes] = []
+
+    def picky(raw: bytes) -> str:
+        if b"first" in raw:
+            raise ValueError("a mail this version cannot parse")
+        taken.append(raw)
+        return "answered"
+
+    watcher = MailboxWatcher(imap_config(rig, dovecot), picky)
+    imap = watcher.connect()
+    assert watcher.fetch_new(imap) == 1 and len(taken) == 1
+    client.select_folder("INBOX")
+    assert client.search(["UNSEEN"]) == [] and len(client.search(["FLAGGED"])) == 1
+    imap.logout()
+
+
 def test_an_address_that_wrote_is_an_identity_one_typed_elsewhere_stays_a_claim(tmp_path):
     from click.testing import CliRunner
 

@@ -176,6 +176,7 @@ class EmailChannel(Channel):
         if self.config.inbound_port:
             from aiosmtpd.controller import Controller
 
+            logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every address at INFO
             self._controller = Controller(Inbound(self), hostname=self.config.inbound_host,
                                           port=self.config.inbound_port)
             self._controller.start()

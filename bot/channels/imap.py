@@ -2,7 +2,8 @@
 
 A thread watches one folder. Each unseen mail is fetched without marking it (BODY.PEEK), handed to
 the e-mail channel, and flagged \\Seen only once the channel took it; a mail the store could not
-take stays unseen and is read again on the next look. Connection failures reconnect with backoff.
+take stays unseen and is read again on the next look; one it cannot read at all is flagged for a
+person and skipped. Connection failures reconnect with backoff.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from imapclient import SEEN, IMAPClient
+from imapclient import FLAGGED, SEEN, IMAPClient
 from imapclient.exceptions import IMAPClientError
 
 from bot.config import EmailConfig
@@ -101,6 +102,10 @@ class MailboxWatcher:
             except StoreError as e:
                 log.warning("IMAP mail %s left unseen, the store is unavailable: %s", uid, e)
                 return taken
+            except Exception:  # a mail webcare cannot read must not block the rest: flagged for a person
+                log.exception("IMAP mail %s could not be handled; flagged in the mailbox", uid)
+                client.add_flags([uid], [SEEN, FLAGGED])
+                continue
             log.info("IMAP mail %s: %s", uid, outcome)
             client.add_flags([uid], [SEEN])
             taken += 1
