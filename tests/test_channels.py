@@ -88,3 +88,25 @@ def test_context_options_build_the_terminal(store: Store, tmp_path):
     channel = TerminalChannel.from_config(settings().channels.terminal, context)
     channel.run(["hello"])
     assert "Hello! How can I help?" in out.getvalue()
+
+
+def test_the_stores_channel_verbs_on_every_backend(any_store: Store):
+    """last_message, record_receipt and release_held, which the WhatsApp and e-mail channels use."""
+    customer = any_store.identify("whatsapp", "316")
+    conversation = any_store.open_conversation(customer["id"], "whatsapp", "316")
+    any_store.record_incoming(conversation["id"], "hoi", platform_message_id="wamid.in")
+    sent = any_store.queue_outgoing(conversation["id"], "Hallo")
+    any_store.mark_sent(sent, "wamid.out")
+    held = any_store.queue_outgoing(conversation["id"], "Later", author="agent:alice")
+    any_store.mark_failed(held, "held: the window has closed", None)
+    assert any_store.last_message("whatsapp", "316", "in")["text"] == "hoi"
+    assert any_store.last_message("whatsapp", "316", "out")["id"] == held
+    assert any_store.last_message("whatsapp", "other", "in") is None
+    assert any_store.record_receipt("whatsapp", "wamid.out", "read")
+    assert not any_store.record_receipt("whatsapp", "wamid.out", "delivered")  # never back from read
+    assert not any_store.record_receipt("whatsapp", "wamid.unknown", "read")
+    assert any_store.message(sent)["receipt"] == "read"
+    assert any_store.release_held("whatsapp", "316") == 1
+    assert any_store.message(held)["delivery"] == "pending" and any_store.message(held)["error"] is None
+    assert any_store.record_receipt("whatsapp", "wamid.out", "failed", "131047 re-engagement")
+    assert any_store.message(sent)["delivery"] == "failed"
