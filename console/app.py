@@ -17,8 +17,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.middleware.sessions import SessionMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from bot.channels import build_channels
+from bot.channels.base import ChannelContext
 from bot.channels.webchat import WebChat
-from bot.channels.webchat import router as webchat_router
 from console import inbox, mentions, reports
 from console.auth import MAX_USERNAME, KnownSignIns, LoginLimiter, authenticate, new_token, token_hash
 from console.limits import AddressLimits, NumberGuard, client_address
@@ -48,7 +49,10 @@ def create_app(store: Store, settings: Any, engine: Any = None) -> FastAPI:  # n
     app.state.engine = engine
     app.state.limits = AddressLimits({"session": config.chat_session_limit, "message": config.chat_message_limit,
                                       "escalation": config.chat_escalation_limit})
-    app.state.webchat = WebChat(store, engine, secret=secret, limits=app.state.limits)  # chat sessions are signed with the key too
+    context = ChannelContext(store, engine, settings, {"secret": secret, "limits": app.state.limits})
+    app.state.channels = build_channels(context, "console")  # the web chat, webhooks; their outbox is ours
+    # Staff pages wake the customer's waiting chat page; a switched-off web chat has no pages to wake.
+    app.state.webchat = app.state.channels.get("webchat") or WebChat(store)
     backoff = (config.login_window_seconds, config.login_max_delay_seconds)
     app.state.limiters = {  # per user at one address; looser per user and per address (colleagues behind a NAT)
         "pair": LoginLimiter(config.login_attempts, *backoff),
@@ -79,7 +83,9 @@ def create_app(store: Store, settings: Any, engine: Any = None) -> FastAPI:  # n
     if config.forwarded_allow_ips:  # the client address is what a trusted proxy forwarded, nobody else's claim
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=config.forwarded_allow_ips)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.include_router(webchat_router(app.state.webchat, config.secure_cookies))
+    for channel in app.state.channels.values():
+        if (routes := channel.router()) is not None:
+            app.include_router(routes)
     app.include_router(inbox.router)
     app.include_router(mentions.router)
     app.include_router(reports.router)

@@ -48,6 +48,20 @@ def identity_label(channel: str, external_id: str) -> str:
 templates.env.globals["identity_label"] = identity_label
 
 
+def channel_note(request: Request, conversation: dict[str, Any]) -> str | None:
+    """The conversation's channel state for staff (the WhatsApp window, the e-mail thread), if it has one."""
+    from bot.channels import CHANNELS
+
+    spec = CHANNELS.get(conversation["channel"])
+    if spec is None or spec.within is not None:
+        return None
+    section = getattr(request.app.state.settings.channels, conversation["channel"])
+    return spec.load().note(section, request.app.state.store, conversation)
+
+
+templates.env.globals["channel_note"] = channel_note
+
+
 def csrf_token(request: Request) -> str:
     """The session's CSRF token, made on first use."""
     token = request.session.get("csrf")

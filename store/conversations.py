@@ -190,3 +190,10 @@ class Conversations(Base):
             "ORDER BY id LIMIT ?",
             [channel, chat_id, after_id, limit],
         )
+
+    def last_message(self, channel: str, chat_id: str, direction: str) -> Row | None:
+        """The newest message of one chat in one direction ('in' or 'out'), across its conversations."""
+        return self._one(
+            "SELECT * FROM messages WHERE channel = ? AND chat_id = ? AND direction = ? ORDER BY id DESC LIMIT 1",
+            [channel, chat_id, direction],
+        )

@@ -9,6 +9,8 @@ erasure, a worker marking it sent). SQLite serialises the claims with `BEGIN IMM
 
 from __future__ import annotations
 
+from typing import Any
+
 from store.base import Base, Row, encode, where
 
 
@@ -132,3 +134,28 @@ class Outbox(Base):
     def pending_outbox(self, channel: str | None = None) -> list[Row]:
         condition, params = where({"channel = ?": channel})
         return self._all(f"SELECT * FROM messages WHERE delivery = 'pending' AND {condition} ORDER BY id", params)
+
+    def record_receipt(self, channel: str, platform_message_id: str, receipt: str, error: str | None = None) -> bool:
+        """A channel's report on a sent reply: 'delivered' or 'read' (never back from read), or 'failed'.
+
+        A failure the platform reports after accepting the message marks the reply failed, with the
+        reason for staff. False when nothing changed (no such reply, or it was read already).
+        """
+        condition = "channel = ? AND platform_message_id = ? AND direction = 'out'"
+        if receipt == "failed":
+            fields: dict[str, Any] = {"delivery": "failed", "error": (error or "the platform reported a failure")[:500]}
+        else:
+            fields = {"receipt": receipt, "receipt_at": self.clock()}
+            condition += " AND (receipt IS NULL OR receipt <> 'read')"
+        sets = ", ".join(f"{name} = ?" for name in fields)
+        return self.backend.execute(f"UPDATE messages SET {sets} WHERE {condition}",
+                                    [*fields.values(), channel, platform_message_id]) > 0
+
+    def release_held(self, channel: str, chat_id: str) -> int:
+        """Queue again the replies of a chat that were held ('held: …' failures), e.g. once the customer
+        writes again and the channel may send them; returns how many."""
+        return self.backend.execute(
+            "UPDATE messages SET delivery = 'pending', next_attempt_at = NULL, error = NULL WHERE channel = ? "
+            "AND chat_id = ? AND direction = 'out' AND delivery = 'failed' AND error LIKE 'held:%'",
+            [channel, chat_id],
+        )

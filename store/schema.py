@@ -225,6 +225,17 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                WHERE review_status = 'replied'""",
         ],
     ),
+    (
+        5,
+        "delivery receipts",
+        [
+            # What a channel reports after a send (WhatsApp: delivered, read): shown to staff in the console.
+            "ALTER TABLE messages ADD COLUMN receipt TEXT",
+            "ALTER TABLE messages ADD COLUMN receipt_at {real}",
+            """CREATE INDEX messages_platform_out ON messages(channel, platform_message_id)
+               WHERE direction = 'out' AND platform_message_id IS NOT NULL""",
+        ],
+    ),
 ]
 
 

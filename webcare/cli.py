@@ -105,12 +105,15 @@ def init(path: Path, force: bool) -> None:
 @click.pass_obj
 def chat(app: App, user: str | None, new: bool) -> None:
     """Chat with the bot in this terminal; reads lines from stdin when piped."""
+    from bot.channels.base import ChannelContext
     from bot.channels.terminal import TerminalChannel
 
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     with nlu_progress() as progress:
         engine = app.engine(progress=progress)
-    channel = TerminalChannel(engine, user or getpass.getuser(), sys.stdout, interactive)
+    options = {"user": user or getpass.getuser(), "out": sys.stdout, "interactive": interactive}
+    channel = TerminalChannel.from_config(app.settings.channels.terminal,
+                                          ChannelContext(app.store, engine, app.settings, options))
     if new:
         channel.restart()
     if interactive:

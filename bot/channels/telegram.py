@@ -37,8 +37,8 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
-from bot.channels.base import IncomingMessage, OutgoingMessage
-from bot.config import ChannelsConfig, StaffTelegramConfig, TelegramConfig
+from bot.channels.base import Channel, ChannelContext, IncomingMessage, OutgoingMessage
+from bot.config import StaffTelegramConfig, TelegramConfig
 from bot.engine import DialogueEngine
 from bot.handoff import shown_text
 from bot.outbox import OutboxDispatcher, worker_name
@@ -225,10 +225,11 @@ class PerChatUpdates(BaseUpdateProcessor):
         """Nothing to tear down."""
 
 
-class TelegramChannel:
+class TelegramChannel(Channel):
     """Customers chatting with the bot on Telegram (and, when configured, the staff group bridge)."""
 
     name = "telegram"
+    supports_buttons = True
 
     def __init__(
         self,
@@ -260,8 +261,13 @@ class TelegramChannel:
         self._add_handlers()
 
     @classmethod
-    def from_config(cls, channels: ChannelsConfig, engine: DialogueEngine, store: Store) -> TelegramChannel:
-        return cls(channels.telegram, engine, store, channels.staff_telegram)
+    def from_config(cls, section: TelegramConfig, context: ChannelContext) -> TelegramChannel:
+        """The bot, with the staff group bridge when `channels.staff_telegram` names a group."""
+        assert context.engine is not None
+        return cls(section, context.engine, context.store, context.settings.channels.staff_telegram)
+
+    def describe(self) -> str:
+        return f"telegram ({self.config.mode})" + (" and the staff group" if self.staff is not None else "")
 
     def _build(self, token: str) -> Application:
         config = self.config
