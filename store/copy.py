@@ -15,7 +15,8 @@ from webcare.errors import StoreError
 
 # Parents before children, so foreign keys hold at every insert.
 TABLES = ("customers", "identities", "conversations", "claims", "messages", "mentions", "tickets", "cursors",
-          "events", "labels", "users", "staff_sessions")
+          "events", "labels", "users", "staff_sessions", "notes", "tags", "conversation_tags", "mention_tags",
+          "notifications", "saved_views")
 _MAX_PARAMS = 30_000  # below SQLite's 32,766 variables and PostgreSQL's 65,535 parameters
 
 
@@ -40,7 +41,7 @@ def _batches(backend: Backend, table: str, size: int) -> Iterator[list[dict[str,
 
 
 def _insert(backend: Backend, table: str, rows: list[dict[str, Any]]) -> None:
-    columns = list(rows[0])
+    columns = [c for c in rows[0] if c != "search"]  # PostgreSQL's search vectors are computed there
     per_row = f"({', '.join('?' for _ in columns)})"
     step = max(1, _MAX_PARAMS // len(columns))
     for start in range(0, len(rows), step):

@@ -7,12 +7,35 @@ Append new migrations; never edit one that has shipped.
 
 from __future__ import annotations
 
+from typing import Any
+
 DIALECT_TYPES = {
     "sqlite": {"pk": "INTEGER PRIMARY KEY AUTOINCREMENT", "real": "REAL"},
     "postgresql": {"pk": "BIGSERIAL PRIMARY KEY", "real": "DOUBLE PRECISION"},
 }
 
-MIGRATIONS: list[tuple[int, str, list[str]]] = [
+
+
+def _fts5(table: str, *columns: str) -> list[str]:
+    """An SQLite FTS5 index over some text columns of a table, kept up to date by triggers."""
+    cols, new, old = ", ".join(columns), ", ".join(f"new.{c}" for c in columns), ", ".join(f"old.{c}" for c in columns)
+    fts = f"{table}_fts"
+    return [
+        f"CREATE VIRTUAL TABLE {fts} USING fts5({cols}, content='{table}', content_rowid='id', "
+        "tokenize='unicode61 remove_diacritics 2')",
+        f"INSERT INTO {fts}(rowid, {cols}) SELECT id, {cols} FROM {table}",
+        f"CREATE TRIGGER {fts}_insert AFTER INSERT ON {table} BEGIN "
+        f"INSERT INTO {fts}(rowid, {cols}) VALUES (new.id, {new}); END",
+        f"CREATE TRIGGER {fts}_delete AFTER DELETE ON {table} BEGIN "
+        f"INSERT INTO {fts}({fts}, rowid, {cols}) VALUES ('delete', old.id, {old}); END",
+        f"CREATE TRIGGER {fts}_update AFTER UPDATE OF {cols} ON {table} BEGIN "
+        f"INSERT INTO {fts}({fts}, rowid, {cols}) VALUES ('delete', old.id, {old}); "
+        f"INSERT INTO {fts}(rowid, {cols}) VALUES (new.id, {new}); END",
+    ]
+
+
+# A statement is SQL for both dialects, or {dialect: [SQL, …]} where they differ.
+MIGRATIONS: list[tuple[int, str, list[Any]]] = [
     (
         1,
         "initial schema",
@@ -213,13 +236,104 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "CREATE INDEX staff_sessions_user ON staff_sessions(user_id)",
         ],
     ),
+    (
+        4,
+        "console: full-text search, internal notes, labels with colours, assignment, notifications, saved views",
+        [
+            """CREATE TABLE notes (
+                id {pk},
+                conversation_id BIGINT NOT NULL REFERENCES conversations(id),
+                author TEXT NOT NULL,
+                text TEXT NOT NULL,
+                created_at {real} NOT NULL
+            )""",
+            "CREATE INDEX notes_conversation ON notes(conversation_id, id)",
+            # `labels` holds NLU training labels; the labels staff put on cases are tags.
+            """CREATE TABLE tags (
+                id {pk},
+                name TEXT NOT NULL UNIQUE,
+                colour TEXT NOT NULL,
+                created_at {real} NOT NULL
+            )""",
+            """CREATE TABLE conversation_tags (
+                id {pk},
+                conversation_id BIGINT NOT NULL REFERENCES conversations(id),
+                tag_id BIGINT NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+                UNIQUE (conversation_id, tag_id)
+            )""",
+            "CREATE INDEX conversation_tags_tag ON conversation_tags(tag_id)",
+            """CREATE TABLE mention_tags (
+                id {pk},
+                mention_id BIGINT NOT NULL REFERENCES mentions(id),
+                tag_id BIGINT NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+                UNIQUE (mention_id, tag_id)
+            )""",
+            "CREATE INDEX mention_tags_tag ON mention_tags(tag_id)",
+            "ALTER TABLE conversations ADD COLUMN assignee TEXT",  # a username, or team:<name>
+            "CREATE INDEX conversations_assignee ON conversations(assignee)",
+            "ALTER TABLE users ADD COLUMN team TEXT",
+            "ALTER TABLE users ADD COLUMN language TEXT",  # the console's language for this user
+            """CREATE TABLE notifications (
+                id {pk},
+                username TEXT NOT NULL,
+                text TEXT NOT NULL,
+                link TEXT,
+                created_at {real} NOT NULL,
+                read_at {real}
+            )""",
+            "CREATE INDEX notifications_user ON notifications(username, read_at)",
+            """CREATE TABLE saved_views (
+                id {pk},
+                username TEXT NOT NULL,
+                name TEXT NOT NULL,
+                query TEXT NOT NULL,
+                created_at {real} NOT NULL,
+                UNIQUE (username, name)
+            )""",
+            "CREATE INDEX messages_created ON messages(created_at)",
+            {
+                "sqlite": _fts5("messages", "text") + _fts5("customers", "display_name")
+                + _fts5("tickets", "reason", "summary") + _fts5("mentions", "text", "author", "author_name"),
+                "postgresql": [
+                    # A message's words are stemmed in its own language (Dutch or English; `simple` otherwise),
+                    # and kept as written too (`simple`), so stop words and prefixes are found.
+                    """CREATE FUNCTION webcare_ts_config(language TEXT) RETURNS regconfig
+                       LANGUAGE sql IMMUTABLE AS $$
+                       SELECT CASE language WHEN 'nl' THEN 'dutch'::regconfig WHEN 'en' THEN 'english'::regconfig
+                       ELSE 'simple'::regconfig END $$""",
+                    "ALTER TABLE messages ADD COLUMN search tsvector",
+                    """CREATE FUNCTION messages_search() RETURNS trigger LANGUAGE plpgsql AS $$
+                       BEGIN
+                         NEW.search := to_tsvector(webcare_ts_config(NEW.analysis::jsonb ->> 'language'), NEW.text)
+                                       || to_tsvector('simple', NEW.text);
+                         RETURN NEW;
+                       END $$""",
+                    """CREATE TRIGGER messages_search BEFORE INSERT OR UPDATE OF text, analysis ON messages
+                       FOR EACH ROW EXECUTE FUNCTION messages_search()""",
+                    "UPDATE messages SET text = text",
+                    "CREATE INDEX messages_search ON messages USING GIN (search)",
+                    """ALTER TABLE customers ADD COLUMN search tsvector
+                       GENERATED ALWAYS AS (to_tsvector('simple', COALESCE(display_name, ''))) STORED""",
+                    "CREATE INDEX customers_search ON customers USING GIN (search)",
+                    """ALTER TABLE tickets ADD COLUMN search tsvector GENERATED ALWAYS AS
+                       (to_tsvector('simple', COALESCE(reason, '') || ' ' || COALESCE(summary, ''))) STORED""",
+                    "CREATE INDEX tickets_search ON tickets USING GIN (search)",
+                    """ALTER TABLE mentions ADD COLUMN search tsvector GENERATED ALWAYS AS
+                       (to_tsvector(webcare_ts_config(language), text) || to_tsvector('simple', text || ' '
+                        || COALESCE(author, '') || ' ' || COALESCE(author_name, ''))) STORED""",
+                    "CREATE INDEX mentions_search ON mentions USING GIN (search)",
+                ],
+            },
+        ],
+    ),
 ]
 
 
 def statements(dialect: str, version: int) -> list[str]:
     """The statements of one migration, rendered for a dialect."""
     types = DIALECT_TYPES[dialect]
-    for number, _name, sqls in MIGRATIONS:
+    for number, _name, items in MIGRATIONS:
         if number == version:
-            return [sql.format(**types) for sql in sqls]
+            return [sql for item in items
+                    for sql in (item[dialect] if isinstance(item, dict) else [item.format(**types)])]
     raise KeyError(version)

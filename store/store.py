@@ -11,7 +11,9 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
+from store.notes import Notes
 from store.schema import MIGRATIONS, statements
+from store.search import Search
 from webcare.errors import NotFound, StoreError
 from webcare.redact import redact
 
@@ -68,7 +70,7 @@ def _encode(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False, default=str)
 
 
-class Store:
+class Store(Search, Notes):
     """Customers and their identities, conversations, messages, tickets, mentions and more."""
 
     def __init__(self, backend: Backend, clock: Callable[[], float] = time.time) -> None:
@@ -987,6 +989,7 @@ class Store:
                 "tickets": self.backend.execute(
                     "UPDATE tickets SET summary = NULL, story = NULL WHERE customer_id = ?", me
                 ),
+                "notes": self.backend.execute(f"UPDATE notes SET text = '' WHERE {messages}", me),
             }
             self.backend.execute(
                 "UPDATE customers SET display_name = NULL, erased_at = ? WHERE id = ?",
