@@ -41,7 +41,7 @@ def _batches(backend: Backend, table: str, size: int) -> Iterator[list[dict[str,
 
 
 def _insert(backend: Backend, table: str, rows: list[dict[str, Any]]) -> None:
-    columns = [c for c in rows[0] if c != "search"]  # PostgreSQL's search vectors are computed there
+    columns = list(rows[0])
     per_row = f"({', '.join('?' for _ in columns)})"
     step = max(1, _MAX_PARAMS // len(columns))
     for start in range(0, len(rows), step):

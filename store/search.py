@@ -17,6 +17,13 @@ Row = dict[str, Any]
 STATUSES = ("open", "waiting", "mine", "closed", "all")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _MAX_WORDS = 8
+_PG_VECTORS = {  # as in migration 4's expression indexes
+    "messages": "webcare_search({a}.text, webcare_language({a}.analysis))",
+    "customers": "webcare_search({a}.display_name, NULL)",
+    "tickets": "webcare_search(COALESCE({a}.reason, '') || ' ' || COALESCE({a}.summary, ''), NULL)",
+    "mentions": "webcare_search({a}.text || ' ' || COALESCE({a}.author, '') || ' ' || COALESCE({a}.author_name, ''), "
+                "{a}.language)",
+}
 
 
 @dataclass
@@ -56,7 +63,8 @@ class Search:
             return "1 = 0", []
         if self.backend.dialect == "postgresql":
             text, prefixes = " ".join(terms), " & ".join(f"{t}:*" for t in terms)
-            return (f"{alias}.search @@ (plainto_tsquery('dutch', ?) || plainto_tsquery('english', ?) "
+            vector = _PG_VECTORS[table].format(a=alias)  # the expression its index was built on
+            return (f"{vector} @@ (plainto_tsquery('dutch', ?) || plainto_tsquery('english', ?) "
                     "|| to_tsquery('simple', ?))", [text, text, prefixes])
         fts = " ".join(f'"{t}"*' for t in terms)
         return f"{alias}.id IN (SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH ?)", [fts]
