@@ -19,7 +19,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bot.channels.webchat import WebChat
 from bot.channels.webchat import router as webchat_router
-from console import inbox, mentions, reports
+from console import cases, inbox, mentions, reports
 from console.auth import MAX_USERNAME, KnownSignIns, LoginLimiter, authenticate, new_token, token_hash
 from console.limits import AddressLimits, NumberGuard, client_address
 from console.metrics import make_registry
@@ -80,6 +80,7 @@ def create_app(store: Store, settings: Any, engine: Any = None) -> FastAPI:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=config.forwarded_allow_ips)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(webchat_router(app.state.webchat, config.secure_cookies))
+    app.include_router(cases.router)
     app.include_router(inbox.router)
     app.include_router(mentions.router)
     app.include_router(reports.router)

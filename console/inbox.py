@@ -13,7 +13,8 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from bot.handoff import build_story, sla_clock
-from console.pages import CheckedForm, Forbidden, flash, fragment, render, role
+from console.pages import CheckedForm, Forbidden, current_user, flash, fragment, locale_of, render, role
+from console.readable import intent_title, mood
 from webcare.errors import StoreError
 
 router = APIRouter()
@@ -57,6 +58,19 @@ def inbox_json(request: Request, user: Agent) -> dict[str, Any]:
     return _inbox_rows(request, user)
 
 
+def _entries(request: Request, conversation_id: int) -> list[dict[str, Any]]:
+    """The transcript: messages with readable analyses, and staff notes in time order."""
+    store = request.app.state.store
+    locale = locale_of(request, current_user(request))
+    entries = store.messages(conversation_id)
+    for message in entries:
+        analysis = message["analysis"] or {}
+        message["mood"] = mood(analysis) if message["direction"] == "in" else None
+        message["intent_title"] = intent_title(request.app.state.engine, analysis.get("intent"), locale)
+    notes = [{**n, "note": True} for n in store.notes(conversation_id)]
+    return sorted(entries + notes, key=lambda e: (e["created_at"], e.get("note", False), e["id"]))
+
+
 def _conversation_context(request: Request, conversation_id: int) -> dict[str, Any]:
     store = request.app.state.store
     conversation = store.conversation(conversation_id)
@@ -66,6 +80,8 @@ def _conversation_context(request: Request, conversation_id: int) -> dict[str, A
     earlier = [c for c in store.conversations(customer_id=customer["id"], limit=20) if c["id"] != conversation_id]
     language = conversation["language"] or request.app.state.settings.nlu.default_language
     canned = request.app.state.settings.console.canned_replies
+    entries = _entries(request, conversation_id)
+    locale = locale_of(request, current_user(request))
     return {
         "conversation": conversation,
         "ticket": ticket,
@@ -76,9 +92,15 @@ def _conversation_context(request: Request, conversation_id: int) -> dict[str, A
         "claims": store.claims(conversation_id),
         "claim_matches": store.claim_matches(conversation_id),  # link suggestions, for staff only
         "earlier": earlier,
-        "messages": store.messages(conversation_id),
+        "entries": entries,
+        "moods": [e["mood"] for e in entries if e.get("mood")],  # the same mood as each message's chip
+        "intent_titles": [intent_title(request.app.state.engine, i, locale) for i in story["intents"]],
         "canned": canned.get(language) or next(iter(canned.values()), {}),
         "language": language,
+        "tags": store.conversation_tags([conversation_id])[conversation_id],
+        "all_tags": store.tags(),
+        "people": [u for u in store.users() if not u["disabled"] and u["role"] in ("agent", "admin")],
+        "teams": store.teams(),
     }
 
 
@@ -90,7 +112,7 @@ def conversation_page(request: Request, conversation_id: int, user: Agent) -> Re
 @router.get("/conversations/{conversation_id}/transcript")
 def transcript(request: Request, conversation_id: int, user: Agent) -> Response:
     store = request.app.state.store
-    return fragment(request, "transcript.html", messages=store.messages(conversation_id),
+    return fragment(request, "transcript.html", entries=_entries(request, conversation_id),
                     conversation=store.conversation(conversation_id))
 
 

@@ -16,7 +16,8 @@ from console import i18n
 from console.auth import new_token, same_token, token_hash
 
 HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=str(HERE / "templates"), extensions=["jinja2.ext.i18n"])
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.add_extension("jinja2.ext.i18n")
 templates.env.newstyle_gettext = True  # type: ignore[attr-defined]  # {% trans %} formats with named values
 
 

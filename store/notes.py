@@ -118,7 +118,7 @@ class Notes:
     def tag_counts(self) -> list[Row]:
         """Per label: how many conversations and mentions carry it (the dashboard's breakdown)."""
         return self._all(
-            "SELECT g.name, g.colour, (SELECT COUNT(*) FROM conversation_tags ct WHERE ct.tag_id = g.id) AS conversations, "
+            "SELECT g.id, g.name, g.colour, (SELECT COUNT(*) FROM conversation_tags ct WHERE ct.tag_id = g.id) AS conversations, "
             "(SELECT COUNT(*) FROM mention_tags mt WHERE mt.tag_id = g.id) AS mentions FROM tags g ORDER BY g.name"
         )
 
@@ -147,8 +147,8 @@ class Notes:
             for person in people:
                 if person != actor:
                     self._insert("notifications", {
-                        "username": person, "text": f"{actor} → #{conversation_id}",
-                        "link": f"/conversations/{conversation_id}", "created_at": self.clock()})
+                        "username": person, "kind": "assigned", "actor": actor,
+                        "conversation_id": conversation_id, "created_at": self.clock()})
             self.log_event("assigned", conversation_id=conversation_id, actor=actor, data={"assignee": assignee})
         return [p for p in people if p != actor]
 

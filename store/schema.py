@@ -276,8 +276,9 @@ MIGRATIONS: list[tuple[int, str, list[Any]]] = [
             """CREATE TABLE notifications (
                 id {pk},
                 username TEXT NOT NULL,
-                text TEXT NOT NULL,
-                link TEXT,
+                kind TEXT NOT NULL,
+                actor TEXT,
+                conversation_id BIGINT REFERENCES conversations(id),
                 created_at {real} NOT NULL,
                 read_at {real}
             )""",

@@ -196,6 +196,10 @@ class Search:
             "SELECT * FROM customers WHERE erased_at IS NULL ORDER BY id DESC LIMIT ? OFFSET ?", [limit, offset]
         )
 
+    def channels(self) -> list[str]:
+        """The channels conversations came in on (what a channel filter offers)."""
+        return [r["channel"] for r in self._all("SELECT DISTINCT channel FROM conversations ORDER BY channel")]
+
     def customer_mentions(self, customer_id: int, limit: int = 50) -> list[Row]:
         return self._all("SELECT * FROM mentions WHERE customer_id = ? ORDER BY id DESC LIMIT ?",
                          [customer_id, limit])
