@@ -31,15 +31,21 @@ def _queue(store: Store, status: str) -> list[dict[str, Any]]:
 @router.get("/mentions")
 def mentions_page(request: Request, user: Social, status: str = "new") -> Response:
     status = status if status in ("new", "reviewed") else "new"
-    return render(request, "mentions.html", user, mentions=_queue(request.app.state.store, status), status=status,
-                  sentiments=SENTIMENTS)
+    return render(request, "mentions.html", user, status=status, sentiments=SENTIMENTS,
+                  **_with_labels(request.app.state.store, _queue(request.app.state.store, status)))
 
 
 @router.get("/mentions/rows")
 def mentions_rows(request: Request, user: Social, status: str = "new") -> Response:
     status = status if status in ("new", "reviewed") else "new"
-    return fragment(request, "mention_rows.html", mentions=_queue(request.app.state.store, status),
-                    status=status, sentiments=SENTIMENTS)
+    return fragment(request, "mention_rows.html", status=status, sentiments=SENTIMENTS,
+                    **_with_labels(request.app.state.store, _queue(request.app.state.store, status)))
+
+
+def _with_labels(store: Store, mentions: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mentions with their labels, and the labels one may add."""
+    return {"mentions": mentions, "mention_tags": store.mention_tags([m["id"] for m in mentions]),
+            "all_tags": store.tags()}
 
 
 def _label(store: Store, mention: dict[str, Any], task: str, label: str, user: dict[str, Any]) -> None:

@@ -137,8 +137,9 @@ def test_escalated_conversation_shows_in_the_inbox_with_its_story(agent, custome
     inbox = agent.get("/inbox").text
     assert f"/conversations/{conversation_id}" in inbox and "data-due=" in inbox
     page = agent.get(f"/conversations/{conversation_id}").text
-    assert "order_number: 12345678" in page  # entities in the story card
-    assert "request_human" in page and "chip negative" in page  # intent and sentiment
+    assert "order number: 12345678" in page  # entities in the story card, readable
+    assert "Request human" in page and "request_human" not in page  # the intent's title, not its id
+    assert 'chip mood negative" title="score -0.8">negative' in page  # sentiment as a word, the score on hover
     assert "webchat" in page  # channels and identities
 
 
@@ -255,7 +256,7 @@ def test_live_fragments_and_json(agent, customer):
     data = agent.get("/api/inbox").json()
     assert [r["conversation_id"] for r in data["waiting"]] == [conversation_id]
     transcript = agent.get(f"/conversations/{conversation_id}/transcript").text
-    assert "I want a human" in transcript and 'id="state">waiting' in transcript
+    assert "I want a human" in transcript and 'data-state="waiting"' in transcript
 
 
 # -- mentions ------------------------------------------------------------------------------
