@@ -7,9 +7,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from console.pages import N_
+from console.pages import N_, templates
 
 MOODS = {"negative": N_("negative"), "neutral": N_("neutral"), "positive": N_("positive")}
+STATES = {"bot": N_("with the bot"), "waiting": N_("waiting"), "human": N_("with staff"), "closed": N_("closed")}
+DELIVERY = {"none": N_("stored"), "pending": N_("sending"), "sent": N_("sent"), "failed": N_("failed")}
+AUTHORS = {"customer": N_("customer"), "bot": N_("bot")}
+# Stored values that templates show through _(): priorities, ticket and review statuses, urgency,
+# why a conversation closed, entity and claim kinds.
+VOCABULARY = (
+    N_("low"), N_("normal"), N_("high"), N_("urgent"),
+    N_("open"), N_("assigned"), N_("resolved"),
+    N_("new"), N_("confirmed"), N_("dismissed"), N_("replied"), N_("ticket"),
+    N_("idle"), N_("staff"), N_("restart"),
+    N_("order number"), N_("email"), N_("phone"), N_("amount"), N_("date"), N_("product"),
+)
 THRESHOLD = 0.25  # a score this far from 0 is a mood when the analysis names none
 
 
@@ -32,3 +44,14 @@ def intent_title(engine: Any, intent: str | None, language: str) -> str | None:
     if responses is not None:
         return responses.intent_title(intent, language)
     return intent.replace("_", " ").capitalize()
+
+
+class Words:
+    """The vocabularies above, for templates (`words.STATES[...]`)."""
+
+    STATES = STATES
+    DELIVERY = DELIVERY
+    AUTHORS = AUTHORS
+
+
+templates.env.globals["words"] = Words

@@ -34,26 +34,26 @@ def dashboard(request: Request, user: Staff, period: str = "7d", channel: str = 
     series = report["series"]
     locale = locale_of(request, user)
 
-    def t(message: str) -> str:
+    def _(message: str) -> str:
         return i18n.text(locale, message)
 
-    moods = {s: t(s) for s in SENTIMENTS}
+    moods = {s: _(s) for s in SENTIMENTS}
     tags = store.tag_counts()
     plots = [
-        charts.line_chart(t("Customer messages by sentiment"), series["labels"],
+        charts.line_chart(_("Customer messages by sentiment"), series["labels"],
                           {s: series["messages"][s] for s in SENTIMENTS}, names=moods),
-        charts.line_chart(t("Mentions by sentiment"), series["labels"],
+        charts.line_chart(_("Mentions by sentiment"), series["labels"],
                           {s: series["mentions"][s] for s in SENTIMENTS}, names=moods),
-        charts.line_chart(t("Complaints (dashed: storm alerts)"), series["labels"],
+        charts.line_chart(_("Complaints (dashed: storm alerts)"), series["labels"],
                           {"complaints": series["complaints"]}, markers=series["storm_marks"],
-                          names={"complaints": t("complaints")}),
-        charts.line_chart(t("CSAT over time (1–5)"), series["labels"], {"csat": series["csat"]},
-                          names={"csat": t("average")}),
-        charts.bar_chart(t("Volume per channel"), report["volumes"]),
-        charts.bar_chart(t("Labels on conversations and mentions"),
+                          names={"complaints": _("complaints")}),
+        charts.line_chart(_("CSAT over time (1–5)"), series["labels"], {"csat": series["csat"]},
+                          names={"csat": _("average")}),
+        charts.bar_chart(_("Volume per channel"), report["volumes"]),
+        charts.bar_chart(_("Labels on conversations and mentions"),
                          {g["name"]: g["conversations"] + g["mentions"] for g in tags},
                          {g["name"]: g["colour"] for g in tags}),
-        charts.bar_chart(t("Open conversations per colleague"), {r["who"]: r["n"] for r in store.assignee_counts()}),
+        charts.bar_chart(_("Open conversations per colleague"), {r["who"]: r["n"] for r in store.assignee_counts()}),
     ]
     return render(request, "dashboard.html", user, active="dashboard", report=report, plots=plots,
                   periods=list(PERIODS), languages=request.app.state.settings.nlu.languages,
