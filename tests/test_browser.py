@@ -201,7 +201,7 @@ def test_customer_and_agent_end_to_end(browser, site):
     store.log_event("storm", data={"topic": "retour", "source": "bluesky", "count": 42, "baseline": 4.2,
                                    "sample": ["Waar blijft mijn geld?"]})
     browser.get(site["console"] + "/dashboard?period=7d")
-    wait_for(browser, lambda d: len(d.find_elements(*by_css("svg.chart"))) == 4)
+    wait_for(browser, lambda d: len(d.find_elements(*by_css("svg.chart"))) == 7)
     assert "Complaint storm" in browser.find_element(*by_css(".banner")).text
     shot(browser, "dashboard", 1250)
 

@@ -1,0 +1,171 @@
+"""The console for a working day over HTTP: search, lists, profiles, notes, labels, assignment, languages."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from console import create_app
+from console.i18n import choose, translations
+from tests.emulators.console_kit import (
+    add_user,
+    csrf_of,
+    fast_argon2,  # noqa: F401 - autouse: cheap argon2 here
+    login,
+    make_engine,
+    settings,
+    write_content,
+)
+
+
+@pytest.fixture
+def app(store, tmp_path):
+    app = create_app(store, settings(), make_engine(store, write_content(tmp_path / "content")))
+    for name, role in (("alice", "agent"), ("bea", "agent"), ("sam", "social"), ("root", "admin")):
+        add_user(store, name, role)
+    store.update_user("bea", keep_sessions=True, display_name="Bea", team="billing")
+    return app
+
+
+def client(app, name: str, **headers: str) -> TestClient:
+    c = TestClient(app, headers=headers)
+    login(c, name)
+    return c
+
+
+@pytest.fixture
+def case(app):
+    """An escalated web chat: the customer was angry about order 12345678 and asked for a human."""
+    customer = TestClient(app)
+    customer.get("/chat")
+    for text in ("hello, my order 12345678 is broken and I am angry", "I want a human"):
+        assert customer.post("/chat/api/messages", json={"text": text}).status_code == 202
+    return app.state.store.inbox()[0]["conversation_id"]
+
+
+def post(c: TestClient, url: str, **data: str):
+    return c.post(url, data={"csrf": csrf_of(c.get("/login").text), **data}, follow_redirects=False)
+
+
+def test_search_finds_the_conversation_its_customer_and_its_message(app, case):
+    alice = client(app, "alice")
+    page = alice.get("/conversations", params={"q": "broken", "status": "all"}).text
+    assert f'href="/conversations/{case}#m' in page  # the matching message, linked
+    assert f'data-href="/conversations/{case}"' in page
+    assert "No conversations match." in alice.get("/conversations", params={"q": "zebra", "status": "all"}).text
+    filtered = alice.get("/conversations", params={"q": "broken", "status": "closed"}).text
+    assert f'data-href="/conversations/{case}"' not in filtered
+
+
+def test_lists_paginate_and_odd_filters_are_ignored(app, store, case):
+    for n in range(30):
+        customer = store.identify("telegram", f"c{n}", f"Klant {n}")
+        store.open_conversation(customer["id"], "telegram", f"c{n}")
+    alice = client(app, "alice")
+    first = alice.get("/conversations", params={"status": "all"}).text
+    assert first.count("data-href=") == 25 and 'id="next-page"' in first
+    second = alice.get("/conversations", params={"status": "all", "page": "2"}).text
+    assert second.count("data-href=") == 6 and 'id="prev-page"' in second
+    odd = alice.get("/conversations", params={"status": "<x>", "page": "²", "priority": "huge", "since": "soon"})
+    assert odd.status_code == 200
+    assert alice.get("/tickets", params={"status": "all"}).text.count(f'data-href="/conversations/{case}"') == 1
+
+
+def test_saved_views_belong_to_their_user(app, case):
+    alice = client(app, "alice")
+    assert post(alice, "/views", name="Broken", q="broken", status="all").status_code == 303
+    assert "/conversations?q=broken&amp;status=all" in alice.get("/conversations").text
+    assert "Broken" not in client(app, "bea").get("/conversations").text
+
+
+def test_a_note_is_shown_to_staff_apart_and_never_sent(app, store, case):
+    alice = client(app, "alice")
+    post(alice, f"/conversations/{case}/notes", text="Customer phoned too: <b>refund</b> approved")
+    transcript = alice.get(f"/conversations/{case}/transcript").text
+    assert 'class="note"' in transcript and "&lt;b&gt;refund&lt;/b&gt;" in transcript  # escaped, marked apart
+    assert all("refund" not in m["text"] for m in store.messages(case))
+    chat = TestClient(app)  # what any customer's chat page can fetch holds no note
+    assert "refund" not in chat.get("/chat").text
+    assert post(alice, f"/conversations/{case}/notes", text=" ").status_code == 303  # refused with a message
+    assert len(store.notes(case)) == 1
+
+
+def test_admin_manages_labels_and_staff_put_them_on(app, store, case):
+    root, alice = client(app, "root"), client(app, "alice")
+    assert alice.get("/labels").status_code == 403
+    post(root, "/labels", name="Refund", colour="#ffcc00")
+    tag_id = store.tags()[0]["id"]
+    assert f".tag-{tag_id} {{ background: #ffcc00; color: #1d2330; }}" in alice.get("/labels.css").text
+    post(alice, f"/conversations/{case}/labels", label="Refund")
+    page = alice.get("/conversations", params={"label": "Refund", "status": "all"}).text
+    assert f'data-href="/conversations/{case}"' in page and f"tag-{tag_id}" in page
+    assert "Labels on conversations and mentions" in alice.get("/dashboard").text
+    post(alice, f"/conversations/{case}/labels", label="Refund", remove="1")
+    assert store.conversation_tags([case])[case] == []
+
+
+def test_assigning_tells_the_colleague(app, store, case):
+    alice, bea = client(app, "alice"), client(app, "bea")
+    post(alice, f"/conversations/{case}/assign", assignee="bea")
+    assert store.conversation(case)["assignee"] == "bea"
+    page = bea.get("/inbox").text
+    assert f"alice assigned conversation #{case} to you" in page
+    assert f'data-href="/conversations/{case}"' in bea.get("/conversations", params={"status": "mine"}).text
+    post(bea, "/notifications/read", back="/inbox")
+    assert "assigned conversation" not in bea.get("/inbox").text
+    post(alice, f"/conversations/{case}/assign", assignee="team:billing")
+    assert store.conversation(case)["assignee"] == "team:billing"
+
+
+def test_customer_profile_shows_everything_and_edits_name_and_language(app, store, case):
+    alice = client(app, "alice")
+    customer_id = store.conversation(case)["customer_id"]
+    store.add_note(case, "bea", "VIP")
+    page = alice.get(f"/customers/{customer_id}").text
+    assert "12345678" in page and "claimed" in page and "verified" in page  # the claim, and the identity
+    assert "1 conversation" in page and "1 note" in page and "VIP" in page
+    post(alice, f"/customers/{customer_id}", display_name="  Anna   de Vries ", language="nl")
+    assert (store.customer(customer_id)["display_name"], store.customer(customer_id)["language"]) == ("Anna de Vries", "nl")
+    post(alice, f"/customers/{customer_id}", display_name="x", language="fr")
+    assert store.customer(customer_id)["language"] == "nl"  # refused
+    assert "Anna de Vries" in alice.get("/customers", params={"q": "anna"}).text
+
+
+def test_story_and_transcript_show_the_same_mood_as_words(app, case):
+    page = client(app, "alice").get(f"/conversations/{case}").text
+    story = page[page.index('id="moods"'):page.index("Earlier tickets")]
+    transcript = page[page.index('id="transcript"'):]
+    assert story.count("chip mood negative") == transcript.count("chip mood negative") == 1
+    assert "-0.0" not in page and "1.00" not in page  # no raw scores shown, no negative zero
+
+
+def test_language_by_browser_then_by_choice(app, case):
+    dutch = client(app, "alice", **{"Accept-Language": "nl-NL,nl;q=0.9,en;q=0.5"})
+    page = dutch.get("/inbox").text
+    assert '<html lang="nl">' in page and "Wachtend" in page and "Uitloggen" in page
+    post(dutch, "/language", language="en", back="/inbox")
+    assert "Sign out" in dutch.get("/inbox").text  # the user's choice beats the browser
+    assert post(dutch, "/language", language="fr").status_code == 303
+    assert "Sign out" in dutch.get("/inbox").text
+
+
+def test_dutch_is_the_default_and_numbers_dates_follow_the_locale(store, tmp_path):
+    app = create_app(store, settings(language="nl"))
+    add_user(store, "alice", "agent")
+    c = TestClient(app)
+    assert "Inloggen" in c.get("/login").text
+    assert choose(None, "fr-FR, en;q=0.4") == "en" and choose(None, "de") == "nl" and choose("en", "nl") == "en"
+    assert choose(None, "nl;q=abc, en") == "en"
+    assert translations("nl").ngettext("%(num)s conversation", "%(num)s conversations", 1) == "%(num)s gesprek"
+
+
+def test_every_catalogue_string_is_translated_to_dutch():
+    from babel.messages.pofile import read_po
+
+    from console.i18n import CATALOGUES
+
+    with (CATALOGUES / "messages.pot").open("rb") as f:
+        wanted = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f) if m.id}
+    with (CATALOGUES / "nl.po").open("rb") as f:
+        done = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f) if m.id and m.string}
+    assert wanted - done == set()
