@@ -291,7 +291,8 @@ MIGRATIONS: list[tuple[int, str, list[Any]]] = [
                 created_at {real} NOT NULL,
                 UNIQUE (username, name)
             )""",
-            "CREATE INDEX messages_created ON messages(created_at)",
+            "CREATE INDEX conversations_updated ON conversations(updated_at, id)",  # lists, newest first
+            "CREATE INDEX tickets_conversation ON tickets(conversation_id)",
             {
                 "sqlite": _fts5("messages", "text") + _fts5("customers", "display_name")
                 + _fts5("tickets", "reason", "summary") + _fts5("mentions", "text", "author", "author_name"),

@@ -122,13 +122,17 @@ class Search:
                 "AND t2.conversation_id IS NOT NULL))"
             )
             params += p1 + p2 + p3
+        page = (  # the page's ids first, so the columns below are fetched for its rows only
+            f"SELECT c.id FROM conversations c WHERE {' AND '.join(where) or '1 = 1'} "
+            "ORDER BY c.updated_at DESC, c.id DESC LIMIT ? OFFSET ?"
+        )
         sql = (
             "SELECT c.*, cu.display_name, t.id AS ticket_id, t.priority, t.status AS ticket_status, t.reason, "
             "t.csat, (SELECT text FROM messages lm WHERE lm.conversation_id = c.id AND lm.direction = 'in' "
             "ORDER BY lm.id DESC LIMIT 1) AS last_text "
             "FROM conversations c JOIN customers cu ON cu.id = c.customer_id "
             "LEFT JOIN tickets t ON t.conversation_id = c.id AND t.kind = 'escalation' "
-            f"WHERE {' AND '.join(where) or '1 = 1'} ORDER BY c.updated_at DESC, c.id DESC LIMIT ? OFFSET ?"
+            f"WHERE c.id IN ({page}) ORDER BY c.updated_at DESC, c.id DESC"
         )
         return self._all(sql, [*params, limit, offset])
 

@@ -284,7 +284,7 @@ def test_mention_queue_shows_flagged_mentions_escaped_with_scores(social, store)
     page = social.get("/mentions").text
     assert "my parcel is lost" in page and "unflagged" not in page
     assert "<script>x()" not in page and "&lt;script&gt;" in page
-    assert "reach 1200" in page and 'href="https://x.example/kim/status/1"' in page
+    assert "reach 1,200" in page and 'href="https://x.example/kim/status/1"' in page
     assert "javascript:" not in page
 
 
@@ -366,7 +366,7 @@ def test_dashboard_figures_plots_and_exports(agent, customer, store):
     customer.post("/chat/api/messages", json={"text": "/csat 5", "kind": "button"})
     store.log_event("storm", data={"topic": "app", "source": "x", "count": 9, "baseline": 1})
     page = agent.get("/dashboard?period=24h")
-    assert page.status_code == 200 and page.text.count("<svg") == 4 and "stroke-dasharray" in page.text
+    assert page.status_code == 200 and page.text.count("<svg") == 7 and "stroke-dasharray" in page.text
     report = agent.get("/dashboard/export.json?period=24h").json()
     figures = report["figures"]
     assert figures["escalations"] == 1 and figures["csat_average"] == 5 and figures["sla_kept_pct"] == 100
