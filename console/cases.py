@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from console.i18n import LOCALES
-from console.pages import CheckedForm, N_, flash, render, role, say
+from console.pages import N_, CheckedForm, flash, render, role, say
 from store.search import STATUSES, Filters
 from store.store import PRIORITIES
 from webcare.errors import StoreError

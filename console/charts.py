@@ -62,6 +62,8 @@ def bar_chart(title: str, values: dict[str, float], colours: dict[str, str] | No
     height = PAD_T + row * max(len(values), 1) + 8
     parts = [f'<svg class="chart" viewBox="0 0 {W} {height}" role="img" aria-label="{escape(title)}">',
              f'<text x="10" y="14" class="chart-title">{escape(title)}</text>']
+    if not values:
+        parts.append(f'<text x="10" y="{PAD_T + 14}" class="tick">—</text>')
     for index, (name, value) in enumerate(values.items()):
         y = PAD_T + index * row
         width = (W - 220) * value / top

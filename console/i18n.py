@@ -99,7 +99,7 @@ def when(ts: float | None, locale: str = DEFAULT) -> str:
     return format_datetime(datetime.fromtimestamp(ts), "short", locale=locale) if ts else ""
 
 
-def number(value: float | int | None, locale: str = DEFAULT) -> str:
+def number(value: float | None, locale: str = DEFAULT) -> str:
     return "—" if value is None else format_decimal(value, locale=locale)
 
 

@@ -21,7 +21,7 @@ templates.env.add_extension("jinja2.ext.i18n")
 templates.env.newstyle_gettext = True  # type: ignore[attr-defined]  # {% trans %} formats with named values
 
 
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention: marked for extraction, translated later
+def N_(message: str) -> str:
     return message
 
 

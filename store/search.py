@@ -64,8 +64,8 @@ class Search:
         if self.backend.dialect == "postgresql":
             text, prefixes = " ".join(terms), " & ".join(f"{t}:*" for t in terms)
             vector = _PG_VECTORS[table].format(a=alias)  # the expression its index was built on
-            return (f"{vector} @@ (plainto_tsquery('dutch', ?) || plainto_tsquery('english', ?) "
-                    "|| to_tsquery('simple', ?))", [text, text, prefixes])
+            return ((f"{vector} @@ (plainto_tsquery('dutch', ?) || plainto_tsquery('english', ?) "
+                    "|| to_tsquery('simple', ?))"), [text, text, prefixes])
         fts = " ".join(f'"{t}"*' for t in terms)
         return f"{alias}.id IN (SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH ?)", [fts]
 

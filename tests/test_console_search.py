@@ -47,20 +47,20 @@ def test_search_filters_by_status_channel_and_language(filled):
 
 
 def test_search_finds_customers_by_name_and_lists_paginate(filled):
-    store, a, b, c = filled
+    store, _a, _b, _c = filled
     assert [r["display_name"] for r in store.search_customers("vries")] == ["Anna de Vries"]
     first, second = store.list_conversations(Filters(), limit=2), store.list_conversations(Filters(), limit=2, offset=2)
     assert len(first) == 2 and len(second) == 1 and not {r["id"] for r in first} & {r["id"] for r in second}
 
 
 def test_erased_customers_and_their_messages_are_not_found(filled):
-    store, a, b, c = filled
+    store, a, _b, _c = filled
     store.erase_customer(store.conversation(a)["customer_id"])
     assert store.search_messages("bestelling", Filters()) == [] and store.search_customers("vries") == []
 
 
 def test_notes_stay_out_of_the_transcript_and_the_outbox(filled):
-    store, a, b, c = filled
+    store, a, _b, _c = filled
     store.add_note(a, "alice", "Klant belde ook al: geef korting")
     assert [n["text"] for n in store.notes(a)] == ["Klant belde ook al: geef korting"]
     assert all("korting" not in m["text"] for m in store.messages(a)) and store.pending_outbox() == []
@@ -69,7 +69,7 @@ def test_notes_stay_out_of_the_transcript_and_the_outbox(filled):
 
 
 def test_labels_filter_and_count(filled):
-    store, a, b, c = filled
+    store, a, b, _c = filled
     store.add_tag("Retour", "#cc3300")
     with pytest.raises(StoreError):
         store.add_tag("Retour", "#cc3300")
