@@ -1,8 +1,8 @@
 """The console's languages: Dutch (default) and English, from gettext catalogues compiled at start.
 
-Source strings are English; `console/i18n/<locale>.po` holds each translation (`make i18n` extracts
-new strings with pybabel). The .po files are compiled in memory when the console starts, so an install
-needs no build step. A user's own choice wins, then the browser's Accept-Language, then Dutch.
+Source strings are English; `console/locales/<locale>.po` holds each translation (docs/console.md says
+how pybabel extracts new strings). The .po files are compiled in memory when the console starts, so an
+install needs no build step. A user's own choice wins, then the browser's Accept-Language, then Dutch.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from babel.support import Translations
 from jinja2 import pass_context
 from markupsafe import Markup
 
-CATALOGUES = Path(__file__).parent / "i18n"
+CATALOGUES = Path(__file__).parent / "locales"
 LOCALES = ("nl", "en")
 DEFAULT = "nl"
 
