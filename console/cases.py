@@ -195,13 +195,10 @@ def label_mention(request: Request, mention_id: int, user: role("social"), form:
 
 @router.post("/conversations/{conversation_id}/assign")
 def assign(request: Request, conversation_id: int, user: Agent, form: CheckedForm) -> Response:
-    """Assign to a colleague or a team: they get a console notification (and the staff group, if any, a line)."""
-    store = request.app.state.store
+    """Assign to a colleague or a team: they get a console notification; a staff Telegram group, where one
+    runs, is told from the `assigned` event ("#12 assigned to bea by alice")."""
     assignee = str(form.get("assignee", "")).strip()
-    told = store.assign(conversation_id, assignee, actor=user["username"])
-    hook = getattr(request.app.state, "on_assign", None)
-    if hook is not None:  # e.g. the staff Telegram group: "#12 assigned to bea by alice"
-        hook(conversation_id, assignee, user["username"])
+    told = request.app.state.store.assign(conversation_id, assignee, actor=user["username"])
     flash(request, say(request, "Assigned to %(who)s; told: %(told)s.", who=assignee, told=", ".join(told) or "—"))
     return _back(conversation_id)
 
