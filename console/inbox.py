@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from bot.handoff import build_story, sla_clock
-from console.pages import CheckedForm, Forbidden, current_user, flash, fragment, locale_of, render, role
+from console.pages import CheckedForm, Forbidden, current_user, flash, fragment, locale_of, render, role, say
 from console.readable import intent_title, mood
 from webcare.errors import StoreError
 
@@ -142,9 +142,9 @@ def reply(request: Request, conversation_id: int, user: Agent,
           form: CheckedForm) -> Response:
     text = str(form.get("text", "")).strip()
     if not text:
-        flash(request, "Write a reply first.", "error")
+        flash(request, say(request, "Write a reply first."), "error")
     elif len(text) > MAX_REPLY:
-        flash(request, f"A reply may have at most {MAX_REPLY} characters.", "error")
+        flash(request, say(request, "A reply may have at most %(n)s characters.", n=MAX_REPLY), "error")
     else:
         store = request.app.state.store
         conversation = store.conversation(conversation_id)
@@ -189,7 +189,8 @@ def _finish(request: Request, conversation_id: int, user: dict, close: bool) -> 
 def hand_back(request: Request, conversation_id: int, user: Agent,
               form: CheckedForm) -> Response:
     asked = _finish(request, conversation_id, user, close=False)
-    flash(request, "Handed back to the bot" + ("; the customer was asked how it went." if asked else "."))
+    flash(request, say(request, "Handed back to the bot; the customer was asked how it went.") if asked
+          else say(request, "Handed back to the bot."))
     return RedirectResponse("/inbox", status_code=303)
 
 
@@ -197,8 +198,9 @@ def hand_back(request: Request, conversation_id: int, user: Agent,
 def close(request: Request, conversation_id: int, user: Agent,
           form: CheckedForm) -> Response:
     asked = _finish(request, conversation_id, user, close=True)
-    flash(request, "Closed; the customer was thanked" + (" and asked how it went." if asked else ".")
-          + " Their next message starts a new conversation.")
+    flash(request, say(request, "Closed; the customer was thanked and asked how it went. "
+                                "Their next message starts a new conversation.") if asked
+          else say(request, "Closed; the customer was thanked. Their next message starts a new conversation."))
     return RedirectResponse("/inbox", status_code=303)
 
 
@@ -207,12 +209,12 @@ def merge(request: Request, customer_id: int, user: Agent,
           form: CheckedForm) -> Response:
     other = str(form.get("other", "")).strip().lstrip("#")
     if not (other.isascii() and other.isdigit() and len(other) <= 18):  # "²" is a digit to str.isdigit
-        flash(request, "Give the number of the customer to merge into this one.", "error")
+        flash(request, say(request, "Give the number of the customer to merge into this one."), "error")
     elif int(other) == customer_id:
-        flash(request, "That is this customer.", "error")
+        flash(request, say(request, "That is this customer."), "error")
     else:
         request.app.state.store.merge_customers(customer_id, int(other), actor=user["username"])
-        flash(request, f"Customer #{other} merged into #{customer_id}.")
+        flash(request, say(request, "Customer #%(other)s merged into #%(id)s.", other=other, id=customer_id))
     return _return(form)
 
 
@@ -220,7 +222,7 @@ def merge(request: Request, customer_id: int, user: Agent,
 def split(request: Request, identity_id: int, user: Agent,
           form: CheckedForm) -> Response:
     new_id = request.app.state.store.split_identity(identity_id, actor=user["username"])
-    flash(request, f"Identity moved to a new customer #{new_id}.")
+    flash(request, say(request, "Identity moved to a new customer #%(id)s.", id=new_id))
     return _return(form)
 
 

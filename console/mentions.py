@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from console.pages import CheckedForm, flash, fragment, render, role
+from console.pages import N_, CheckedForm, flash, fragment, render, role, say
 from store import Store
 
 router = APIRouter()
@@ -20,6 +20,8 @@ Social = role("social")
 SENTIMENTS = ("negative", "neutral", "positive")
 MAX_REPLY = 1000
 QUEUE_LIMIT = 50  # the most urgent first; the rest follow as these are reviewed
+REVIEWED = {"confirm": N_("Mention #%(id)s: confirmed."), "dismiss": N_("Mention #%(id)s: dismissed."),
+            "correct": N_("Mention #%(id)s: corrected.")}
 
 
 def _queue(store: Store, status: str) -> list[dict[str, Any]]:
@@ -75,11 +77,11 @@ def review(request: Request, user: Social, mention_id: int,
                 store.update_mention(mention_id, complaint=int(complaint == "yes"))
                 _label(store, mention, "complaint", "complaint" if complaint == "yes" else "not_complaint", user)
         else:
-            flash(request, "Unknown review action.", "error")
+            flash(request, say(request, "Unknown review action."), "error")
             return _back(form)
         store.log_event("mention_reviewed", mention_id=mention_id, actor=user["username"],
                         data={"action": action})
-    flash(request, f"Mention #{mention_id}: {'dismissed' if action == 'dismiss' else action + 'ed'}.")
+    flash(request, say(request, REVIEWED[action], id=mention_id))
     return _back(form)
 
 
@@ -91,7 +93,7 @@ def reply(request: Request, user: Social, mention_id: int,
     mention = store.mention(mention_id)
     text = str(form.get("text", "")).strip()
     if not text or len(text) > MAX_REPLY:
-        flash(request, f"A reply needs 1–{MAX_REPLY} characters.", "error")
+        flash(request, say(request, "A reply needs 1–%(n)s characters.", n=MAX_REPLY), "error")
         return _back(form)
     with store.transaction():
         customer = store.identify(mention["source"], mention["author_id"] or mention["author"] or mention["external_id"],
@@ -101,7 +103,8 @@ def reply(request: Request, user: Social, mention_id: int,
         store.update_mention(mention_id, review_status="replied", customer_id=mention["customer_id"] or customer["id"])
         store.log_event("mention_replied", mention_id=mention_id, actor=user["username"],
                         conversation_id=conversation["id"], customer_id=customer["id"])
-    flash(request, f"Reply to mention #{mention_id} queued on {mention['source']}.")
+    flash(request, say(request, "Reply to mention #%(id)s queued on %(network)s.", id=mention_id,
+                       network=mention["source"]))
     return _back(form)
 
 
@@ -118,7 +121,7 @@ def to_ticket(request: Request, user: Social, mention_id: int,
                                       priority=priority, summary=mention["text"][:300])
     store.update_ticket(ticket["id"], assignee=user["username"], status="assigned")
     store.update_mention(mention_id, review_status="ticket")
-    flash(request, f"Mention #{mention_id} is ticket #{ticket['id']}.")
+    flash(request, say(request, "Mention #%(id)s is ticket #%(ticket)s.", id=mention_id, ticket=ticket["id"]))
     return _back(form)
 
 

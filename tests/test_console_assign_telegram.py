@@ -18,7 +18,7 @@ async def test_the_staff_group_hears_who_was_assigned(tg: TelegramEmulator, bot,
     await until(lambda: [p for p in tg.sent("sendMessage", STAFF_CHAT) if p.get("reply_markup")])
     ticket = store.tickets(kind="escalation")[0]
     store.assign(ticket["conversation_id"], "bea", actor="alice")
-    told = lambda: [t for t in tg.texts(STAFF_CHAT) if "assigned to bea" in t]  # noqa: E731
+    told = lambda: [t for t in tg.texts(STAFF_CHAT) if "assigned to bea" in t]
     await until(lambda: told(), what="the assignment in the staff group")
     assert told() == [f"#{ticket['id']} assigned to bea by alice"]
     await asyncio.sleep(0.3)  # later rounds do not tell it again
