@@ -26,7 +26,7 @@ MAX_QUERY = 200
 FILTER_KEYS = ("q", "status", "channel", "language", "assignee", "label", "priority", "since", "until")
 STATUS_TITLES = {"open": N_("Open"), "waiting": N_("Waiting"), "mine": N_("Mine"), "closed": N_("Closed"),
                  "all": N_("All")}
-TICKET_STATUSES = ("open", "assigned", "resolved", "closed")
+TICKET_STATUSES = ("open", "mine", "assigned", "resolved", "closed")
 
 
 def _day(value: str, end: bool = False) -> float | None:
@@ -122,9 +122,9 @@ def tickets_page(request: Request, user: Agent, status: str = "open", priority: 
     priority = priority if priority in PRIORITIES else ""
     page = _page(request)
     rows = request.app.state.store.list_tickets(None if status == "all" else status, priority or None,
-                                                limit=PAGE + 1, offset=(page - 1) * PAGE)
+                                                limit=PAGE + 1, offset=(page - 1) * PAGE, user=user["username"])
     return render(request, "tickets.html", user, active="tickets", rows=rows[:PAGE], more=len(rows) > PAGE,
-                  page=page, status=status, priority=priority, statuses=("open", "resolved", "closed", "all"),
+                  page=page, status=status, priority=priority, statuses=("open", "mine", "resolved", "closed", "all"),
                   priorities=PRIORITIES,
                   page_link=lambda n: "/tickets?" + urlencode({"status": status, "priority": priority, "page": n}))
 

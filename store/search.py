@@ -178,10 +178,15 @@ class Search:
         )
 
     def list_tickets(self, status: str | None = None, priority: str | None = None, limit: int = 25,
-                     offset: int = 0) -> list[Row]:
-        """Tickets (escalations and mentions) with their customer's name, newest first."""
-        where, params = [], []
-        if status == "open":
+                     offset: int = 0, user: str | None = None) -> list[Row]:
+        """Tickets (escalations and mentions) with their customer's name, newest first; status `mine` is
+        `user`'s unresolved tickets."""
+        where: list[str] = []
+        params: list[Any] = []
+        if status == "mine":
+            where.append("t.status IN ('open', 'assigned') AND t.assignee = ?")
+            params.append(user)
+        elif status == "open":
             where.append("t.status IN ('open', 'assigned')")
         elif status:
             where.append("t.status = ?")

@@ -104,6 +104,16 @@ def test_assignment_tells_the_assignee_and_shows_under_mine(filled):
         store.assign(c, "bea", actor="alice")  # closed
 
 
+def test_tickets_list_by_status_and_mine(filled):
+    store, a, b, _c = filled
+    store.take(a, "alice")
+    store.escalate(b, "complaint", "high")
+    assert [t["conversation_id"] for t in store.list_tickets("mine", user="alice")] == [a]
+    assert {t["conversation_id"] for t in store.list_tickets("open")} == {a, b}
+    assert [t["conversation_id"] for t in store.list_tickets("open", priority="high")] == [b]
+    assert store.list_tickets("resolved") == []
+
+
 def test_saved_views_are_per_user(any_store):
     any_store.save_view("alice", "Retouren", {"q": "retour", "status": "open"})
     any_store.save_view("alice", "Retouren", {"q": "retour", "status": "closed"})
