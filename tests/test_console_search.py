@@ -119,3 +119,31 @@ def test_saved_views_are_per_user(any_store):
     any_store.save_view("alice", "Retouren", {"q": "retour", "status": "closed"})
     assert [v["query"]["status"] for v in any_store.saved_views("alice")] == ["closed"]
     assert any_store.saved_views("bob") == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_migration_4_indexes_what_was_stored_before_it(request, tmp_path, monkeypatch, backend):
+    import store.store as module
+    from store import Store
+    from store.schema import MIGRATIONS
+
+    url = f"sqlite:///{tmp_path / 'old.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    monkeypatch.setattr(module, "MIGRATIONS", [m for m in MIGRATIONS if m[0] < 4])
+    old = Store.open(url)
+    conversation = _chat(old, "Oude Klant", "9", [("Mijn oude bestelling kwam nooit aan", "nl")])
+    old.close()
+    monkeypatch.undo()
+    new = Store.open(url)
+    assert new.schema_version() >= 4
+    assert [m["conversation_id"] for m in new.search_messages("oude bestelling", Filters())] == [conversation]
+    assert [c["display_name"] for c in new.search_customers("klant")] == ["Oude Klant"]
+    new.close()
+
+
+def test_postgres_stems_each_message_in_its_own_language(postgres_store):
+    dutch = _chat(postgres_store, "Anna", "1", [("Twee bestellingen zijn kapotgegaan", "nl")])
+    english = _chat(postgres_store, "Bob", "2", [("Both parcels were delivered late", "en")])
+    found = lambda q: [m["conversation_id"] for m in postgres_store.search_messages(q, Filters())]
+    assert found("bestelling") == [dutch]  # Dutch stem: bestellingen → bestelling
+    assert found("deliver parcel") == [english]  # English stems
+    assert found("zijn") == [dutch]  # a Dutch stop word still matches as written
