@@ -169,3 +169,19 @@ def test_every_catalogue_string_is_translated_to_dutch():
     with (CATALOGUES / "nl.po").open("rb") as f:
         done = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f) if m.id and m.string}
     assert wanted - done == set()
+
+
+def test_charts_keep_their_outer_labels_inside_and_skip_missing_points():
+    from console.charts import line_chart
+
+    labels = [f"12-{d:02d}" for d in range(1, 31)]
+    svg = str(line_chart("CSAT", labels, {"csat": [None] * 29 + [4.5]}))
+    assert 'text-anchor="start" class="tick">12-01<' in svg and 'text-anchor="end" class="tick">12-30<' in svg
+    assert 'points="' in svg and "None" not in svg
+
+
+def test_dashboard_speaks_in_plurals_and_offers_the_channels_seen(app, case):
+    page = client(app, "alice").get("/dashboard").text
+    assert "<span>1</span>conversation ·" in page and "conversations ·" not in page
+    assert '<select name="channel" id="dashboard-channel">' in page and "<option >webchat</option>" in page
+    assert "CSAT over time" in page and "Open conversations per colleague" in page
