@@ -31,23 +31,25 @@ def _queue(store: Store, status: str) -> list[dict[str, Any]]:
 
 
 @router.get("/mentions")
-def mentions_page(request: Request, user: Social, status: str = "new") -> Response:
+def mentions_page(request: Request, user: Social, status: str = "new", label: str = "") -> Response:
     status = status if status in ("new", "reviewed") else "new"
-    return render(request, "mentions.html", user, status=status, sentiments=SENTIMENTS,
-                  **_with_labels(request.app.state.store, _queue(request.app.state.store, status)))
+    return render(request, "mentions.html", user, status=status, sentiments=SENTIMENTS, label=label,
+                  **_with_labels(request.app.state.store, _queue(request.app.state.store, status), label))
 
 
 @router.get("/mentions/rows")
-def mentions_rows(request: Request, user: Social, status: str = "new") -> Response:
+def mentions_rows(request: Request, user: Social, status: str = "new", label: str = "") -> Response:
     status = status if status in ("new", "reviewed") else "new"
     return fragment(request, "mention_rows.html", status=status, sentiments=SENTIMENTS,
-                    **_with_labels(request.app.state.store, _queue(request.app.state.store, status)))
+                    **_with_labels(request.app.state.store, _queue(request.app.state.store, status), label))
 
 
-def _with_labels(store: Store, mentions: list[dict[str, Any]]) -> dict[str, Any]:
-    """Mentions with their labels, and the labels one may add."""
-    return {"mentions": mentions, "mention_tags": store.mention_tags([m["id"] for m in mentions]),
-            "all_tags": store.tags()}
+def _with_labels(store: Store, mentions: list[dict[str, Any]], label: str = "") -> dict[str, Any]:
+    """Mentions with their labels (only those with `label` when one is given), and the labels one may add."""
+    tags = store.mention_tags([m["id"] for m in mentions])
+    if label:
+        mentions = [m for m in mentions if any(t["name"] == label for t in tags[m["id"]])]
+    return {"mentions": mentions, "mention_tags": tags, "all_tags": store.tags()}
 
 
 def _label(store: Store, mention: dict[str, Any], task: str, label: str, user: dict[str, Any]) -> None:

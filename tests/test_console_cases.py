@@ -185,3 +185,17 @@ def test_dashboard_speaks_in_plurals_and_offers_the_channels_seen(app, case):
     assert "<span>1</span>conversation ·" in page and "conversations ·" not in page
     assert '<select name="channel" id="dashboard-channel">' in page and "<option >webchat</option>" in page
     assert "CSAT over time" in page and "Open conversations per colleague" in page
+
+
+def test_the_social_team_labels_mentions_and_filters_by_label(app, store):
+    ids = store.ingest_mentions([
+        {"source": "x", "external_id": str(n), "text": text, "flagged": 1, "author": "kim"}
+        for n, text in enumerate(("where is my parcel", "love the new sofa"))])
+    store.add_tag("Bezorging", "#1f4e79")
+    sam = client(app, "sam")
+    post(sam, f"/mentions/{ids[0]}/labels", label="Bezorging")
+    assert [t["name"] for t in store.mention_tags([ids[0]])[ids[0]]] == ["Bezorging"]
+    page = sam.get("/mentions", params={"label": "Bezorging"}).text
+    assert "where is my parcel" in page and "love the new sofa" not in page
+    assert "love the new sofa" in sam.get("/mentions").text
+    assert store.tag_counts()[0]["mentions"] == 1
