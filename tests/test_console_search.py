@@ -147,3 +147,22 @@ def test_postgres_stems_each_message_in_its_own_language(postgres_store):
     assert found("bestelling") == [dutch]  # Dutch stem: bestellingen → bestelling
     assert found("deliver parcel") == [english]  # English stems
     assert found("zijn") == [dutch]  # a Dutch stop word still matches as written
+
+
+def test_a_store_copy_carries_notes_labels_assignments_and_views(filled, tmp_path):
+    from store import Store
+    from store.copy import copy_store
+
+    store, a, _b, _c = filled
+    store.add_user("bea", "x", "agent")
+    store.add_note(a, "alice", "note")
+    store.add_tag("Retour", "#cc3300")
+    store.tag_conversation(a, "Retour")
+    store.assign(a, "bea", actor="alice")
+    store.save_view("alice", "Mine", {"status": "mine"})
+    target = Store.open(f"sqlite:///{tmp_path / 'copy.db'}")
+    copied = copy_store(store, target)
+    assert {t: copied[t] for t in ("notes", "tags", "conversation_tags", "notifications", "saved_views")} == dict.fromkeys(
+        ("notes", "tags", "conversation_tags", "notifications", "saved_views"), 1)
+    assert [m["conversation_id"] for m in target.search_messages("bestelling", Filters())] == [a]  # indexed there
+    target.close()
