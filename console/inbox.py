@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 
 from bot.handoff import build_story, sla_clock
 from console.pages import CheckedForm, Forbidden, current_user, flash, fragment, locale_of, render, role, say
-from console.readable import intent_title, mood
+from console.readable import intent_title, mood, sla_text
 from webcare.errors import StoreError
 
 router = APIRouter()
@@ -22,20 +22,21 @@ Agent = role("agent")
 MAX_REPLY = 4000
 
 
-def _sla(request: Request, due: float | None) -> dict[str, Any] | None:
+def _sla(request: Request, due: float | None, locale: str) -> dict[str, Any] | None:
     """An SLA deadline for the page: business time left, and 'paused · starts Tue 09:00' out of hours."""
     if due is None:
         return None
     clock = sla_clock(request.app.state.settings.escalation, due, request.app.state.store.clock())
-    return {"due": due, "left": round(clock.left), "running": clock.running, "text": clock.describe()}
+    return {"due": due, "left": round(clock.left), "running": clock.running, "text": sla_text(clock, locale)}
 
 
 def _inbox_rows(request: Request, user: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     if request.app.state.engine is not None:  # cheap here (once a minute): keeps conversation states true
         request.app.state.engine.close_idle()
     rows = request.app.state.store.inbox()
+    locale = locale_of(request, user)
     for row in rows:
-        row["sla"] = _sla(request, row["sla_due_at"])
+        row["sla"] = _sla(request, row["sla_due_at"], locale)
     return {
         "waiting": [r for r in rows if r["state"] == "waiting"],
         "mine": [r for r in rows if r["state"] == "human" and r["owner"] == user["username"]],
@@ -85,7 +86,7 @@ def _conversation_context(request: Request, conversation_id: int) -> dict[str, A
     return {
         "conversation": conversation,
         "ticket": ticket,
-        "sla": _sla(request, ticket["sla_due_at"]) if ticket else None,
+        "sla": _sla(request, ticket["sla_due_at"], locale) if ticket else None,
         "story": story,
         "customer": customer,
         "identities": store.identities(customer["id"]),

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from babel.dates import format_datetime
+
+from bot.handoff import SlaClock, duration
+from console import i18n
 from console.pages import N_, templates
 
 MOODS = {"negative": N_("negative"), "neutral": N_("neutral"), "positive": N_("positive")}
@@ -44,6 +48,16 @@ def intent_title(engine: Any, intent: str | None, language: str) -> str | None:
     if responses is not None:
         return responses.intent_title(intent, language)
     return intent.replace("_", " ").capitalize()
+
+
+def sla_text(clock: SlaClock, locale: str) -> str:
+    """'1h 59m left', 'overdue 5m 0s', 'paused · starts Tue 09:00 · 2h 0m left', in the console's language."""
+    left = duration(clock.left)
+    text = i18n.text(locale, "%(d)s left", d=left) if clock.left >= 0 else i18n.text(locale, "overdue %(d)s", d=left)
+    if clock.running or clock.resumes is None:
+        return text
+    when = format_datetime(clock.resumes, "EEE HH:mm", locale=locale)
+    return i18n.text(locale, "paused · starts %(when)s · %(left)s", when=when, left=text)
 
 
 class Words:

@@ -205,3 +205,15 @@ def test_the_social_team_labels_mentions_and_filters_by_label(app, store):
     assert "where is my parcel" in page and "love the new sofa" not in page
     assert "love the new sofa" in sam.get("/mentions").text
     assert store.tag_counts()[0]["mentions"] == 1
+
+
+def test_sla_clocks_read_in_the_console_language():
+    from datetime import datetime
+
+    from bot.handoff import SlaClock
+    from console.readable import sla_text
+
+    paused = SlaClock(7200, False, datetime(2026, 12, 8, 9, 0))  # a Tuesday
+    assert sla_text(paused, "en") == "paused · starts Tue 09:00 · 2h 0m left"
+    assert sla_text(paused, "nl") == "gepauzeerd · start di 09:00 · nog 2h 0m"
+    assert sla_text(SlaClock(-300, True), "nl") == "5m 0s te laat"
