@@ -20,7 +20,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from bot.channels import build_channels
 from bot.channels.base import ChannelContext
 from bot.channels.webchat import WebChat
-from console import inbox, mentions, reports
+from console import cases, inbox, mentions, reports
 from console.auth import MAX_USERNAME, KnownSignIns, LoginLimiter, authenticate, new_token, token_hash
 from console.limits import AddressLimits, NumberGuard, client_address
 from console.metrics import make_registry
@@ -86,6 +86,7 @@ def create_app(store: Store, settings: Any, engine: Any = None) -> FastAPI:  # n
     for channel in app.state.channels.values():
         if (routes := channel.router()) is not None:
             app.include_router(routes)
+    app.include_router(cases.router)
     app.include_router(inbox.router)
     app.include_router(mentions.router)
     app.include_router(reports.router)

@@ -64,6 +64,10 @@ def compute(store: Store, period: str = "7d", channel: str | None = None, langua
         if m["sentiment"] in mentions_by:
             mentions_by[m["sentiment"]][i] += 1
         complaints[i] += bool(m["complaint"])
+    csat_by: list[list[int]] = [[] for _ in starts]
+    for t in tickets:
+        if t["csat"] and (i := slot(t["resolved_at"] or t["updated_at"])) is not None:
+            csat_by[i].append(t["csat"])
     storms = [e for e in store.events("storm", since=since)]
     fmt = "%H:%M" if bucket < 86400 else "%m-%d"
     return {
@@ -94,6 +98,7 @@ def compute(store: Store, period: str = "7d", channel: str | None = None, langua
             "messages": messages_by,
             "mentions": mentions_by,
             "complaints": complaints,
+            "csat": [_round(statistics.mean(v), 2) if v else None for v in csat_by],
             "storm_marks": sorted({i for e in storms if (i := slot(e["created_at"])) is not None}),
         },
         "storms": [{"at": e["created_at"], **(e["data"] or {})} for e in storms],

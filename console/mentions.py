@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from console.pages import CheckedForm, flash, fragment, render, role
+from console.pages import N_, CheckedForm, flash, fragment, render, role, say
 from nlu.types import SENTIMENTS
 from store import REVIEW_ACTIONS, Store
 
@@ -20,6 +20,8 @@ router = APIRouter()
 Social = role("social")
 MAX_REPLY = 1000
 QUEUE_LIMIT = 50  # the most urgent first; the rest follow as these are reviewed
+REVIEWED = {"confirm": N_("Mention #%(id)s: confirmed."), "dismiss": N_("Mention #%(id)s: dismissed."),
+            "correct": N_("Mention #%(id)s: corrected.")}
 
 
 def _queue(store: Store, status: str) -> list[dict[str, Any]]:
@@ -29,17 +31,25 @@ def _queue(store: Store, status: str) -> list[dict[str, Any]]:
 
 
 @router.get("/mentions")
-def mentions_page(request: Request, user: Social, status: str = "new") -> Response:
+def mentions_page(request: Request, user: Social, status: str = "new", label: str = "") -> Response:
     status = status if status in ("new", "reviewed") else "new"
-    return render(request, "mentions.html", user, mentions=_queue(request.app.state.store, status), status=status,
-                  sentiments=SENTIMENTS)
+    return render(request, "mentions.html", user, status=status, sentiments=SENTIMENTS, label=label,
+                  **_with_labels(request.app.state.store, _queue(request.app.state.store, status), label))
 
 
 @router.get("/mentions/rows")
-def mentions_rows(request: Request, user: Social, status: str = "new") -> Response:
+def mentions_rows(request: Request, user: Social, status: str = "new", label: str = "") -> Response:
     status = status if status in ("new", "reviewed") else "new"
-    return fragment(request, "mention_rows.html", mentions=_queue(request.app.state.store, status),
-                    status=status, sentiments=SENTIMENTS)
+    return fragment(request, "mention_rows.html", status=status, sentiments=SENTIMENTS,
+                    **_with_labels(request.app.state.store, _queue(request.app.state.store, status), label))
+
+
+def _with_labels(store: Store, mentions: list[dict[str, Any]], label: str = "") -> dict[str, Any]:
+    """Mentions with their labels (only those with `label` when one is given), and the labels one may add."""
+    tags = store.mention_tags([m["id"] for m in mentions])
+    if label:
+        mentions = [m for m in mentions if any(t["name"] == label for t in tags[m["id"]])]
+    return {"mentions": mentions, "mention_tags": tags, "all_tags": store.tags()}
 
 
 @router.post("/mentions/{mention_id}/review")
@@ -48,14 +58,14 @@ def review(request: Request, user: Social, mention_id: int,
     """confirm / dismiss (relevant or not), and corrections of sentiment and complaint."""
     action = str(form.get("action", ""))
     if action not in REVIEW_ACTIONS:
-        flash(request, "Unknown review action.", "error")
+        flash(request, say(request, "Unknown review action."), "error")
         return _back(form)
     sentiment, complaint = form.get("sentiment"), form.get("complaint")
     request.app.state.store.review_mention(
         mention_id, action, user["username"], sentiment=sentiment if sentiment in SENTIMENTS else None,
         complaint=(complaint == "yes") if complaint in ("yes", "no") else None,
     )
-    flash(request, f"Mention #{mention_id}: {'dismissed' if action == 'dismiss' else action + 'ed'}.")
+    flash(request, say(request, REVIEWED[action], id=mention_id))
     return _back(form)
 
 
@@ -67,10 +77,11 @@ def reply(request: Request, user: Social, mention_id: int,
     mention = store.mention(mention_id)
     text = str(form.get("text", "")).strip()
     if not text or len(text) > MAX_REPLY:
-        flash(request, f"A reply needs 1–{MAX_REPLY} characters.", "error")
+        flash(request, say(request, "A reply needs 1–%(n)s characters.", n=MAX_REPLY), "error")
         return _back(form)
     store.reply_to_mention(mention_id, text, user["username"])
-    flash(request, f"Reply to mention #{mention_id} queued on {mention['source']}.")
+    flash(request, say(request, "Reply to mention #%(id)s queued on %(network)s.", id=mention_id,
+                       network=mention["source"]))
     return _back(form)
 
 
@@ -78,7 +89,7 @@ def reply(request: Request, user: Social, mention_id: int,
 def to_ticket(request: Request, user: Social, mention_id: int,
               form: CheckedForm) -> Response:
     ticket = request.app.state.store.mention_to_ticket(mention_id, user["username"])
-    flash(request, f"Mention #{mention_id} is ticket #{ticket['id']}.")
+    flash(request, say(request, "Mention #%(id)s is ticket #%(ticket)s.", id=mention_id, ticket=ticket["id"]))
     return _back(form)
 
 

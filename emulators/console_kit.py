@@ -84,7 +84,7 @@ def make_engine(store: Store, content: Path, analyzer: Any = None) -> DialogueEn
 
 
 def settings(**console: Any) -> Settings:
-    return Settings.model_validate({"console": {"secret_key": "test-secret", **console}})
+    return Settings.model_validate({"console": {"secret_key": "test-secret", "language": "en", **console}})
 
 
 @pytest.fixture(autouse=True)

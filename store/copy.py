@@ -16,7 +16,8 @@ from webcare.core.errors import StoreError
 
 # Parents before children, so foreign keys hold at every insert.
 TABLES = ("customers", "identities", "conversations", "claims", "messages", "mentions", "tickets", "cursors",
-          "events", "labels", "users", "staff_sessions")
+          "events", "labels", "users", "staff_sessions", "notes", "tags", "conversation_tags", "mention_tags",
+          "notifications", "saved_views")
 _MAX_PARAMS = 30_000  # below SQLite's 32,766 variables and PostgreSQL's 65,535 parameters
 
 

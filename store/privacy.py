@@ -80,6 +80,7 @@ class Privacy(Base):
                 "tickets": self.backend.execute(
                     "UPDATE tickets SET summary = NULL, story = NULL WHERE customer_id = ?", me
                 ),
+                "notes": self.backend.execute(f"UPDATE notes SET text = '' WHERE {messages}", me),
             }
             self.backend.execute(
                 "UPDATE customers SET display_name = NULL, erased_at = ? WHERE id = ?",

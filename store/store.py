@@ -16,10 +16,12 @@ from store.conversations import CONVERSATION_STATES, Conversations
 from store.customers import CLAIM_KINDS, Customers
 from store.handoff import PRIORITIES, Handoff, conversation_ticket_key
 from store.mentions import Mentions, mention_ticket_key
+from store.notes import Notes
 from store.outbox import Outbox
 from store.privacy import Privacy
 from store.reports import Reports
 from store.review import REVIEW_ACTIONS, MentionReview
+from store.search import Search
 from store.story import Stories
 from store.users import Users
 
@@ -28,7 +30,7 @@ __all__ = ["CLAIM_KINDS", "CONVERSATION_STATES", "PRIORITIES", "REVIEW_ACTIONS",
 
 
 class Store(Customers, Conversations, Outbox, Handoff, Stories, Mentions, MentionReview, Audit, Privacy, Reports,
-            Users):
+            Users, Search, Notes):
     """Customers and their identities, conversations, messages, tickets, mentions and more."""
 
     @classmethod

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from store import Store
-from tests.postgres_server import PrivateServer, start_private_server
+from emulators.postgres_server import PrivateServer, start_private_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("WEBCARE_SHARED_DATA", ROOT.parent / "shared" / "data"))

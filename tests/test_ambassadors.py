@@ -29,7 +29,7 @@ def mention(i: int, author_id: str, sentiment: str, reach: int) -> dict:
 
 def test_the_console_page_and_the_cli_list_the_same_ambassadors_in_the_same_order(tmp_path):
     url = f"sqlite:///{tmp_path / 'w.db'}"
-    section = {"store": {"url": url}, "console": {"secret_key": "test-secret"},
+    section = {"store": {"url": url}, "console": {"secret_key": "test-secret", "language": "en"},
                "listeners": {"ambassadors": {"min_positive": MIN_POSITIVE}}}
     (tmp_path / "config.yml").write_text(yaml.safe_dump(section))
     authors = {"1": ("positive",) * 2, "2": ("positive",) * 4, "3": ("positive",),  # 3: one post only

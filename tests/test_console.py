@@ -137,8 +137,9 @@ def test_escalated_conversation_shows_in_the_inbox_with_its_story(agent, custome
     inbox = agent.get("/inbox").text
     assert f"/conversations/{conversation_id}" in inbox and "data-due=" in inbox
     page = agent.get(f"/conversations/{conversation_id}").text
-    assert "order_number: 12345678" in page  # entities in the story card
-    assert "request_human" in page and "chip negative" in page  # intent and sentiment
+    assert "order number: 12345678" in page  # entities in the story card, readable
+    assert "Request human" in page and "request_human" not in page  # the intent's title, not its id
+    assert 'chip mood negative" title="score -0.8">negative' in page  # sentiment as a word, the score on hover
     assert "webchat" in page  # channels and identities
 
 
@@ -266,7 +267,7 @@ def test_live_fragments_and_json(agent, customer):
     data = agent.get("/api/inbox").json()
     assert [r["conversation_id"] for r in data["waiting"]] == [conversation_id]
     transcript = agent.get(f"/conversations/{conversation_id}/transcript").text
-    assert "I want a human" in transcript and 'id="state">waiting' in transcript
+    assert "I want a human" in transcript and 'data-state="waiting"' in transcript
 
 
 # -- mentions ------------------------------------------------------------------------------
@@ -294,7 +295,7 @@ def test_mention_queue_shows_flagged_mentions_escaped_with_scores(social, store)
     page = social.get("/mentions").text
     assert "my parcel is lost" in page and "unflagged" not in page
     assert "<script>x()" not in page and "&lt;script&gt;" in page
-    assert "reach 1200" in page and 'href="https://x.example/kim/status/1"' in page
+    assert "reach 1,200" in page and 'href="https://x.example/kim/status/1"' in page
     assert "javascript:" not in page
 
 
@@ -388,7 +389,7 @@ def test_dashboard_figures_plots_and_exports(agent, customer, store):
     customer.post("/chat/api/messages", json={"text": "/csat 5", "kind": "button"})
     store.log_event("storm", data={"topic": "app", "source": "x", "count": 9, "baseline": 1})
     page = agent.get("/dashboard?period=24h")
-    assert page.status_code == 200 and page.text.count("<svg") == 4 and "stroke-dasharray" in page.text
+    assert page.status_code == 200 and page.text.count("<svg") == 7 and "stroke-dasharray" in page.text
     report = agent.get("/dashboard/export.json?period=24h").json()
     figures = report["figures"]
     assert figures["escalations"] == 1 and figures["csat_average"] == 5 and figures["sla_kept_pct"] == 100

@@ -1,6 +1,6 @@
 """`webcare store migrate | copy | info`: moving a deployment between SQLite and PostgreSQL, and back.
 
-The PostgreSQL cases run against the session's private server (tests/postgres_server.py) and skip
+The PostgreSQL cases run against the session's private server (emulators/postgres_server.py) and skip
 with the reason when PostgreSQL is not installed (under CI=true that fails the run).
 """
 

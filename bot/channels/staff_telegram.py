@@ -34,6 +34,7 @@ from webcare.core.errors import StoreError
 log = logging.getLogger(__name__)
 
 TICKET_REF = re.compile(r"#(\d+)")
+ASSIGNED_KEY = "staff_telegram:assigned"  # the cursor of the last assignment told to the group
 MAX_POST = 4096  # Telegram's limit for a message, in UTF-16 units
 SUMMARY_UNITS = 1500  # what the card shows of a long summary, of a transcript line and of a forwarded message
 LINE_UNITS = 400
@@ -135,6 +136,22 @@ class StaffBridge:
             if fresh or last > seen["last"]:
                 state = json.dumps({"reopened": ticket["reopened"], "last": last})
                 await asyncio.to_thread(self.store.set_cursor, key, state)
+        return posts + await self._post_assignments()
+
+    async def _post_assignments(self) -> int:
+        """Tell the group, once each, who the console assigned a case to (from this bridge's first start on)."""
+        raw = await asyncio.to_thread(self.store.get_cursor, ASSIGNED_KEY)
+        seen = json.loads(raw) if raw else {"id": 0, "at": self.store.clock()}
+        events = await asyncio.to_thread(self.store.events, "assigned", seen["at"])
+        posts = 0
+        for event in (e for e in events if e["id"] > seen["id"]):
+            ticket = await asyncio.to_thread(self.store.ticket_for_conversation, event["conversation_id"])
+            case = f"#{ticket['id']}" if ticket else f"conversation {event['conversation_id']}"
+            who = (event["data"] or {}).get("assignee", "?")
+            await self.post(f"{case} assigned to {html.escape(who)} by {html.escape(event['actor'] or '?')}")
+            seen, posts = {"id": event["id"], "at": event["created_at"]}, posts + 1
+        if raw is None or posts:
+            await asyncio.to_thread(self.store.set_cursor, ASSIGNED_KEY, json.dumps(seen))
         return posts
 
     async def _post_or_skip(self, ticket: dict[str, Any], text: str, take: bool = False) -> int:
