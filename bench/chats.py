@@ -30,8 +30,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.channels.webchat import ChatSessions
-from nlu import Analyzer, NLUConfig
+from webcare.bot.channels.webchat import ChatSessions
+from webcare.nlu import Analyzer, NLUConfig
 from webcare.core.stats import percentile
 
 MODELS = ROOT / ".webcare" / "bench-models"

@@ -37,7 +37,7 @@ RESULTS = ROOT / "bench" / "results" / "console_latency.json"
 def seed(url: str, conversations: int, mentions: int) -> None:
     """Escalated conversations with transcripts, mentions and a week of history."""
     from emulators.console_kit import add_user
-    from store import Store
+    from webcare.store import Store
 
     store = Store.open(url)
     add_user(store, "agent", "admin")
@@ -65,17 +65,17 @@ def seed(url: str, conversations: int, mentions: int) -> None:
 
 def serve(url: str, port: int, real_nlu: bool) -> None:
     """The server process."""
-    from bot.engine import DialogueEngine
-    from bot.responses import Responses
-    from console import create_app
-    from console.config import ConsoleConfig
-    from console.server import build_server
+    from webcare.bot.engine import DialogueEngine
+    from webcare.bot.responses import Responses
+    from webcare.console import create_app
+    from webcare.console.config import ConsoleConfig
+    from webcare.console.server import build_server
     from emulators.console_kit import KeywordAnalyzer, settings, write_content
-    from store import Store
+    from webcare.store import Store
 
     store = Store.open(url)
     if real_nlu:
-        from nlu import Analyzer
+        from webcare.nlu import Analyzer
         from webcare.config import Settings
 
         analyzer, content = Analyzer.load_or_train(Settings().nlu), ROOT / "responses"
@@ -89,7 +89,7 @@ def serve(url: str, port: int, real_nlu: bool) -> None:
 @functools.cache
 def chat_sessions() -> Any:
     """Web chat sessions signed with the server's key (settings()), so each post is a new customer's."""
-    from bot.channels.webchat import ChatSessions
+    from webcare.bot.channels.webchat import ChatSessions
     from emulators.console_kit import settings
 
     return ChatSessions(settings().console.secret_key.get_secret_value())

@@ -24,8 +24,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import run_info, write_result
-from store import Store
-from store.search import Filters
+from webcare.store import Store
+from webcare.store.search import Filters
 
 DUTCH = ("mijn bestelling is nog niet bezorgd", "het pakket is kapot aangekomen", "ik wil mijn geld terug",
          "waar blijft de retour", "de bank heeft een scheur", "kan ik de levering verzetten",

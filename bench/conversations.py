@@ -40,12 +40,12 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.channels.base import IncomingMessage, OutgoingMessage
-from bot.channels.terminal import TerminalChannel
-from bot.engine import DialogueEngine
-from bot.responses import Responses
-from nlu.language import LanguageDetector
-from store import Store
+from webcare.bot.channels.base import IncomingMessage, OutgoingMessage
+from webcare.bot.channels.terminal import TerminalChannel
+from webcare.bot.engine import DialogueEngine
+from webcare.bot.responses import Responses
+from webcare.nlu.language import LanguageDetector
+from webcare.store import Store
 from webcare.core.errors import ConfigError
 
 DATA = ROOT / "bench" / "conversations"

@@ -95,9 +95,9 @@ def distinct_text(rng: random.Random, n: int) -> str:
 
 
 def web_app(tmp: Path) -> tuple[Any, Any]:
-    from console import create_app
+    from webcare.console import create_app
     from emulators import console_kit
-    from store import Store
+    from webcare.store import Store
 
     store = Store.open(f"sqlite:///{tmp / 'web.db'}")
     app = create_app(store, console_kit.settings(**UNLIMITED),
@@ -109,7 +109,7 @@ def web_app(tmp: Path) -> tuple[Any, Any]:
 def fuzz_webchat(count: int, tmp: Path) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
-    from bot.channels import webchat
+    from webcare.bot.channels import webchat
     from emulators.fuzz_inputs import chat_bodies, raw_bytes
 
     webchat.STREAM_SECONDS = 0.0  # the stream answers its header and ends: Last-Event-ID is what is fuzzed
@@ -202,12 +202,12 @@ def fuzz_console(count: int, tmp: Path) -> dict[str, Any]:
 def fuzz_telegram(count: int, tmp: Path) -> dict[str, Any]:
     from telegram import Update
 
-    from bot.channels.telegram import TelegramChannel
+    from webcare.bot.channels.telegram import TelegramChannel
     from emulators import console_kit
     from emulators.fuzz_inputs import updates
     from emulators.telegram_api import TelegramEmulator
     from emulators.telegram_harness import telegram_config
-    from store import Store
+    from webcare.store import Store
 
     store = Store.open(f"sqlite:///{tmp / 'tg.db'}")
     engine = console_kit.make_engine(store, console_kit.write_content(tmp / "content-tg"))
@@ -257,9 +257,9 @@ def fuzz_listener(name: str, count: int, tmp: Path) -> dict[str, Any]:
     """Fuzzed items between valid ones, parsed by the listener and stored by triage, 50 items a batch."""
     from emulators.fuzz_inputs import bluesky_posts, make_listeners, mastodon_statuses, tweets
     from emulators.listen_kit import KeywordAnalyzer, config
-    from listeners.config import FeedConfig
-    from listeners.triage import Triage
-    from store import Store
+    from webcare.listeners.config import FeedConfig
+    from webcare.listeners.triage import Triage
+    from webcare.store import Store
 
     store = Store.open(f"sqlite:///{tmp / f'{name}.db'}")
     triage = Triage(store, KeywordAnalyzer(), config())

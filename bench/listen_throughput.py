@@ -32,12 +32,12 @@ sys.path.insert(0, str(ROOT))
 
 from common import run_info, write_result
 
-from listeners.base import Mention
-from listeners.config import ListenersConfig
-from listeners.dedupe import NearDuplicates
-from listeners.triage import Triage
-from nlu.types import Analysis
-from store import Store
+from webcare.listeners.base import Mention
+from webcare.listeners.config import ListenersConfig
+from webcare.listeners.dedupe import NearDuplicates
+from webcare.listeners.triage import Triage
+from webcare.nlu.types import Analysis
+from webcare.store import Store
 
 COMPLAINTS = {
     "delivery": ["Mijn pakket {n} is al {d} dagen onderweg, waardeloos @acme", ("Bezorger heeft pakket {n} gewoon bij de "
@@ -143,8 +143,8 @@ def main() -> None:
     args = parser.parse_args()
     started = run_info()
 
-    from nlu import Analyzer
-    from nlu.config import NLUConfig
+    from webcare.nlu import Analyzer
+    from webcare.nlu.config import NLUConfig
 
     config = NLUConfig(data_dir=str(ROOT / "responses"), model_dir=str(ROOT / ".webcare" / "bench-models"))
     analyzer = Analyzer.load_or_train(config)

@@ -22,10 +22,10 @@ from typing import Any
 
 from common import run_info, write_result
 
-from nlu import Analyzer, NLUConfig
-from nlu.data import AFFECT_FIELDS, load_affect
-from nlu.datasets import SENTIMENT_SETS, data_dir
-from nlu.evaluate import affect_rows, label_metrics
+from webcare.nlu import Analyzer, NLUConfig
+from webcare.nlu.data import AFFECT_FIELDS, load_affect
+from webcare.nlu.datasets import SENTIMENT_SETS, data_dir
+from webcare.nlu.evaluate import affect_rows, label_metrics
 
 KEYS = ("accuracy", "macro_f1", "macro_recall", "n_test", "texts_per_second")
 TARGETS = {"sentiment/tweeteval": "macro_recall >= 0.66", "sentiment/bol": "accuracy >= 0.88",

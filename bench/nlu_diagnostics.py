@@ -26,12 +26,12 @@ from sklearn.metrics import f1_score, recall_score
 from sklearn.model_selection import train_test_split
 from sklearn.svm import LinearSVC
 
-from nlu import Analyzer, NLUConfig, affect
-from nlu.data import load_affect
-from nlu.datasets import INTENT_SETS, data_dir
-from nlu.evaluate import _rows, features_for
-from nlu.intents import IntentClassifier
-from nlu.types import SENTIMENTS
+from webcare.nlu import Analyzer, NLUConfig, affect
+from webcare.nlu.data import load_affect
+from webcare.nlu.datasets import INTENT_SETS, data_dir
+from webcare.nlu.evaluate import _rows, features_for
+from webcare.nlu.intents import IntentClassifier
+from webcare.nlu.types import SENTIMENTS
 from webcare.core.text import clean_text
 
 MODELS = ".webcare/bench-models"

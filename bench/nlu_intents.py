@@ -15,9 +15,9 @@ import sys
 
 from common import run_info, write_result
 
-from nlu.config import NLUConfig
-from nlu.datasets import INTENT_SETS, data_dir, xsid
-from nlu.evaluate import evaluate_intents
+from webcare.nlu.config import NLUConfig
+from webcare.nlu.datasets import INTENT_SETS, data_dir, xsid
+from webcare.nlu.evaluate import evaluate_intents
 
 KEYS = ("accuracy", "in_scope_accuracy", "oos_recall", "oos_precision", "macro_f1", "n_test", "n_train",
         "train_seconds", "examples_per_second", "encoder", "oos_threshold")

@@ -10,8 +10,8 @@ import resource
 import time
 from pathlib import Path
 
-from nlu import Analyzer, NLUConfig
-from nlu.data import load_affect, load_nlu
+from webcare.nlu import Analyzer, NLUConfig
+from webcare.nlu.data import load_affect, load_nlu
 from webcare.core.stats import percentile
 
 

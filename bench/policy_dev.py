@@ -19,13 +19,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.channels.base import IncomingMessage
-from bot.engine import DialogueEngine
-from bot.responses import Responses
-from nlu import Analyzer
-from nlu.config import NLUConfig
-from nlu.language import LanguageDetector
-from store import Store
+from webcare.bot.channels.base import IncomingMessage
+from webcare.bot.engine import DialogueEngine
+from webcare.bot.responses import Responses
+from webcare.nlu import Analyzer
+from webcare.nlu.config import NLUConfig
+from webcare.nlu.language import LanguageDetector
+from webcare.store import Store
 
 SETS = {
     "tuned": [

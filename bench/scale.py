@@ -35,8 +35,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.chats import run_chats
-from store import Store
-from store.copy import copy_store
+from webcare.store import Store
+from webcare.store.copy import copy_store
 from webcare.core.stats import percentile
 
 ANALYSIS = {"language": "nl", "intent": "order_status", "confidence": 0.93, "sentiment_score": -0.2,

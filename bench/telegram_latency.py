@@ -39,12 +39,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.channels.telegram import TelegramChannel
-from bot.config import TelegramConfig
-from bot.engine import DialogueEngine
-from bot.outbox import OutboxDispatcher
+from webcare.bot.channels.telegram import TelegramChannel
+from webcare.bot.config import TelegramConfig
+from webcare.bot.engine import DialogueEngine
+from webcare.bot.outbox import OutboxDispatcher
 from emulators.telegram_api import TOKEN, TelegramEmulator
-from store import Store
+from webcare.store import Store
 from webcare.app import App
 from webcare.core.stats import percentile
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot import proof
-from bot.config import DialogueConfig, EscalationConfig
-from bot.handoff import csat_score, estimate_wait, priority_for, shown_text, sla_due
-from bot.policy import (
+from webcare.bot import proof
+from webcare.bot.config import DialogueConfig, EscalationConfig
+from webcare.bot.handoff import csat_score, estimate_wait, priority_for, shown_text, sla_due
+from webcare.bot.policy import (
     ARRIVAL_QUESTION,
     LANGUAGE_ASKED,
     NEIGHBOUR,
@@ -31,9 +31,9 @@ from bot.policy import (
     is_follow_up,
     service_object,
 )
-from bot.responses import COMMON_WORDS, CatalogueItem, Responses, format_price, stem, words_of
-from nlu.types import Analysis, KnowledgeHit, TextAnalyzer
-from store import CLAIM_KINDS, Store
+from webcare.bot.responses import COMMON_WORDS, CatalogueItem, Responses, format_price, stem, words_of
+from webcare.nlu.types import Analysis, KnowledgeHit, TextAnalyzer
+from webcare.store import CLAIM_KINDS, Store
 from webcare.core.errors import StoreError
 from webcare.core.messages import Button, IncomingMessage, OutgoingMessage
 from webcare.core.text import clean_text

@@ -17,9 +17,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from bot.channels.base import Channel
-from bot.engine import to_outgoing
-from store import Store
+from webcare.bot.channels.base import Channel
+from webcare.bot.engine import to_outgoing
+from webcare.store import Store
 from webcare.core.errors import ChannelError
 from webcare.core.retry import backoff
 

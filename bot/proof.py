@@ -12,7 +12,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bot.engine import _Turn
+    from webcare.bot.engine import _Turn
 
 COMMAND = "/order_details"
 PENDING = "__order_details__"  # the conversation's pending_intent while the bot waits for the postcode

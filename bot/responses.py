@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from nlu.data import Article, load_articles, load_catalogue, parse_rasa_nlu, read_jsonl
-from nlu.knowledge import STOPWORDS
+from webcare.nlu.data import Article, load_articles, load_catalogue, parse_rasa_nlu, read_jsonl
+from webcare.nlu.knowledge import STOPWORDS
 from webcare.core.errors import ConfigError
 
 

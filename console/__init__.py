@@ -9,7 +9,7 @@ from typing import Any
 
 def __getattr__(name: str) -> Any:
     if name == "create_app":
-        from console.app import create_app
+        from webcare.console.app import create_app
 
         return create_app
     raise AttributeError(f"module 'console' has no attribute {name!r}")

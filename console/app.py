@@ -17,15 +17,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.middleware.sessions import SessionMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from bot.channels import build_channels
-from bot.channels.base import ChannelContext
-from bot.channels.webchat import WebChat
-from console import cases, inbox, mentions, reports
-from console.auth import MAX_USERNAME, KnownSignIns, LoginLimiter, authenticate, new_token, token_hash
-from console.limits import AddressLimits, NumberGuard, client_address
-from console.metrics import make_registry
-from console.pages import HERE, CheckedForm, Forbidden, LoginRequired, current_user, flash, render
-from store import Store
+from webcare.bot.channels import build_channels
+from webcare.bot.channels.base import ChannelContext
+from webcare.bot.channels.webchat import WebChat
+from webcare.console import cases, inbox, mentions, reports
+from webcare.console.auth import MAX_USERNAME, KnownSignIns, LoginLimiter, authenticate, new_token, token_hash
+from webcare.console.limits import AddressLimits, NumberGuard, client_address
+from webcare.console.metrics import make_registry
+from webcare.console.pages import HERE, CheckedForm, Forbidden, LoginRequired, current_user, flash, render
+from webcare.store import Store
 from webcare.core.errors import NotFound, StoreError, TooManyRequests
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from store import Store
+from webcare.store import Store
 from webcare.core.errors import WebcareError
 
 ROLES = ("agent", "social", "admin")

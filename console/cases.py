@@ -12,10 +12,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from console.i18n import LOCALES
-from console.pages import N_, CheckedForm, flash, render, role, say
-from store.search import STATUSES, Filters
-from store.store import PRIORITIES
+from webcare.console.i18n import LOCALES
+from webcare.console.pages import N_, CheckedForm, flash, render, role, say
+from webcare.store.search import STATUSES, Filters
+from webcare.store.store import PRIORITIES
 from webcare.core.errors import StoreError
 
 router = APIRouter()

@@ -7,8 +7,8 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from nlu.types import SENTIMENTS
-from store import Store
+from webcare.nlu.types import SENTIMENTS
+from webcare.store import Store
 from webcare.core.stats import percentile
 
 PERIODS = {"24h": (86400, 3600), "7d": (7 * 86400, 86400), "30d": (30 * 86400, 86400), "90d": (90 * 86400, 7 * 86400)}

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from bot.handoff import sla_clock
-from console.pages import CheckedForm, Forbidden, current_user, flash, fragment, locale_of, render, role, say
-from console.readable import intent_title, mood, sla_text
+from webcare.bot.handoff import sla_clock
+from webcare.console.pages import CheckedForm, Forbidden, current_user, flash, fragment, locale_of, render, role, say
+from webcare.console.readable import intent_title, mood, sla_text
 from webcare.core.errors import StoreError
 
 router = APIRouter()

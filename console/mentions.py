@@ -12,9 +12,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from console.pages import N_, CheckedForm, flash, fragment, render, role, say
-from nlu.types import SENTIMENTS
-from store import REVIEW_ACTIONS, Store
+from webcare.console.pages import N_, CheckedForm, flash, fragment, render, role, say
+from webcare.nlu.types import SENTIMENTS
+from webcare.store import REVIEW_ACTIONS, Store
 
 router = APIRouter()
 Social = role("social")

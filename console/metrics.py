@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from console.dashboard import compute
-from store import Store
+from webcare.console.dashboard import compute
+from webcare.store import Store
 
 
 class StoreCollector:

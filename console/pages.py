@@ -11,9 +11,9 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from starlette.datastructures import FormData
 
-from bot.channels.webchat import reference
-from console import i18n
-from console.auth import new_token, same_token, token_hash
+from webcare.bot.channels.webchat import reference
+from webcare.console import i18n
+from webcare.console.auth import new_token, same_token, token_hash
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -69,7 +69,7 @@ templates.env.globals["identity_label"] = identity_label
 
 def channel_note(request: Request, conversation: dict[str, Any]) -> str | None:
     """The conversation's channel state for staff (the WhatsApp window, the e-mail thread), if it has one."""
-    from bot.channels import CHANNELS
+    from webcare.bot.channels import CHANNELS
 
     spec = CHANNELS.get(conversation["channel"])
     if spec is None or spec.within is not None:

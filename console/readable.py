@@ -9,9 +9,9 @@ from typing import Any
 
 from babel.dates import format_datetime
 
-from bot.handoff import SlaClock, duration
-from console import i18n
-from console.pages import N_, templates
+from webcare.bot.handoff import SlaClock, duration
+from webcare.console import i18n
+from webcare.console.pages import N_, templates
 
 MOODS = {"negative": N_("negative"), "neutral": N_("neutral"), "positive": N_("positive")}
 STATES = {"bot": N_("with the bot"), "waiting": N_("waiting"), "human": N_("with staff"), "closed": N_("closed")}

@@ -10,11 +10,11 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
-from console import charts, i18n
-from console.dashboard import PERIODS, compute, series_rows
-from console.pages import locale_of, render, role
-from listeners.ambassadors import ambassadors as ranked_ambassadors
-from nlu.types import SENTIMENTS
+from webcare.console import charts, i18n
+from webcare.console.dashboard import PERIODS, compute, series_rows
+from webcare.console.pages import locale_of, render, role
+from webcare.listeners.ambassadors import ambassadors as ranked_ambassadors
+from webcare.nlu.types import SENTIMENTS
 
 router = APIRouter()
 Staff = role("agent", "social")

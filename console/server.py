@@ -5,7 +5,7 @@ from __future__ import annotations
 import uvicorn
 from fastapi import FastAPI
 
-from console.config import ConsoleConfig
+from webcare.console.config import ConsoleConfig
 
 
 def build_server(app: FastAPI, config: ConsoleConfig) -> uvicorn.Server:

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from bot.engine import DialogueEngine
-from bot.responses import Responses
-from nlu.types import Analysis, Entity
-from store import Store
+from webcare.bot.engine import DialogueEngine
+from webcare.bot.responses import Responses
+from webcare.nlu.types import Analysis, Entity
+from webcare.store import Store
 from webcare.config import Settings
 
 PASSWORD = "correct horse battery"
@@ -95,13 +95,13 @@ def fast_argon2(monkeypatch):
     """
     from argon2 import PasswordHasher
 
-    from console import auth
+    from webcare.console import auth
 
     monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
 
 
 def password_hash() -> str:
-    from console.auth import hash_password
+    from webcare.console.auth import hash_password
 
     return hash_password(PASSWORD)
 

@@ -9,11 +9,11 @@ from urllib.parse import quote_from_bytes
 
 from hypothesis import strategies as st
 
-from listeners.bluesky import BlueskyListener
-from listeners.config import BlueskyConfig, MastodonConfig, RSSConfig, XConfig
-from listeners.mastodon import MastodonListener
-from listeners.rss import RSSListener
-from listeners.x import XListener
+from webcare.listeners.bluesky import BlueskyListener
+from webcare.listeners.config import BlueskyConfig, MastodonConfig, RSSConfig, XConfig
+from webcare.listeners.mastodon import MastodonListener
+from webcare.listeners.rss import RSSListener
+from webcare.listeners.x import XListener
 
 # any text, lone surrogates included (JSON and Python allow them; UTF-8 and the databases do not)
 TEXT = st.lists(st.one_of(st.characters(), st.characters(categories=["Cs"])), max_size=40).map("".join)

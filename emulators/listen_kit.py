@@ -9,9 +9,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from listeners.base import Mention
-from listeners.config import ListenersConfig
-from nlu.types import Analysis
+from webcare.listeners.base import Mention
+from webcare.listeners.config import ListenersConfig
+from webcare.nlu.types import Analysis
 
 _NEGATIVE = re.compile(r"\b(slecht|boos|kapot|waardeloos|terrible|broken|angry|never again|nooit meer)\b", re.IGNORECASE)
 _POSITIVE = re.compile(r"\b(top|super|geweldig|great|love|blij|fantastic)\b", re.IGNORECASE)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine import DialogueEngine
+from webcare.bot.engine import DialogueEngine
 from emulators.telegram_api import TelegramEmulator
 from emulators.telegram_harness import ALWAYS_OPEN, started
-from store import Store
+from webcare.store import Store
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.channels.telegram import TelegramChannel
-from bot.config import EscalationConfig, StaffTelegramConfig, TelegramConfig
-from bot.engine import DialogueEngine
+from webcare.bot.channels.telegram import TelegramChannel
+from webcare.bot.config import EscalationConfig, StaffTelegramConfig, TelegramConfig
+from webcare.bot.engine import DialogueEngine
 from emulators.telegram_api import TelegramEmulator
 
 STAFF_CHAT = -100500

@@ -11,8 +11,8 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from listeners.config import AmbassadorConfig
-from store import Store
+from webcare.listeners.config import AmbassadorConfig
+from webcare.store import Store
 
 
 def _weight(age_seconds: float, reach: int, half_life_days: float) -> float:

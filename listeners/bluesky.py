@@ -16,8 +16,8 @@ from atproto import Client, Session, SessionEvent, models
 from atproto_client import exceptions as atp
 from atproto_client.request import Request
 
-from listeners.base import Mention, PollRateLimited, dump_cursor, load_cursor, parse_time
-from listeners.config import BlueskyConfig
+from webcare.listeners.base import Mention, PollRateLimited, dump_cursor, load_cursor, parse_time
+from webcare.listeners.config import BlueskyConfig
 from webcare.core.errors import ConfigError, ListenerError
 from webcare.core.ratelimit import until_reset
 

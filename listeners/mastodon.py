@@ -12,8 +12,8 @@ from typing import Any
 
 from mastodon import Mastodon, MastodonAPIError, MastodonError, MastodonNetworkError, MastodonRatelimitError
 
-from listeners.base import Mention, PollRateLimited, dump_cursor, load_cursor, parse_time
-from listeners.config import MastodonConfig
+from webcare.listeners.base import Mention, PollRateLimited, dump_cursor, load_cursor, parse_time
+from webcare.listeners.config import MastodonConfig
 from webcare.core.errors import ConfigError, ListenerError
 from webcare.core.ratelimit import until_reset
 from webcare.core.text import html_to_text

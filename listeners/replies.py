@@ -17,10 +17,10 @@ from atproto import models
 from atproto_client import exceptions as atp
 from mastodon import MastodonError, MastodonNotFoundError, MastodonRatelimitError, MastodonUnauthorizedError
 
-from listeners.bluesky import BlueskySession, reset_header
-from listeners.config import BlueskyConfig, ListenersConfig, MastodonConfig, XConfig
-from listeners.mastodon import make_api
-from listeners.x import make_client
+from webcare.listeners.bluesky import BlueskySession, reset_header
+from webcare.listeners.config import BlueskyConfig, ListenersConfig, MastodonConfig, XConfig
+from webcare.listeners.mastodon import make_api
+from webcare.listeners.x import make_client
 from webcare.core.errors import ConfigError, DeliveryFailed
 from webcare.core.ratelimit import until_reset
 

@@ -17,8 +17,8 @@ from typing import Any
 import feedparser
 import requests
 
-from listeners.base import Mention, PollRateLimited, dump_cursor, load_cursor
-from listeners.config import FeedConfig, RSSConfig
+from webcare.listeners.base import Mention, PollRateLimited, dump_cursor, load_cursor
+from webcare.listeners.config import FeedConfig, RSSConfig
 from webcare.core.errors import ConfigError, ListenerError
 from webcare.core.ratelimit import retry_after
 from webcare.core.text import html_to_text

@@ -19,11 +19,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from listeners.base import Listener, PollRateLimited
-from listeners.config import ListenersConfig
-from listeners.triage import BatchResult, Triage
-from nlu.types import TextAnalyzer
-from store import Store
+from webcare.listeners.base import Listener, PollRateLimited
+from webcare.listeners.config import ListenersConfig
+from webcare.listeners.triage import BatchResult, Triage
+from webcare.nlu.types import TextAnalyzer
+from webcare.store import Store
 from webcare.core.errors import ConfigError, RateLimited, WebcareError
 from webcare.core.retry import backoff
 
@@ -32,10 +32,10 @@ log = logging.getLogger(__name__)
 
 def build_listeners(config: ListenersConfig) -> list[Listener]:
     """The enabled listeners, each built from its section (a ConfigError names what is missing)."""
-    from listeners.bluesky import BlueskyListener
-    from listeners.mastodon import MastodonListener
-    from listeners.rss import RSSListener
-    from listeners.x import XListener
+    from webcare.listeners.bluesky import BlueskyListener
+    from webcare.listeners.mastodon import MastodonListener
+    from webcare.listeners.rss import RSSListener
+    from webcare.listeners.x import XListener
 
     registry: dict[str, Any] = {"x": XListener, "bluesky": BlueskyListener, "mastodon": MastodonListener,
                                 "rss": RSSListener}

@@ -14,13 +14,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from listeners.ambassadors import AmbassadorWatch
-from listeners.base import Mention
-from listeners.config import ListenersConfig
-from listeners.dedupe import NearDuplicates, normalise
-from listeners.storms import StormDetector, storm_text
-from nlu.types import Analysis, TextAnalyzer
-from store import Store, mention_ticket_key
+from webcare.listeners.ambassadors import AmbassadorWatch
+from webcare.listeners.base import Mention
+from webcare.listeners.config import ListenersConfig
+from webcare.listeners.dedupe import NearDuplicates, normalise
+from webcare.listeners.storms import StormDetector, storm_text
+from webcare.nlu.types import Analysis, TextAnalyzer
+from webcare.store import Store, mention_ticket_key
 
 log = logging.getLogger(__name__)
 URGENCY_WEIGHT = {"low": 0.0, "normal": 0.3, "high": 1.0}

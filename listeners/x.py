@@ -16,8 +16,8 @@ import requests
 import tweepy
 from requests.adapters import HTTPAdapter
 
-from listeners.base import Mention, PollRateLimited, dump_cursor, load_cursor, parse_time
-from listeners.config import XConfig
+from webcare.listeners.base import Mention, PollRateLimited, dump_cursor, load_cursor, parse_time
+from webcare.listeners.config import XConfig
 from webcare.core.errors import ConfigError, ListenerError
 from webcare.core.ratelimit import until_reset
 

@@ -6,18 +6,18 @@ second, and commands that only read the store or the content must not pay it.
 
 from typing import TYPE_CHECKING, Any
 
-from nlu.config import NLUConfig
-from nlu.types import Analysis, Entity, KnowledgeHit
+from webcare.nlu.config import NLUConfig
+from webcare.nlu.types import Analysis, Entity, KnowledgeHit
 
 if TYPE_CHECKING:
-    from nlu.analyzer import Analyzer
+    from webcare.nlu.analyzer import Analyzer
 
 __all__ = ["Analysis", "Analyzer", "Entity", "KnowledgeHit", "NLUConfig"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "Analyzer":
-        from nlu.analyzer import Analyzer
+        from webcare.nlu.analyzer import Analyzer
 
         return Analyzer
     raise AttributeError(f"module 'nlu' has no attribute {name!r}")

@@ -16,9 +16,9 @@ import numpy as np
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
-from nlu.lexicon import lexicon_affect, lexicon_features
-from nlu.linear import probabilities
-from nlu.types import SENTIMENTS, URGENCIES
+from webcare.nlu.lexicon import lexicon_affect, lexicon_features
+from webcare.nlu.linear import probabilities
+from webcare.nlu.types import SENTIMENTS, URGENCIES
 
 
 @dataclass(frozen=True)

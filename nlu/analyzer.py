@@ -12,17 +12,17 @@ from typing import Any
 
 import joblib
 
-from nlu.affect import AffectHeads, lexicon_block
-from nlu.config import NLUConfig
-from nlu.data import BUILTIN_OOS, content_hash, load_affect, load_articles, load_catalogue, load_nlu
-from nlu.encoders import Features, single_threaded_blas
-from nlu.entities import EntityExtractor
-from nlu.intents import IntentClassifier
-from nlu.knowledge import KnowledgeBase
-from nlu.language import LanguageDetector
-from nlu.linear import LinearScorer
-from nlu.sentiment_model import SentimentModel
-from nlu.types import Analysis
+from webcare.nlu.affect import AffectHeads, lexicon_block
+from webcare.nlu.config import NLUConfig
+from webcare.nlu.data import BUILTIN_OOS, content_hash, load_affect, load_articles, load_catalogue, load_nlu
+from webcare.nlu.encoders import Features, single_threaded_blas
+from webcare.nlu.entities import EntityExtractor
+from webcare.nlu.intents import IntentClassifier
+from webcare.nlu.knowledge import KnowledgeBase
+from webcare.nlu.language import LanguageDetector
+from webcare.nlu.linear import LinearScorer
+from webcare.nlu.sentiment_model import SentimentModel
+from webcare.nlu.types import Analysis
 from webcare.core.errors import ModelNotTrained, NLUError
 from webcare.core.text import clean_text
 
@@ -69,8 +69,8 @@ class Analyzer:
         """Train on the content in `config.data_dir` and save to `model_dir`. `label_files` adds a team's
         own labels: (head, JSONL path) pairs, e.g. ("sentiment", "labels/sentiment.jsonl"), whose
         `{"text", "label"}` rows are remembered and folded in again on every retraining."""
-        from nlu.datasets import read_jsonl_rows
-        from nlu.evaluate import affect_rows as to_affect
+        from webcare.nlu.datasets import read_jsonl_rows
+        from webcare.nlu.evaluate import affect_rows as to_affect
 
         say = progress or (lambda _: None)
         label_files = [(head, str(Path(path).resolve())) for head, path in label_files or []]

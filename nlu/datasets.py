@@ -99,7 +99,7 @@ SENTIMENT_SETS = {"tweeteval": tweeteval, "bol": bol_reviews, "political": polit
 
 def read_jsonl_rows(path: str | Path) -> Rows:
     """`{"text", "label"}` lines; a clear error names the bad line."""
-    from nlu.data import read_jsonl
+    from webcare.nlu.data import read_jsonl
 
     rows = read_jsonl(Path(path))
     for n, row in enumerate(rows, 1):

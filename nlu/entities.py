@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-from nlu.data import NLUData, Product
-from nlu.types import Entity
+from webcare.nlu.data import NLUData, Product
+from webcare.nlu.types import Entity
 
 EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b")
 PHONE = re.compile(r"(?<![\w+])(?:\+|00)\d{1,3}[\s-]?(?:\(0\))?\s?\d(?:[\s-]?\d){6,11}\b|(?<![\w+])0\d(?:[\s-]?\d){8}\b")

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nlu.types import SENTIMENTS
+from webcare.nlu.types import SENTIMENTS
 from webcare.core.errors import NLUError
 
 

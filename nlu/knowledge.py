@@ -14,8 +14,8 @@ import bm25s
 import numpy as np
 from bm25s import stopwords as sw
 
-from nlu.data import Article
-from nlu.types import KnowledgeHit
+from webcare.nlu.data import Article
+from webcare.nlu.types import KnowledgeHit
 
 STOPWORDS = {"nl": set(sw.STOPWORDS_DUTCH), "en": set(sw.STOPWORDS_EN), "fr": set(sw.STOPWORDS_FRENCH)}
 _TOKEN = re.compile(r"\w\w+", re.UNICODE)

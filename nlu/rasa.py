@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from nlu.data import Annotation, Example, NLUData, parse_rasa_nlu, read_yaml
+from webcare.nlu.data import Annotation, Example, NLUData, parse_rasa_nlu, read_yaml
 from webcare.core.errors import NLUError
 
 RICH_RESPONSES = "_rasa_responses"  # key in templates/<language>.yml: Rasa's variations with more than text

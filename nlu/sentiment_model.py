@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from nlu.config import NLUConfig
-from nlu.encoders import hf_model
-from nlu.language import LanguageDetector
-from nlu.types import SENTIMENTS
+from webcare.nlu.config import NLUConfig
+from webcare.nlu.encoders import hf_model
+from webcare.nlu.language import LanguageDetector
+from webcare.nlu.types import SENTIMENTS
 from webcare.core.errors import NLUError
 
 _ALIASES = {"neg": "negative", "neu": "neutral", "pos": "positive"}

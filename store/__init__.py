@@ -19,7 +19,7 @@ of `Store` in store/store.py — no other file changes. Every multi-step domain 
 verb and one transaction here; the console and the bot call verbs, never compose them.
 """
 
-from store.store import (
+from webcare.store.store import (
     CLAIM_KINDS,
     REVIEW_ACTIONS,
     Backend,

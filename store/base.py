@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from store.schema import MIGRATIONS, statements
+from webcare.store.schema import MIGRATIONS, statements
 from webcare.core.errors import NotFound, StoreError
 from webcare.core.redact import redact
 
@@ -38,13 +38,13 @@ class Backend(Protocol):
 def open_backend(url: str, busy_timeout_ms: int = 5000) -> Backend:
     """A backend for a store URL: `sqlite:///file.db`, `sqlite:///:memory:` or `postgresql://…`."""
     if url.startswith("sqlite://"):
-        from store.sqlite import SQLiteBackend
+        from webcare.store.sqlite import SQLiteBackend
 
         path = url.removeprefix("sqlite://").removeprefix("/") or ":memory:"
         return SQLiteBackend(path, busy_timeout_ms=busy_timeout_ms)
     if url.startswith(("postgresql://", "postgres://")):
         try:
-            from store.postgres import PostgresBackend  # type: ignore[import-not-found]
+            from webcare.store.postgres import PostgresBackend  # type: ignore[import-not-found]
         except ImportError as e:
             raise StoreError("the PostgreSQL backend is not available in this installation") from e
         return PostgresBackend(url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from store.base import Base, Row, encode, where
+from webcare.store.base import Base, Row, encode, where
 from webcare.core.errors import StoreError
 
 CONVERSATION_STATES = ("bot", "waiting", "human", "closed")

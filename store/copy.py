@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from store.base import Backend
-from store.store import Store
+from webcare.store.base import Backend
+from webcare.store.store import Store
 from webcare.core.errors import StoreError
 
 # Parents before children, so foreign keys hold at every insert.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from store.base import Base, Row
+from webcare.store.base import Base, Row
 from webcare.core.errors import NotFound, StoreError
 
 CLAIM_KINDS = ("email", "order_number", "phone")  # typed by a customer: claims, never identities

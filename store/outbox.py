@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from store.base import Base, Row, encode, where
+from webcare.store.base import Base, Row, encode, where
 
 
 class Outbox(Base):

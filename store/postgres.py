@@ -24,7 +24,7 @@ from psycopg.types.numeric import Int4BinaryDumper, Int4Dumper
 from psycopg.types.string import StrDumperUnknown
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from store.config import redact_url
+from webcare.store.config import redact_url
 from webcare.core.errors import StoreError
 
 _LITERAL = re.compile(r"('(?:[^']|'')*')")

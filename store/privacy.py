@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from store.base import Base
+from webcare.store.base import Base
 
 # A customer's mentions: linked to them, or written from one of their identities.
 _OWN_MENTIONS = (

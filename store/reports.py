@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from store.base import Base, Row
+from webcare.store.base import Base, Row
 
 # A conversation opened only to carry staff's public reply to a mention is that mention, not a chat.
 _NOT_MENTION_REPLY = "NOT EXISTS (SELECT 1 FROM mentions m WHERE m.conversation_id = conversations.id)"

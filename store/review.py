@@ -6,8 +6,8 @@ conversations and the outbox as they were.
 
 from __future__ import annotations
 
-from store.base import Base, Row
-from store.mentions import mention_ticket_key
+from webcare.store.base import Base, Row
+from webcare.store.mentions import mention_ticket_key
 from webcare.core.errors import StoreError
 
 REVIEW_ACTIONS = ("confirm", "dismiss", "correct")

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from store.audit import Audit
-from store.base import Backend, Row, open_backend
-from store.conversations import CONVERSATION_STATES, Conversations
-from store.customers import CLAIM_KINDS, Customers
-from store.handoff import PRIORITIES, Handoff, conversation_ticket_key
-from store.mentions import Mentions, mention_ticket_key
-from store.notes import Notes
-from store.outbox import Outbox
-from store.privacy import Privacy
-from store.reports import Reports
-from store.review import REVIEW_ACTIONS, MentionReview
-from store.search import Search
-from store.story import Stories
-from store.users import Users
+from webcare.store.audit import Audit
+from webcare.store.base import Backend, Row, open_backend
+from webcare.store.conversations import CONVERSATION_STATES, Conversations
+from webcare.store.customers import CLAIM_KINDS, Customers
+from webcare.store.handoff import PRIORITIES, Handoff, conversation_ticket_key
+from webcare.store.mentions import Mentions, mention_ticket_key
+from webcare.store.notes import Notes
+from webcare.store.outbox import Outbox
+from webcare.store.privacy import Privacy
+from webcare.store.reports import Reports
+from webcare.store.review import REVIEW_ACTIONS, MentionReview
+from webcare.store.search import Search
+from webcare.store.story import Stories
+from webcare.store.users import Users
 
 __all__ = ["CLAIM_KINDS", "CONVERSATION_STATES", "PRIORITIES", "REVIEW_ACTIONS", "Backend", "Row", "Store",
            "conversation_ticket_key", "mention_ticket_key", "open_backend"]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from store.base import Base
-from store.handoff import conversation_ticket_key
+from webcare.store.base import Base
+from webcare.store.handoff import conversation_ticket_key
 
 TRANSCRIPT_LINES = 30
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from store.base import Base, Row
+from webcare.store.base import Base, Row
 from webcare.core.errors import NotFound, StoreError
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from store import Store
+from webcare.store import Store
 from emulators.postgres_server import PrivateServer, start_private_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,7 +61,7 @@ def postgres_admin_url(request: pytest.FixtureRequest) -> str:
     try:
         import psycopg
 
-        from store.postgres import PostgresBackend  # noqa: F401
+        from webcare.store.postgres import PostgresBackend  # noqa: F401
 
         with psycopg.connect(url, connect_timeout=5):
             pass
@@ -117,7 +117,7 @@ def store():
 @pytest.fixture(scope="session")
 def nlu_config():
     """NLU on the shipped demo content; models cached under .webcare/ (retrained when content changes)."""
-    from nlu.config import NLUConfig
+    from webcare.nlu.config import NLUConfig
 
     return NLUConfig(data_dir=str(ROOT / "responses"), model_dir=str(ROOT / ".webcare" / "test-models"))
 
@@ -125,13 +125,13 @@ def nlu_config():
 @pytest.fixture(scope="session")
 def analyzer(nlu_config):
     """The real, trained Analyzer (trained once per test session when needed)."""
-    from nlu import Analyzer
+    from webcare.nlu import Analyzer
 
     return Analyzer.load_or_train(nlu_config)
 
 
 @pytest.fixture(scope="session")
 def responses():
-    from bot.responses import Responses
+    from webcare.bot.responses import Responses
 
     return Responses.load(ROOT / "responses")

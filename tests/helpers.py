@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.responses import Responses
+from webcare.bot.responses import Responses
 
 
 def matches(responses: Responses, text: str, template: str, language: str) -> bool:

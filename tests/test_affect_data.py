@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from nlu.types import SENTIMENTS as LABELS
+from webcare.nlu.types import SENTIMENTS as LABELS
 
 AFFECT = Path(__file__).resolve().parent.parent / "responses" / "affect"
 LANGS = ("nl", "en")

@@ -11,9 +11,9 @@ import yaml
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from console import create_app
+from webcare.console import create_app
 from emulators.console_kit import add_user, fast_argon2, login  # noqa: F401 - fast_argon2: autouse fixture
-from store import Store
+from webcare.store import Store
 from webcare.cli import cli
 from webcare.config import Settings
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from console import create_app
-from console.config import ConsoleConfig
-from console.server import build_server
+from webcare.console import create_app
+from webcare.console.config import ConsoleConfig
+from webcare.console.server import build_server
 from emulators.console_kit import PASSWORD, add_user, seed_history, settings
-from store import Store
+from webcare.store import Store
 from tests.helpers import matches
 
 pytestmark = pytest.mark.browser
@@ -62,7 +62,7 @@ def browser():
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, browser, analyzer, responses):
     """The console and web chat served by uvicorn on a free port, over a SQLite file store and the real NLU."""
-    from bot.engine import DialogueEngine
+    from webcare.bot.engine import DialogueEngine
 
     root = tmp_path_factory.mktemp("browser")
     store = Store.open(f"sqlite:///{root / 'webcare.db'}")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot.channels import CHANNELS, enabled_channels
-from bot.channels.base import Channel, ChannelContext, OutgoingMessage
-from bot.config import ChannelsConfig
-from bot.outbox import OutboxDispatcher
-from store import Store
+from webcare.bot.channels import CHANNELS, enabled_channels
+from webcare.bot.channels.base import Channel, ChannelContext, OutgoingMessage
+from webcare.bot.config import ChannelsConfig
+from webcare.bot.outbox import OutboxDispatcher
+from webcare.store import Store
 
 
 class PlainText(Channel):
@@ -65,7 +65,7 @@ async def test_a_channel_with_neither_send_nor_send_text_says_so():
 
 
 def test_the_console_app_holds_the_console_channels(store: Store):
-    from console.app import create_app
+    from webcare.console.app import create_app
     from emulators.console_kit import settings
 
     app = create_app(store, settings())
@@ -79,7 +79,7 @@ def test_the_console_app_holds_the_console_channels(store: Store):
 def test_context_options_build_the_terminal(store: Store, tmp_path):
     import io
 
-    from bot.channels.terminal import TerminalChannel
+    from webcare.bot.channels.terminal import TerminalChannel
     from emulators.console_kit import make_engine, settings, write_content
 
     engine = make_engine(store, write_content(tmp_path))

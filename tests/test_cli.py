@@ -11,7 +11,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from store import Store
+from webcare.store import Store
 from tests.conftest import ROOT
 from tests.helpers import matches
 from webcare import __version__

@@ -7,7 +7,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from console import create_app
+from webcare.console import create_app
 from emulators.console_kit import (
     PASSWORD,
     add_user,
@@ -335,7 +335,7 @@ def test_mention_reply_goes_to_the_outbox_of_its_network(social, store):
 
 
 def test_a_mention_reply_counts_once_on_the_dashboard_and_not_as_resolved_by_the_bot(social, store):
-    from console.dashboard import compute
+    from webcare.console.dashboard import compute
 
     mention_id = add_mention(store)
     token = csrf_of(social.get("/mentions").text)

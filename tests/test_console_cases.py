@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from console import create_app
-from console.i18n import choose, translations
+from webcare.console import create_app
+from webcare.console.i18n import choose, translations
 from emulators.console_kit import (
     add_user,
     csrf_of,
@@ -165,7 +165,7 @@ def test_every_string_in_the_console_is_translated_to_dutch():
     from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
     from babel.messages.pofile import read_po
 
-    from console.i18n import CATALOGUES
+    from webcare.console.i18n import CATALOGUES
 
     keywords = {**DEFAULT_KEYWORDS, "N_": None, "say": (2,), "text": (2,)}
     method_map = [("console/**.py", "python"), ("console/templates/**.html", "jinja2")]
@@ -178,7 +178,7 @@ def test_every_string_in_the_console_is_translated_to_dutch():
 
 
 def test_charts_keep_their_outer_labels_inside_and_skip_missing_points():
-    from console.charts import line_chart
+    from webcare.console.charts import line_chart
 
     labels = [f"12-{d:02d}" for d in range(1, 31)]
     svg = str(line_chart("CSAT", labels, {"csat": [None] * 29 + [4.5]}))
@@ -210,8 +210,8 @@ def test_the_social_team_labels_mentions_and_filters_by_label(app, store):
 def test_sla_clocks_read_in_the_console_language():
     from datetime import datetime
 
-    from bot.handoff import SlaClock
-    from console.readable import sla_text
+    from webcare.bot.handoff import SlaClock
+    from webcare.console.readable import sla_text
 
     paused = SlaClock(7200, False, datetime(2026, 12, 8, 9, 0))  # a Tuesday
     assert sla_text(paused, "en") == "paused · starts Tue 09:00 · 2h 0m left"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from store.search import Filters
+from webcare.store.search import Filters
 from webcare.core.errors import StoreError
 
 
@@ -123,9 +123,9 @@ def test_saved_views_are_per_user(any_store):
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_the_search_migration_indexes_what_was_stored_before_it(request, tmp_path, monkeypatch, backend):
-    import store.base as module
-    from store import Store
-    from store.schema import MIGRATIONS
+    import webcare.store.base as module
+    from webcare.store import Store
+    from webcare.store.schema import MIGRATIONS
 
     search = next(v for v, name, _ in MIGRATIONS if name.startswith("console: full-text search"))
 
@@ -153,8 +153,8 @@ def test_postgres_stems_each_message_in_its_own_language(postgres_store):
 
 
 def test_a_store_copy_carries_notes_labels_assignments_and_views(filled, tmp_path):
-    from store import Store
-    from store.copy import copy_store
+    from webcare.store import Store
+    from webcare.store.copy import copy_store
 
     store, a, _b, _c = filled
     store.add_user("bea", "x", "agent")

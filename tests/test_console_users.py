@@ -6,14 +6,14 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from console import create_app
-from console.auth import LoginLimiter, authenticate
+from webcare.console import create_app
+from webcare.console.auth import LoginLimiter, authenticate
 from emulators.console_kit import (
     fast_argon2,  # noqa: F401 - autouse: cheap argon2 here
     login,
     settings,
 )
-from store import Store
+from webcare.store import Store
 from webcare.cli import cli
 
 

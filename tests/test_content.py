@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nlu.data import parse_rasa_nlu
+from webcare.nlu.data import parse_rasa_nlu
 from tests.conftest import ROOT
 
 CONTENT = ROOT / "responses"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.engine import DialogueEngine
-from nlu.types import Analysis, Entity
+from webcare.bot.engine import DialogueEngine
+from webcare.nlu.types import Analysis, Entity
 
 ROOT = Path(__file__).resolve().parent.parent
 

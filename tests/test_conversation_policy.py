@@ -10,13 +10,13 @@ import io
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.channels.base import IncomingMessage
-from bot.channels.terminal import TerminalChannel
-from bot.config import EscalationConfig
-from bot.engine import DialogueEngine
-from console import create_app
+from webcare.bot.channels.base import IncomingMessage
+from webcare.bot.channels.terminal import TerminalChannel
+from webcare.bot.config import EscalationConfig
+from webcare.bot.engine import DialogueEngine
+from webcare.console import create_app
 from emulators.console_kit import fast_argon2, settings  # noqa: F401 - autouse: cheap argon2 here
-from store import Store
+from webcare.store import Store
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import pytest
 
 from emulators import console_kit
 from emulators.listen_kit import KeywordAnalyzer, config, mention
-from listeners.triage import Triage
-from store import Store
+from webcare.listeners.triage import Triage
+from webcare.store import Store
 from webcare.core.messages import IncomingMessage
 from webcare.core.ratelimit import DEFAULT_WAIT, retry_after, until_reset
 from webcare.core.retry import backoff

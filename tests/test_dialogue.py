@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.channels.base import IncomingMessage
-from bot.engine import DialogueEngine
-from store import Store
+from webcare.bot.channels.base import IncomingMessage
+from webcare.bot.engine import DialogueEngine
+from webcare.store import Store
 from tests.helpers import matches
 
 
@@ -184,7 +184,7 @@ def test_clarify_buttons_degrade_and_can_be_pressed(engine, responses):
 
 
 def test_a_flooding_customer_is_slowed_down_and_nothing_is_lost(analyzer, responses, tmp_path):
-    from bot.config import DialogueConfig
+    from webcare.bot.config import DialogueConfig
 
     store = Store.open(f"sqlite:///{tmp_path / 'flood.db'}")
     engine = DialogueEngine(store, analyzer, responses, dialogue=DialogueConfig(flood_messages=3, flood_seconds=60))

@@ -20,13 +20,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 
-from bot.channels.email import EmailChannel, automatic, reply_text, thread_subject
-from bot.config import DialogueConfig, EmailConfig
-from bot.engine import DialogueEngine
-from bot.outbox import OutboxDispatcher
-from bot.responses import Responses
+from webcare.bot.channels.email import EmailChannel, automatic, reply_text, thread_subject
+from webcare.bot.config import DialogueConfig, EmailConfig
+from webcare.bot.engine import DialogueEngine
+from webcare.bot.outbox import OutboxDispatcher
+from webcare.bot.responses import Responses
 from emulators.console_kit import KeywordAnalyzer, write_content
-from store import Store
+from webcare.store import Store
 from webcare.core.errors import StoreError
 
 SHOP = "service@huisraad.test"
@@ -346,7 +346,7 @@ async def test_mail_in_the_imap_mailbox_is_answered_and_marked_seen(rig, dovecot
 
 @pytest.mark.imap
 async def test_imap_mail_the_store_cannot_take_stays_unseen_for_the_next_look(rig, dovecot):
-    from bot.channels.imap import MailboxWatcher
+    from webcare.bot.channels.imap import MailboxWatcher
 
     def down(raw: bytes) -> str:
         raise StoreError("database is locked")
@@ -364,7 +364,7 @@ async def test_imap_mail_the_store_cannot_take_stays_unseen_for_the_next_look(ri
 
 @pytest.mark.imap
 async def test_an_imap_mail_that_cannot_be_read_is_flagged_and_does_not_block_the_next(rig, dovecot):
-    from bot.channels.imap import MailboxWatcher
+    from webcare.bot.channels.imap import MailboxWatcher
 
     client = append(dovecot, rig.mail("first"))
     client.append("INBOX", rig.mail("second").as_bytes())

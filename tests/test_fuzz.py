@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from telegram import Update
 
-from bot.channels.telegram import TelegramChannel
-from console import create_app
+from webcare.bot.channels.telegram import TelegramChannel
+from webcare.console import create_app
 from emulators import console_kit
 from emulators.console_kit import fast_argon2  # noqa: F401 - autouse: cheap argon2 here
 from emulators.fuzz_inputs import (
@@ -34,8 +34,8 @@ from emulators.fuzz_inputs import (
 )
 from emulators.telegram_api import TelegramEmulator
 from emulators.telegram_harness import telegram_config
-from listeners.config import FeedConfig
-from store import Store
+from webcare.listeners.config import FeedConfig
+from webcare.store import Store
 from webcare.core.errors import ListenerError
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -158,7 +158,7 @@ def test_telegram_updates_parse_or_are_dropped_and_never_crash_a_turn(telegram, 
 @pytest.fixture(scope="module")
 def triage():
     from emulators.listen_kit import KeywordAnalyzer, config
-    from listeners.triage import Triage
+    from webcare.listeners.triage import Triage
 
     store = Store.memory()
     yield Triage(store, KeywordAnalyzer(), config())

@@ -3,8 +3,8 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.config import EscalationConfig
-from bot.handoff import estimate_wait, priority_for
+from webcare.bot.config import EscalationConfig
+from webcare.bot.handoff import estimate_wait, priority_for
 
 TZ = ZoneInfo("Europe/Amsterdam")
 

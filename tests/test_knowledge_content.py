@@ -187,7 +187,7 @@ def test_titles_are_unique_per_language():
 
 
 def test_the_nlu_loader_reads_every_article():
-    from nlu.data import load_articles
+    from webcare.nlu.data import load_articles
 
     articles = load_articles(CONTENT, list(LANGUAGES))
     assert len(articles) == len(ALL_ARTICLES)

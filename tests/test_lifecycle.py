@@ -15,13 +15,13 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from bot.channels.base import IncomingMessage
-from bot.channels.terminal import TerminalChannel
-from bot.config import DialogueConfig, EscalationConfig
-from bot.engine import DialogueEngine
-from bot.handoff import business_seconds, estimate_wait, rating_label, sla_clock, sla_due
-from bot.responses import Responses
-from console import create_app
+from webcare.bot.channels.base import IncomingMessage
+from webcare.bot.channels.terminal import TerminalChannel
+from webcare.bot.config import DialogueConfig, EscalationConfig
+from webcare.bot.engine import DialogueEngine
+from webcare.bot.handoff import business_seconds, estimate_wait, rating_label, sla_clock, sla_due
+from webcare.bot.responses import Responses
+from webcare.console import create_app
 from emulators.console_kit import (
     KeywordAnalyzer,
     add_user,
@@ -33,7 +33,7 @@ from emulators.console_kit import (
 )
 from emulators.telegram_api import TelegramEmulator
 from emulators.telegram_harness import STAFF_CHAT, texts, until
-from store import Store
+from webcare.store import Store
 from tests.helpers import matches
 from tests.test_store_contract import together, url_of
 from webcare.cli import cli

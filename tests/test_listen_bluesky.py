@@ -9,12 +9,12 @@ import pytest
 
 from emulators.bluesky import HANDLE, PASSWORD, BlueskyEmulator
 from emulators.listen_kit import KeywordAnalyzer, config
-from listeners.base import load_cursor
-from listeners.bluesky import BlueskyListener
-from listeners.config import BlueskyConfig
-from listeners.replies import BlueskyReplies
-from listeners.runner import ListenerRunner
-from listeners.triage import Triage
+from webcare.listeners.base import load_cursor
+from webcare.listeners.bluesky import BlueskyListener
+from webcare.listeners.config import BlueskyConfig
+from webcare.listeners.replies import BlueskyReplies
+from webcare.listeners.runner import ListenerRunner
+from webcare.listeners.triage import Triage
 from webcare.core.errors import ConfigError, DeliveryFailed, ListenerError
 
 

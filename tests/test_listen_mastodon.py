@@ -9,12 +9,12 @@ import pytest
 
 from emulators.listen_kit import KeywordAnalyzer, config
 from emulators.mastodon import TOKEN, MastodonEmulator
-from listeners.base import load_cursor
-from listeners.config import MastodonConfig
-from listeners.mastodon import MastodonListener
-from listeners.replies import MastodonReplies
-from listeners.runner import ListenerRunner
-from listeners.triage import Triage
+from webcare.listeners.base import load_cursor
+from webcare.listeners.config import MastodonConfig
+from webcare.listeners.mastodon import MastodonListener
+from webcare.listeners.replies import MastodonReplies
+from webcare.listeners.runner import ListenerRunner
+from webcare.listeners.triage import Triage
 from webcare.core.errors import ConfigError, DeliveryFailed
 from webcare.core.text import html_to_text
 

@@ -6,10 +6,10 @@ import pytest
 
 from emulators.listen_kit import KeywordAnalyzer, config
 from emulators.rss import RSSEmulator
-from listeners.config import RSSConfig
-from listeners.rss import RSSListener
-from listeners.runner import ListenerRunner
-from listeners.triage import Triage
+from webcare.listeners.config import RSSConfig
+from webcare.listeners.rss import RSSListener
+from webcare.listeners.runner import ListenerRunner
+from webcare.listeners.triage import Triage
 from webcare.core.errors import ConfigError, ListenerError
 
 

@@ -16,9 +16,9 @@ from emulators.listen_kit import KeywordAnalyzer
 from emulators.mastodon import TOKEN, MastodonEmulator
 from emulators.rss import RSSEmulator
 from emulators.x_api import XEmulator
-from listeners.config import ListenersConfig
-from listeners.replies import reply_channels
-from listeners.runner import ListenerRunner, run_listeners
+from webcare.listeners.config import ListenersConfig
+from webcare.listeners.replies import reply_channels
+from webcare.listeners.runner import ListenerRunner, run_listeners
 from webcare.app import App
 from webcare.cli import cli
 from webcare.core.errors import ConfigError, DeliveryFailed

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from emulators.listen_kit import KeywordAnalyzer, config, mention
-from listeners.ambassadors import ambassadors
-from listeners.base import Mention
-from listeners.config import StormConfig
-from listeners.dedupe import NearDuplicates, normalise
-from listeners.storms import StormDetector, storm_text
-from listeners.triage import Triage
-from store import Store, mention_ticket_key
+from webcare.listeners.ambassadors import ambassadors
+from webcare.listeners.base import Mention
+from webcare.listeners.config import StormConfig
+from webcare.listeners.dedupe import NearDuplicates, normalise
+from webcare.listeners.storms import StormDetector, storm_text
+from webcare.listeners.triage import Triage
+from webcare.store import Store, mention_ticket_key
 
 
 @pytest.fixture

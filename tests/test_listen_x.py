@@ -8,10 +8,10 @@ import pytest
 
 from emulators.listen_kit import KeywordAnalyzer, config
 from emulators.x_api import XEmulator
-from listeners.config import XConfig
-from listeners.runner import ListenerRunner
-from listeners.triage import Triage
-from listeners.x import XListener
+from webcare.listeners.config import XConfig
+from webcare.listeners.runner import ListenerRunner
+from webcare.listeners.triage import Triage
+from webcare.listeners.x import XListener
 from webcare.core.errors import ConfigError
 
 

@@ -7,10 +7,10 @@ from datetime import date, timedelta
 
 import pytest
 
-from nlu import Analysis, Analyzer
-from nlu.data import NLUData, Product, parse_example, parse_rasa_nlu
-from nlu.entities import EntityExtractor
-from nlu.language import LanguageDetector
+from webcare.nlu import Analysis, Analyzer
+from webcare.nlu.data import NLUData, Product, parse_example, parse_rasa_nlu
+from webcare.nlu.entities import EntityExtractor
+from webcare.nlu.language import LanguageDetector
 
 
 @pytest.mark.parametrize(
@@ -171,7 +171,7 @@ def test_complaint_and_urgency(analyzer):
 
 def test_praise_is_neither_a_complaint_nor_urgent():
     """The heads are independent; the labelling rule (praise is no complaint, never urgent) joins them."""
-    from nlu.affect import AffectHeads
+    from webcare.nlu.affect import AffectHeads
 
     probs = {"sentiment": [{"negative": 0.05, "neutral": 0.05, "positive": 0.9}, {"negative": 0.9, "neutral": 0.1, "positive": 0.0}],
              "complaint": [{"no": 0.2, "yes": 0.8}, {"no": 0.2, "yes": 0.8}],
@@ -193,7 +193,7 @@ def test_everyday_statement_is_neutral(analyzer):
 
 
 def test_sentiment_lexicon_priors():
-    from nlu.lexicon import dutch_sentiment, prior_features
+    from webcare.nlu.lexicon import dutch_sentiment, prior_features
 
     assert dutch_sentiment(["slechte", "service"])[0] < 0 < dutch_sentiment(["niet", "slecht"])[0]
     assert dutch_sentiment(["erg", "goed"])[0] > dutch_sentiment(["goed"])[0] > 0

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from nlu import Analyzer, NLUConfig
-from nlu.data import load_nlu
+from webcare.nlu import Analyzer, NLUConfig
+from webcare.nlu.data import load_nlu
 from webcare.cli import cli
 from webcare.core.errors import ModelNotTrained
 
@@ -242,7 +242,7 @@ def test_rasa_export_import_round_trip(tmp_path, content):
 
 
 def test_cli_export_labels_from_the_store(tmp_path, content):
-    from store import Store
+    from webcare.store import Store
 
     store = Store.open(f"sqlite:///{tmp_path / 'webcare.db'}")
     store.add_label("sentiment", "Wat een slechte service", "negative", language="nl")

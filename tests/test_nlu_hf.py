@@ -16,7 +16,7 @@ def minilm_path():
 
 
 def test_hf_encoder_mean_pools_and_normalises(minilm_path):
-    from nlu.encoders import HFEncoder
+    from webcare.nlu.encoders import HFEncoder
 
     encoder = HFEncoder(hf_model=minilm_path, threads=1)
     vectors = encoder.encode(["where is my order", "where is my parcel", "what time do you open", ""])
@@ -26,7 +26,7 @@ def test_hf_encoder_mean_pools_and_normalises(minilm_path):
 
 
 def test_analyzer_with_hf_plus_tfidf(minilm_path, tmp_path):
-    from nlu import Analyzer, NLUConfig
+    from webcare.nlu import Analyzer, NLUConfig
     from tests.test_nlu_cli import SMALL_EN, SMALL_NL
 
     data = tmp_path / "responses"
@@ -43,7 +43,7 @@ def test_analyzer_with_hf_plus_tfidf(minilm_path, tmp_path):
 
 
 def test_a_missing_hf_model_is_a_clear_error(tmp_path):
-    from nlu.encoders import HFEncoder
+    from webcare.nlu.encoders import HFEncoder
     from webcare.core.errors import NLUError
 
     pytest.importorskip("transformers")

@@ -10,8 +10,8 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
-from nlu.affect import AffectHeads, lexicon_block, with_lexicon
-from nlu.linear import LinearScorer, probabilities
+from webcare.nlu.affect import AffectHeads, lexicon_block, with_lexicon
+from webcare.nlu.linear import LinearScorer, probabilities
 
 TEXTS = [
     "Waar blijft mijn pakket? Bestelling 12345678 is nog steeds niet aangekomen!!",
@@ -92,7 +92,7 @@ def test_knowledge_similarity_is_the_best_passage_per_article(analyzer):
 
 
 def test_a_batch_split_over_worker_threads_gives_the_same_vectors():
-    from nlu.encoders import UseEncoder
+    from webcare.nlu.encoders import UseEncoder
 
     texts = [f"{text} {i}" for i, text in enumerate(TEXTS * 6)]
     split, whole = UseEncoder(threads=2).encode(texts), UseEncoder(threads=1).encode(texts)

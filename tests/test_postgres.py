@@ -15,8 +15,8 @@ import time
 import psycopg
 import pytest
 
-from store import Store
-from store.postgres import PostgresBackend, to_pyformat
+from webcare.store import Store
+from webcare.store.postgres import PostgresBackend, to_pyformat
 from tests.conftest import ROOT
 from webcare.core.errors import StoreError
 

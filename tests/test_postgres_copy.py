@@ -12,10 +12,10 @@ import click
 import pytest
 from click.testing import CliRunner
 
-import store.copy
-from store import Store
-from store.copy import TABLES, copy_store, row_counts
-from store.schema import MIGRATIONS
+import webcare.store.copy
+from webcare.store import Store
+from webcare.store.copy import TABLES, copy_store, row_counts
+from webcare.store.schema import MIGRATIONS
 from tests.test_store_contract import mention, personal_customer
 from webcare.cli import cli
 from webcare.core.errors import StoreError

@@ -20,9 +20,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from bot.channels.base import OutgoingMessage
-from bot.outbox import OutboxDispatcher
-from store import Store
+from webcare.bot.channels.base import OutgoingMessage
+from webcare.bot.outbox import OutboxDispatcher
+from webcare.store import Store
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,7 @@ import logging
 import pytest
 from click.testing import CliRunner
 
-from store import Store
+from webcare.store import Store
 from tests.test_store_contract import PERSONAL, dump, personal_customer
 from webcare.cli import cli
 from webcare.config import load_settings

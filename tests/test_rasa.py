@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from nlu.data import Annotation, parse_example, parse_rasa_nlu, read_yaml
-from nlu.rasa import RICH_RESPONSES, export_rasa, import_rasa, markup, project_files
+from webcare.nlu.data import Annotation, parse_example, parse_rasa_nlu, read_yaml
+from webcare.nlu.rasa import RICH_RESPONSES, export_rasa, import_rasa, markup, project_files
 from tests.conftest import SHARED_DATA
 from webcare.core.errors import NLUError
 

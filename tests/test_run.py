@@ -20,7 +20,7 @@ import yaml
 from emulators.console_kit import KeywordAnalyzer
 from emulators.telegram_api import TOKEN, TelegramEmulator
 from emulators.x_api import XEmulator
-from store import Store
+from webcare.store import Store
 
 pytestmark = pytest.mark.slow
 
@@ -163,7 +163,7 @@ def test_run_trains_missing_models_once_with_a_message(tmp_path, nlu_config, mon
         return KeywordAnalyzer()
 
     app = App(settings=Settings(nlu=nlu_config.model_copy(update={"model_dir": str(tmp_path / "models")})))
-    monkeypatch.setattr("nlu.analyzer.Analyzer.train", classmethod(train))
+    monkeypatch.setattr("webcare.nlu.analyzer.Analyzer.train", classmethod(train))
     messages: list[str] = []
     assert needs_nlu(app.settings, {"console"}) and not needs_nlu(app.settings, {"outbox", "listeners"})
     app.analyzer(progress=messages.append)

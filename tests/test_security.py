@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from bot.channels.staff_telegram import StaffBridge
-from bot.channels.telegram import TelegramChannel, utf16_len
-from console import create_app
+from webcare.bot.channels.staff_telegram import StaffBridge
+from webcare.bot.channels.telegram import TelegramChannel, utf16_len
+from webcare.console import create_app
 from emulators.console_kit import (
     add_user,
     csrf_of,
@@ -26,7 +26,7 @@ from emulators.console_kit import (
     write_content,
 )
 from emulators.telegram_harness import STAFF_CHAT, staff_config, telegram_config
-from store import Store, open_backend
+from webcare.store import Store, open_backend
 from webcare.cli import cli
 from webcare.config import parse_settings
 from webcare.core import redact
@@ -328,7 +328,7 @@ async def test_a_card_telegram_refuses_is_marked_failed_and_later_escalations_st
                                                                                        responses):
     from telegram import Bot
 
-    from bot.engine import DialogueEngine
+    from webcare.bot.engine import DialogueEngine
 
     first = escalated_conversation(store, "first", "rejected one", ["hi"])
     second = escalated_conversation(store, "second", "next one", ["hello"])
@@ -363,10 +363,10 @@ def feeds():
 
 def test_one_malformed_rss_entry_does_not_fail_the_feed(store, feeds):
     from emulators.listen_kit import KeywordAnalyzer, config
-    from listeners.config import RSSConfig
-    from listeners.rss import RSSListener
-    from listeners.runner import ListenerRunner
-    from listeners.triage import Triage
+    from webcare.listeners.config import RSSConfig
+    from webcare.listeners.rss import RSSListener
+    from webcare.listeners.runner import ListenerRunner
+    from webcare.listeners.triage import Triage
 
     feeds.raw["reviews"] = FEED_WITH_A_BAD_ENTRY
     rss = RSSListener(RSSConfig.model_validate({"enabled": True, "feeds": [{"url": feeds.feed_url("reviews")}]}))
@@ -378,8 +378,8 @@ def test_one_malformed_rss_entry_does_not_fail_the_feed(store, feeds):
 
 def test_a_post_with_odd_field_types_is_stored_not_the_batch_lost(store):
     from emulators.listen_kit import KeywordAnalyzer, config
-    from listeners.base import Mention
-    from listeners.triage import Triage
+    from webcare.listeners.base import Mention
+    from webcare.listeners.triage import Triage
 
     odd = Mention("mastodon", 12, "acme \ud800 kapot", author_id=["1"], author=["a", "b"], author_name=True,
                   url={"u": 1}, author_reach=10**30, posted_at=float("inf"), raw={"lang": "\udfff"})

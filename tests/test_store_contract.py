@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from store import Store
+from webcare.store import Store
 from webcare.core.errors import NotFound, StoreError
 
 TABLES = {"customers", "identities", "conversations", "messages", "mentions", "tickets", "cursors",
@@ -226,8 +226,8 @@ def test_staff_sessions_end_on_logout_password_change_disabling_and_removal(any_
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_typed_identities_of_earlier_versions_become_claims(request, tmp_path, kind):
-    from store.schema import statements
-    from store.store import open_backend
+    from webcare.store.schema import statements
+    from webcare.store.store import open_backend
 
     url = request.getfixturevalue("postgres_url") if kind == "postgres" else f"sqlite:///{tmp_path / 'old.db'}"
     backend = open_backend(url)

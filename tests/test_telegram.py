@@ -12,8 +12,8 @@ import pytest
 from telegram import Chat, Message, Update
 from tenacity import wait_fixed
 
-from bot.channels.base import Button, OutgoingMessage
-from bot.channels.telegram import (
+from webcare.bot.channels.base import Button, OutgoingMessage
+from webcare.bot.channels.telegram import (
     PerChatUpdates,
     RateLimiter,
     TelegramChannel,
@@ -21,12 +21,12 @@ from bot.channels.telegram import (
     split_text,
     utf16_len,
 )
-from bot.engine import DialogueEngine
-from bot.outbox import OutboxDispatcher
+from webcare.bot.engine import DialogueEngine
+from webcare.bot.outbox import OutboxDispatcher
 from emulators.telegram_api import BOT_USERNAME
 from emulators.telegram_harness import ALWAYS_OPEN, STAFF_CHAT, started, telegram_config, texts, until
-from nlu.types import Analysis
-from store import Store
+from webcare.nlu.types import Analysis
+from webcare.store import Store
 from tests.helpers import matches
 from webcare.core.errors import ConfigError
 
@@ -359,7 +359,7 @@ async def test_after_a_restart_the_pending_outbox_is_delivered_once(tg, engine, 
 async def test_a_locked_store_delays_the_answer_but_loses_and_doubles_nothing(tg, db_url, analyzer, responses, monkeypatch):
     import sqlite3
 
-    monkeypatch.setattr("bot.channels.telegram.STORE_WAIT", wait_fixed(0.2))
+    monkeypatch.setattr("webcare.bot.channels.telegram.STORE_WAIT", wait_fixed(0.2))
     store = Store.open(db_url, busy_timeout_ms=100)
     engine = DialogueEngine(store, analyzer, responses, escalation=ALWAYS_OPEN)
     channel = await started(tg, engine, staff=False)
@@ -382,7 +382,7 @@ async def test_a_locked_store_delays_the_answer_but_loses_and_doubles_nothing(tg
 
 
 async def test_stopping_mid_delivery_keeps_what_was_not_sent_in_the_outbox(tg, engine, monkeypatch):
-    monkeypatch.setattr("bot.channels.telegram.STOP_GRACE", 0.05)
+    monkeypatch.setattr("webcare.bot.channels.telegram.STOP_GRACE", 0.05)
     channel = await started(tg, engine, staff=False, chat_rate=0.01, chat_burst=1)  # the 2nd waits ~100 s
     ids = [agent_reply(engine, 2051, f"bericht {n}") for n in range(3)]
     channel.kick("2051")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.channels.base import IncomingMessage
-from bot.engine import DialogueEngine
+from webcare.bot.channels.base import IncomingMessage
+from webcare.bot.engine import DialogueEngine
 from emulators.telegram_api import TelegramEmulator
 from emulators.telegram_harness import STAFF_CHAT, texts, until
 from tests.helpers import matches

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from bot import proof
-from bot.channels.base import IncomingMessage
-from bot.engine import DialogueEngine
-from console import create_app
-from console.auth import hash_password
+from webcare.bot import proof
+from webcare.bot.channels.base import IncomingMessage
+from webcare.bot.engine import DialogueEngine
+from webcare.console import create_app
+from webcare.console.auth import hash_password
 from emulators.console_kit import (
     add_user,
     csrf_of,
@@ -28,9 +28,9 @@ from emulators.console_kit import (
 from emulators.listen_kit import KeywordAnalyzer as MentionAnalyzer
 from emulators.listen_kit import config as listeners_config
 from emulators.listen_kit import mention
-from listeners.triage import Triage
-from nlu.types import Analysis, Entity
-from store import Store
+from webcare.listeners.triage import Triage
+from webcare.nlu.types import Analysis, Entity
+from webcare.store import Store
 from tests.helpers import matches
 
 ORDER = "40218833"  # the demo order: Barista Pro espressomachine, postcode 3511 LX

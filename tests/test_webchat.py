@@ -9,10 +9,10 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.channels import webchat
-from bot.channels.webchat import WebChat
-from bot.outbox import OutboxDispatcher
-from console import create_app
+from webcare.bot.channels import webchat
+from webcare.bot.channels.webchat import WebChat
+from webcare.bot.outbox import OutboxDispatcher
+from webcare.console import create_app
 from emulators.console_kit import (
     fast_argon2,  # noqa: F401 - autouse: cheap argon2 here
     make_engine,

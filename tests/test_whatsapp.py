@@ -9,13 +9,13 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.channels.base import Button, OutgoingMessage
-from bot.channels.whatsapp import WhatsAppChannel
-from bot.outbox import OutboxDispatcher
-from console.app import create_app
+from webcare.bot.channels.base import Button, OutgoingMessage
+from webcare.bot.channels.whatsapp import WhatsAppChannel
+from webcare.bot.outbox import OutboxDispatcher
+from webcare.console.app import create_app
 from emulators.console_kit import fast_argon2, make_engine, write_content  # noqa: F401 - autouse
 from emulators.graph_api import APP_SECRET, PHONE_NUMBER_ID, TOKEN, VERIFY_TOKEN, GraphAPIEmulator, sign
-from store import Store
+from webcare.store import Store
 from webcare.config import Settings
 
 CUSTOMER = "31612345678"
@@ -230,7 +230,7 @@ async def test_bad_bodies_are_4xx(rig: Rig):
 
 
 def test_the_channel_is_switched_on_by_its_section_and_needs_the_webhook_secrets():
-    from bot.channels import enabled_channels
+    from webcare.bot.channels import enabled_channels
     from webcare.core.errors import ConfigError
 
     settings = whatsapp_settings("http://127.0.0.1:9")

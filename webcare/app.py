@@ -7,12 +7,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from store import Store
+from webcare.store import Store
 from webcare.config import Settings, load_settings
 
 if TYPE_CHECKING:  # the engine and the content are imported when used: commands that only read the store start fast
-    from bot.engine import DialogueEngine
-    from bot.responses import Responses
+    from webcare.bot.engine import DialogueEngine
+    from webcare.bot.responses import Responses
 
 
 class App:
@@ -33,20 +33,20 @@ class App:
     def analyzer(self, progress: Callable[[str], None] | None = None):  # -> nlu.Analyzer
         """The trained NLU, training it first when the content changed or no model exists."""
         if "_analyzer" not in self.__dict__:
-            from nlu import Analyzer
+            from webcare.nlu import Analyzer
 
             self.__dict__["_analyzer"] = Analyzer.load_or_train(self.settings.nlu, progress=progress)
         return self.__dict__["_analyzer"]
 
     @cached_property
     def responses(self) -> Responses:
-        from bot.responses import Responses
+        from webcare.bot.responses import Responses
 
         return Responses.load(self.settings.nlu.data_dir)
 
     def engine(self, progress: Callable[[str], None] | None = None, store: Store | None = None) -> DialogueEngine:
         """The dialogue engine on the configured store, or on `store` (the conversation benchmark's fresh one)."""
-        from bot.engine import DialogueEngine
+        from webcare.bot.engine import DialogueEngine
 
         nlu = self.settings.nlu
         return DialogueEngine(

@@ -105,8 +105,8 @@ def init(path: Path, force: bool) -> None:
 @click.pass_obj
 def chat(app: App, user: str | None, new: bool) -> None:
     """Chat with the bot in this terminal; reads lines from stdin when piped."""
-    from bot.channels.base import ChannelContext
-    from bot.channels.terminal import TerminalChannel
+    from webcare.bot.channels.base import ChannelContext
+    from webcare.bot.channels.terminal import TerminalChannel
 
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     with nlu_progress() as progress:

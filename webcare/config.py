@@ -17,11 +17,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from bot.config import ChannelsConfig, DialogueConfig, EscalationConfig
-from console.config import ConsoleConfig
-from listeners.config import ListenersConfig
-from nlu.config import NLUConfig
-from store.config import StoreConfig
+from webcare.bot.config import ChannelsConfig, DialogueConfig, EscalationConfig
+from webcare.console.config import ConsoleConfig
+from webcare.listeners.config import ListenersConfig
+from webcare.nlu.config import NLUConfig
+from webcare.store.config import StoreConfig
 from webcare.core import redact
 from webcare.core.errors import ConfigError
 

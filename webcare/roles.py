@@ -16,7 +16,7 @@ def configured(settings: Settings, role: str) -> bool:
     if role == "console":
         return settings.console.enabled
     if role == "bot":
-        from bot.channels import enabled_channels
+        from webcare.bot.channels import enabled_channels
 
         return bool(enabled_channels(settings.channels, "bot"))
     if role == "listeners":

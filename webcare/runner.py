@@ -27,7 +27,7 @@ async def _serve_console(app: App, stop: asyncio.Event) -> tuple[Callable[[], Co
     """The console's server, and the channels its app holds (the web chat, webhook channels)."""
     import uvicorn
 
-    from console.app import create_app
+    from webcare.console.app import create_app
 
     settings = app.settings.console
     web = create_app(app.store, app.settings, engine=app.engine())
@@ -88,25 +88,25 @@ async def serve(app: App, roles: set[str], announce: Callable[[str], None] = pri
         announce(f"console on http://{settings.console.host}:{settings.console.port} with "
                  + ", ".join(c.describe() for c in web_channels.values()))
     if "bot" in roles and configured(settings, "bot"):
-        from bot.channels import build_channels
-        from bot.channels.base import ChannelContext
+        from webcare.bot.channels import build_channels
+        from webcare.bot.channels.base import ChannelContext
 
         await hold(build_channels(ChannelContext(app.store, app.engine(), settings), "bot"))
     telegram = channels.get("telegram")
     if "listeners" in roles and configured(settings, "listeners"):
-        from listeners.runner import run_listeners
+        from webcare.listeners.runner import run_listeners
 
         jobs.append(run_listeners(settings, app.store, app.analyzer(), stop, notify=_staff_notifier(telegram, loop)))
         announce("listeners")
     if "outbox" in roles:
-        from listeners.replies import reply_channels
+        from webcare.listeners.replies import reply_channels
 
         networks = reply_channels(settings.listeners)
         await hold(networks, say=False)
         if networks:
             announce("replies on " + ", ".join(sorted(networks)))
     if channels:
-        from bot.outbox import OutboxDispatcher
+        from webcare.bot.outbox import OutboxDispatcher
 
         jobs.append(OutboxDispatcher(app.store, channels).run(stop))
     if not jobs:

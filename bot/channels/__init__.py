@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bot.channels.base import Channel, ChannelContext
+    from webcare.bot.channels.base import Channel, ChannelContext
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from webcare.core.messages import Button, IncomingMessage, OutgoingMessage
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
-    from bot.engine import DialogueEngine
-    from store import Store
+    from webcare.bot.engine import DialogueEngine
+    from webcare.store import Store
 
 __all__ = ["Button", "Channel", "ChannelContext", "IncomingMessage", "OutgoingMessage", "button_from_number",
            "buttons_as_text"]  # the message types live in the leaf (webcare.core.messages); channels import them here

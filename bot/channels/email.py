@@ -31,10 +31,10 @@ from typing import Any
 import html2text
 from mailparser_reply import EmailReplyParser
 
-from bot.channels.base import Channel, ChannelContext, IncomingMessage, OutgoingMessage
-from bot.config import EmailConfig
-from bot.engine import DialogueEngine
-from store import Store
+from webcare.bot.channels.base import Channel, ChannelContext, IncomingMessage, OutgoingMessage
+from webcare.bot.config import EmailConfig
+from webcare.bot.engine import DialogueEngine
+from webcare.store import Store
 from webcare.core.errors import ConfigError, DeliveryFailed, StoreError
 
 log = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ class EmailChannel(Channel):
                                           port=self.config.inbound_port)
             self._controller.start()
         if self.config.imap_host:
-            from bot.channels.imap import MailboxWatcher
+            from webcare.bot.channels.imap import MailboxWatcher
 
             self._imap = MailboxWatcher(self.config, self.receive)
             self._imap.start()

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from imapclient import FLAGGED, SEEN, IMAPClient
 from imapclient.exceptions import IMAPClientError
 
-from bot.config import EmailConfig
-from bot.outbox import backoff
+from webcare.bot.config import EmailConfig
+from webcare.bot.outbox import backoff
 from webcare.core.errors import StoreError
 
 log = logging.getLogger(__name__)

@@ -25,10 +25,10 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, U
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
-from bot.channels.telegram import utf16_len
-from bot.config import StaffTelegramConfig
-from bot.engine import DialogueEngine
-from store import Store
+from webcare.bot.channels.telegram import utf16_len
+from webcare.bot.config import StaffTelegramConfig
+from webcare.bot.engine import DialogueEngine
+from webcare.store import Store
 from webcare.core.errors import StoreError
 
 log = logging.getLogger(__name__)

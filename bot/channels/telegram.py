@@ -37,12 +37,12 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
-from bot.channels.base import Channel, ChannelContext, IncomingMessage, OutgoingMessage
-from bot.config import StaffTelegramConfig, TelegramConfig
-from bot.engine import DialogueEngine
-from bot.handoff import shown_text
-from bot.outbox import OutboxDispatcher, worker_name
-from store import Store
+from webcare.bot.channels.base import Channel, ChannelContext, IncomingMessage, OutgoingMessage
+from webcare.bot.config import StaffTelegramConfig, TelegramConfig
+from webcare.bot.engine import DialogueEngine
+from webcare.bot.handoff import shown_text
+from webcare.bot.outbox import OutboxDispatcher, worker_name
+from webcare.store import Store
 from webcare.core.errors import ConfigError, DeliveryFailed, StoreError
 from webcare.core.ratelimit import retry_after
 from webcare.core.redact import redact
@@ -255,7 +255,7 @@ class TelegramChannel(Channel):
         self.application = self._build(token)
         self.staff = None
         if staff is not None and staff.chat_id is not None:
-            from bot.channels.staff_telegram import StaffBridge
+            from webcare.bot.channels.staff_telegram import StaffBridge
 
             self.staff = StaffBridge(staff, engine, store, self.application.bot, self.kick)
         self._add_handlers()

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.markup import escape
 
-from bot.channels.base import (
+from webcare.bot.channels.base import (
     Button,
     Channel,
     ChannelContext,
@@ -24,8 +24,8 @@ from bot.channels.base import (
     button_from_number,
     buttons_as_text,
 )
-from bot.engine import DialogueEngine, to_outgoing
-from bot.handoff import shown_text
+from webcare.bot.engine import DialogueEngine, to_outgoing
+from webcare.bot.handoff import shown_text
 
 
 class TerminalChannel(Channel):

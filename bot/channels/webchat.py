@@ -25,10 +25,10 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from itsdangerous import BadSignature, Signer
 
-from bot.channels.base import Channel, ChannelContext, IncomingMessage, OutgoingMessage
-from bot.engine import DialogueEngine
-from bot.outbox import worker_name
-from store import Store
+from webcare.bot.channels.base import Channel, ChannelContext, IncomingMessage, OutgoingMessage
+from webcare.bot.engine import DialogueEngine
+from webcare.bot.outbox import worker_name
+from webcare.store import Store
 
 COOKIE = "webcare_chat"
 MAX_TEXT = 20_000

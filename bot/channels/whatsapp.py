@@ -36,11 +36,11 @@ from pywa.types.templates import TemplateLanguage
 from pywa.utils import HUB_SIG
 from pywa_async import WhatsApp
 
-from bot.channels.base import Channel, ChannelContext, IncomingMessage, OutgoingMessage, buttons_as_text
-from bot.config import WhatsAppConfig
-from bot.engine import DialogueEngine
-from bot.outbox import OutboxDispatcher, backoff, worker_name
-from store import Store
+from webcare.bot.channels.base import Channel, ChannelContext, IncomingMessage, OutgoingMessage, buttons_as_text
+from webcare.bot.config import WhatsAppConfig
+from webcare.bot.engine import DialogueEngine
+from webcare.bot.outbox import OutboxDispatcher, backoff, worker_name
+from webcare.store import Store
 from webcare.core.errors import ConfigError, DeliveryFailed, StoreError
 
 log = logging.getLogger(__name__)

@@ -31,7 +31,7 @@ def find(app: App, channel: str, external_id: str) -> None:
     marked `claimed`, since anyone can type anything. An address that wrote to the shop's mailbox
     is the e-mail channel's identity, listed first.
     """
-    from store import CLAIM_KINDS
+    from webcare.store import CLAIM_KINDS
 
     found = []
     key = external_id.lower() if channel in CLAIM_KINDS else external_id

@@ -28,7 +28,7 @@ def _when(ts: float | None) -> str:
 @click.pass_obj
 def listen(app: App, once: bool) -> None:
     """Poll the enabled social networks (X, Bluesky, Mastodon, RSS) and triage what they find."""
-    from listeners.runner import ListenerRunner
+    from webcare.listeners.runner import ListenerRunner
 
     def progress(line: str) -> None:
         click.echo(f"\r\033[K{line}", nl=False, err=True)
@@ -153,7 +153,7 @@ def mentions_ambassadors(app: App, limit: int, as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from listeners.ambassadors import ambassadors
+    from webcare.listeners.ambassadors import ambassadors
 
     rows = ambassadors(app.store, app.settings.listeners.ambassadors, app.store.clock(), limit)
     if as_json:

@@ -37,7 +37,7 @@ def nlu() -> None:
 def train(app: App, sentiment_files: tuple[Path, ...], complaint_files: tuple[Path, ...],
           urgency_files: tuple[Path, ...]) -> None:
     """Train the NLU models on the content in data_dir (plus your own labels) and save them."""
-    from nlu import Analyzer
+    from webcare.nlu import Analyzer
 
     labels = [("sentiment", str(p)) for p in sentiment_files] + [("complaint", str(p)) for p in complaint_files]
     labels += [("urgency", str(p)) for p in urgency_files]
@@ -144,9 +144,9 @@ def evaluate(app: App, task: str, train_file: Path | None, test_file: Path | Non
     """Evaluate TASK: train on TRAIN only, score on TEST (or the shipped models when --train is absent)."""
     from rich.console import Console
 
-    from nlu import datasets
-    from nlu.data import AFFECT_FIELDS, load_affect
-    from nlu.evaluate import evaluate_affect, evaluate_intents, train_affect
+    from webcare.nlu import datasets
+    from webcare.nlu.data import AFFECT_FIELDS, load_affect
+    from webcare.nlu.evaluate import evaluate_affect, evaluate_intents, train_affect
 
     config = app.settings.nlu
     read = datasets.read_jsonl_rows
@@ -214,10 +214,10 @@ class _null:
 def finetune_sentiment_command(app: App, base: str, out_dir: Path, sentiment_files: tuple[Path, ...],
                                no_affect_data: bool, epochs: int, learning_rate: float) -> None:
     """Fine-tune a Hugging Face model into a sentiment classifier for nlu.sentiment_model (minutes on a CPU)."""
-    from nlu.data import load_affect
-    from nlu.datasets import read_jsonl_rows
-    from nlu.evaluate import affect_rows
-    from nlu.finetune import finetune_sentiment
+    from webcare.nlu.data import load_affect
+    from webcare.nlu.datasets import read_jsonl_rows
+    from webcare.nlu.evaluate import affect_rows
+    from webcare.nlu.finetune import finetune_sentiment
 
     config = app.settings.nlu
     rows = [] if no_affect_data else load_affect(Path(config.data_dir), config.languages, "train")
@@ -240,7 +240,7 @@ def import_rasa_command(app: App, files: tuple[Path, ...], language: str) -> Non
     """Merge a Rasa 3 project's FILES (or folders: every .yml in them) into webcare's content.
 
     Training data, responses and the domain are read; stories, rules and other files are skipped."""
-    from nlu.rasa import import_rasa, project_files
+    from webcare.nlu.rasa import import_rasa, project_files
 
     paths = project_files(list(files))
     if not paths:
@@ -255,7 +255,7 @@ def import_rasa_command(app: App, files: tuple[Path, ...], language: str) -> Non
 @click.pass_obj
 def export_rasa_command(app: App, directory: Path) -> None:
     """Write the content as a Rasa 3 project: DIRECTORY/<language>/nlu.yml and domain.yml."""
-    from nlu.rasa import export_rasa
+    from webcare.nlu.rasa import export_rasa
 
     written = export_rasa(Path(app.settings.nlu.data_dir), directory, app.settings.nlu.languages)
     if not written:
@@ -269,7 +269,7 @@ def export_rasa_command(app: App, directory: Path) -> None:
 @click.pass_obj
 def export_labels(app: App, directory: Path, with_affect_data: bool) -> None:
     """Export staff corrections (the store's labels) as JSONL training data, one file per task."""
-    from nlu.data import AFFECT_FIELDS, load_affect
+    from webcare.nlu.data import AFFECT_FIELDS, load_affect
 
     rows: dict[str, list[dict[str, Any]]] = {}
     if with_affect_data:

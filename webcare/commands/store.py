@@ -24,8 +24,8 @@ def store() -> None:
 @click.pass_obj
 def migrate(app: App, url: str | None) -> None:
     """Bring the store's schema up to date (webcare also does this whenever it starts)."""
-    from store import Store, open_backend
-    from store.config import redact_url
+    from webcare.store import Store, open_backend
+    from webcare.store.config import redact_url
 
     url = url or app.settings.store.url
     backend = open_backend(url, app.settings.store.busy_timeout_ms)
@@ -54,9 +54,9 @@ def copy(app: App, source_url: str | None, target_url: str, batch: int) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from store import Store
-    from store.config import redact_url
-    from store.copy import copy_store
+    from webcare.store import Store
+    from webcare.store.config import redact_url
+    from webcare.store.copy import copy_store
 
     source_url = source_url or app.settings.store.url
     if source_url == target_url:
@@ -106,9 +106,9 @@ def info(app: App, url: str | None, as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from store import Store
-    from store.config import redact_url
-    from store.copy import TABLES, row_counts
+    from webcare.store import Store
+    from webcare.store.config import redact_url
+    from webcare.store.copy import TABLES, row_counts
 
     url = url or app.settings.store.url
     opened = Store.open(url, busy_timeout_ms=app.settings.store.busy_timeout_ms)

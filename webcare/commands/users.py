@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from console.auth import ROLES, check_role, hash_password
+from webcare.console.auth import ROLES, check_role, hash_password
 
 if TYPE_CHECKING:
     from webcare.app import App
