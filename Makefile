@@ -38,7 +38,8 @@ browser: ## install Debian's chromium + chromium-driver for the browser tests (w
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
 	  echo "chromium not installed: the browser tests will be skipped"
 
-test: $(STAMP)-test browser ## run the tests
+test: $(STAMP)-test browser ## lint (ruff, with complexity checks), then run the tests
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 # Every table of BENCHMARKS.md with the settings it states; each run writes its own bench/results/*.json.

@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from webcare.bot.channels.webchat import ChatSessions
+from webcare.core.stats import percentile
 from webcare.nlu import Analyzer, NLUConfig
 
 MODELS = ROOT / ".webcare" / "bench-models"
@@ -130,10 +130,9 @@ async def drive(bases: list[str], chats: int, concurrency: int) -> dict[str, Any
         began = time.perf_counter()
         answered = await asyncio.gather(*(run(n) for n in range(chats)))
         elapsed = time.perf_counter() - began
-    cuts = statistics.quantiles(latencies, n=100)
     return {"slowest_ms": round(max(latencies) * 1000, 1), "chats": chats, "complete": sum(answered), "turns": len(latencies),
             "turns_per_s": round(len(latencies) / elapsed, 1), "seconds": round(elapsed, 1),
-            "p50_ms": round(cuts[49] * 1000, 1), "p95_ms": round(cuts[94] * 1000, 1)}
+            "p50_ms": round(percentile(latencies, 50) * 1000, 1), "p95_ms": round(percentile(latencies, 95) * 1000, 1)}
 
 
 def rss_mb(pid: int) -> float:

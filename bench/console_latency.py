@@ -36,8 +36,8 @@ RESULTS = ROOT / "bench" / "results" / "console_latency.json"
 
 def seed(url: str, conversations: int, mentions: int) -> None:
     """Escalated conversations with transcripts, mentions and a week of history."""
+    from emulators.console_kit import add_user
     from webcare.store import Store
-    from tests.emulators.console_kit import add_user
 
     store = Store.open(url)
     add_user(store, "agent", "admin")
@@ -65,18 +65,18 @@ def seed(url: str, conversations: int, mentions: int) -> None:
 
 def serve(url: str, port: int, real_nlu: bool) -> None:
     """The server process."""
+    from emulators.console_kit import KeywordAnalyzer, settings, write_content
     from webcare.bot.engine import DialogueEngine
     from webcare.bot.responses import Responses
     from webcare.console import create_app
     from webcare.console.config import ConsoleConfig
     from webcare.console.server import build_server
     from webcare.store import Store
-    from tests.emulators.console_kit import KeywordAnalyzer, settings, write_content
 
     store = Store.open(url)
     if real_nlu:
-        from webcare.nlu import Analyzer
         from webcare.config import Settings
+        from webcare.nlu import Analyzer
 
         analyzer, content = Analyzer.load_or_train(Settings().nlu), ROOT / "responses"
     else:
@@ -89,8 +89,8 @@ def serve(url: str, port: int, real_nlu: bool) -> None:
 @functools.cache
 def chat_sessions() -> Any:
     """Web chat sessions signed with the server's key (settings()), so each post is a new customer's."""
+    from emulators.console_kit import settings
     from webcare.bot.channels.webchat import ChatSessions
-    from tests.emulators.console_kit import settings
 
     return ChatSessions(settings().console.secret_key.get_secret_value())
 
@@ -134,7 +134,7 @@ async def run(base: str, requests: int, levels: list[int], conversation_id: int)
             httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as customer, \
             httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as poster:
         token = re.search(r'name="csrf" value="([^"]+)"', (await staff.get("/login")).text).group(1)  # type: ignore[union-attr]
-        from tests.emulators.console_kit import PASSWORD
+        from emulators.console_kit import PASSWORD
 
         signed = await staff.post("/login", data={"username": "agent", "password": PASSWORD, "csrf": token},
                                   follow_redirects=True)

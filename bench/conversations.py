@@ -44,9 +44,9 @@ from webcare.bot.channels.base import IncomingMessage, OutgoingMessage
 from webcare.bot.channels.terminal import TerminalChannel
 from webcare.bot.engine import DialogueEngine
 from webcare.bot.responses import Responses
+from webcare.core.errors import ConfigError
 from webcare.nlu.language import LanguageDetector
 from webcare.store import Store
-from webcare.errors import ConfigError
 
 DATA = ROOT / "bench" / "conversations"
 SPLITS = ("dev", "heldout")

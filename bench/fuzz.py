@@ -95,9 +95,9 @@ def distinct_text(rng: random.Random, n: int) -> str:
 
 
 def web_app(tmp: Path) -> tuple[Any, Any]:
+    from emulators import console_kit
     from webcare.console import create_app
     from webcare.store import Store
-    from tests.emulators import console_kit
 
     store = Store.open(f"sqlite:///{tmp / 'web.db'}")
     app = create_app(store, console_kit.settings(**UNLIMITED),
@@ -109,8 +109,8 @@ def web_app(tmp: Path) -> tuple[Any, Any]:
 def fuzz_webchat(count: int, tmp: Path) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
+    from emulators.fuzz_inputs import chat_bodies, raw_bytes
     from webcare.bot.channels import webchat
-    from tests.test_fuzz import chat_bodies, raw_bytes
 
     webchat.STREAM_SECONDS = 0.0  # the stream answers its header and ends: Last-Event-ID is what is fuzzed
     app, store = web_app(tmp)
@@ -154,8 +154,8 @@ def fuzz_webchat(count: int, tmp: Path) -> dict[str, Any]:
 def fuzz_console(count: int, tmp: Path) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
-    from tests.emulators import console_kit
-    from tests.test_fuzz import FORMS, form_body
+    from emulators import console_kit
+    from emulators.fuzz_inputs import FORMS, form_body
 
     app, store = web_app(tmp)
     customer = store.identify("webchat", "fuzz-customer", "Fuzz")
@@ -202,12 +202,12 @@ def fuzz_console(count: int, tmp: Path) -> dict[str, Any]:
 def fuzz_telegram(count: int, tmp: Path) -> dict[str, Any]:
     from telegram import Update
 
+    from emulators import console_kit
+    from emulators.fuzz_inputs import updates
+    from emulators.telegram_api import TelegramEmulator
+    from emulators.telegram_harness import telegram_config
     from webcare.bot.channels.telegram import TelegramChannel
     from webcare.store import Store
-    from tests.emulators import console_kit
-    from tests.emulators.telegram_api import TelegramEmulator
-    from tests.emulators.telegram_harness import telegram_config
-    from tests.test_fuzz import updates
 
     store = Store.open(f"sqlite:///{tmp / 'tg.db'}")
     engine = console_kit.make_engine(store, console_kit.write_content(tmp / "content-tg"))
@@ -255,11 +255,11 @@ def fuzz_telegram(count: int, tmp: Path) -> dict[str, Any]:
 
 def fuzz_listener(name: str, count: int, tmp: Path) -> dict[str, Any]:
     """Fuzzed items between valid ones, parsed by the listener and stored by triage, 50 items a batch."""
+    from emulators.fuzz_inputs import bluesky_posts, make_listeners, mastodon_statuses, tweets
+    from emulators.listen_kit import KeywordAnalyzer, config
     from webcare.listeners.config import FeedConfig
     from webcare.listeners.triage import Triage
     from webcare.store import Store
-    from tests.test_fuzz import bluesky_posts, make_listeners, mastodon_statuses, tweets
-    from tests.test_listen_triage import KeywordAnalyzer, config
 
     store = Store.open(f"sqlite:///{tmp / f'{name}.db'}")
     triage = Triage(store, KeywordAnalyzer(), config())
@@ -324,7 +324,7 @@ def rss_entries() -> st.SearchStrategy[bytes]:
     character references, as a broken feed writes them) or any character reference at all."""
     from xml.sax.saxutils import escape
 
-    from tests.test_fuzz import TEXT
+    from emulators.fuzz_inputs import TEXT
 
     def as_xml(text: str) -> bytes:
         return "".join(c if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF else f"&#{ord(c)};"

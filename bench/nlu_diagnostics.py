@@ -26,14 +26,14 @@ from sklearn.metrics import f1_score, recall_score
 from sklearn.model_selection import train_test_split
 from sklearn.svm import LinearSVC
 
+from webcare.core.text import clean_text
 from webcare.nlu import Analyzer, NLUConfig, affect
-from webcare.nlu.analyzer import clean
 from webcare.nlu.data import load_affect
 from webcare.nlu.datasets import INTENT_SETS, data_dir
 from webcare.nlu.evaluate import _rows, features_for
 from webcare.nlu.intents import IntentClassifier
+from webcare.nlu.types import SENTIMENTS
 
-SENTIMENTS = ("negative", "neutral", "positive")
 MODELS = ".webcare/bench-models"
 
 
@@ -100,7 +100,7 @@ def tweeteval_validation() -> tuple[list[str], list[str]]:
 
 def lexicon_weight(analyzer: Analyzer) -> dict:
     rows = load_affect(Path(analyzer.config.data_dir), analyzer.config.languages, "train")
-    X = analyzer.features.transform([clean(r["text"])[: analyzer.config.max_chars] for r in rows], cached=True)
+    X = analyzer.features.transform([clean_text(r["text"])[: analyzer.config.max_chars] for r in rows], cached=True)
     with (data_dir() / "dutch_bol_reviews" / "train.csv").open(encoding="utf-8") as f:
         bol = [(r["text"], "positive" if r["label"] == "1" else "negative") for r in csv.DictReader(f)]
     tweets, tweet_labels = tweeteval_validation()

@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 import os
 import resource
-import statistics
 import time
 from pathlib import Path
 
+from webcare.core.stats import percentile
 from webcare.nlu import Analyzer, NLUConfig
 from webcare.nlu.data import load_affect, load_nlu
 
@@ -37,9 +37,9 @@ def main() -> dict:
     for i in range(0, len(texts), 256):
         analyzer.analyze_many(texts[i : i + 256])
     throughput = len(texts) / (time.perf_counter() - started)
-    q = statistics.quantiles(timings, n=100)
     return {
-        "n_single": len(sample), "p50_ms": round(q[49], 2), "p95_ms": round(q[94], 2), "p99_ms": round(q[98], 2),
+        "n_single": len(sample), "p50_ms": round(percentile(timings, 50), 2), "p95_ms": round(percentile(timings, 95), 2),
+        "p99_ms": round(percentile(timings, 99), 2),
         "batched_texts_per_second": round(throughput, 1), "n_batched": len(texts),
         "load_or_train_seconds": round(load_seconds, 2), "train_seconds": analyzer.meta["train_seconds"],
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

@@ -464,7 +464,8 @@ def conversations_section(r: Results) -> str:
     before, now = r["conversations_before"], r["conversations"]
     same = (now.get("date"), now.get("commit")) == (before.get("date"), before.get("commit"))
     runs = {"before": before["splits"]} | ({} if same else {"after": now["splits"]})
-    cell = lambda run, split, pick, kind: _conversation_cell(pick(runs[run][split]), kind) if run in runs else ""
+    def cell(run, split, pick, kind):
+        return _conversation_cell(pick(runs[run][split]), kind) if run in runs else ""
     rows = [[label, *(cell(run, split, pick, kind) for split in ("dev", "heldout") for run in ("before", "after")), target]
             for label, pick, kind, target in CONVERSATION_ROWS]
     categories = sorted(before["splits"]["dev"]["categories"])
@@ -534,6 +535,28 @@ terminal channel.
 """
 
 
+def console_search_section(r: Results) -> str:
+    c = r["console_search"]
+    ran = {k: b for k, b in c["backends"].items() if "searches" in b}
+    names = list(next(iter(ran.values()))["searches"]) if ran else []
+    rows = [[name, *(f"{b['searches'][name]['p50_ms']:.1f} / {b['searches'][name]['p95_ms']:.1f} ms" for b in ran.values()),
+             met(all(b["searches"][name]["p95_ms"] <= c["target_ms"] for b in ran.values()))] for name in names]
+    skipped = "".join(f"\n{k} was not measured: {b['skipped']}\n" for k, b in c["backends"].items() if "skipped" in b)
+    seeded = next(iter(ran.values()))["seeded"] if ran else {}
+    return f"""## Console search — `bench/console_search.py`
+
+What staff search and list all day, through the store verbs the console's pages call, on
+{n(seeded.get('messages', 0))} Dutch and English messages in {n(seeded.get('conversations', 0))} conversations of
+{n(seeded.get('customers', 0))} customers; {c['repeats']} runs each after one warm-up. SQLite searches its FTS5
+indexes, PostgreSQL its GIN expression indexes (Dutch and English stems plus the words as written). Target: a page of
+results within {c['target_ms']} ms (p95).
+
+{r.run("console_search")}
+
+{table(["search", *(f"{k}: p50 / p95" for k in ran), f"≤ {c['target_ms']} ms"], rows, set(range(1, len(ran) + 1)))}
+{skipped}"""
+
+
 @dataclass(frozen=True)
 class Section:
     """A part of BENCHMARKS.md: the result files it reads and the function that writes it."""
@@ -592,6 +615,7 @@ SECTIONS = (
     Section(("startup",), startup_section),
     Section(("conversations_before", "conversations"), conversations_section),
     Section(("fuzz",), fuzz_section),
+    Section(("console_search",), console_search_section),
 )
 
 

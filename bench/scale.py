@@ -25,7 +25,6 @@ import multiprocessing
 import os
 import platform
 import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -36,6 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.chats import run_chats
+from webcare.core.stats import percentile
 from webcare.store import Store
 from webcare.store.copy import copy_store
 
@@ -150,10 +150,6 @@ def postgres_reason(url: str) -> str | None:
     except Exception as e:  # noqa: BLE001 - any failure means: skip PostgreSQL
         return " ".join(str(e).split())
     return None
-
-
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
 
 
 def main() -> None:

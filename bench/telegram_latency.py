@@ -39,13 +39,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from emulators.telegram_api import TOKEN, TelegramEmulator
+from webcare.app import App
 from webcare.bot.channels.telegram import TelegramChannel
 from webcare.bot.config import TelegramConfig
 from webcare.bot.engine import DialogueEngine
 from webcare.bot.outbox import OutboxDispatcher
+from webcare.core.stats import percentile
 from webcare.store import Store
-from tests.emulators.telegram_api import TOKEN, TelegramEmulator
-from webcare.app import App
 
 TEXTS = [
     "Waar is mijn bestelling?", "Wat zijn jullie openingstijden?", "Hoe kan ik iets retourneren?",
@@ -55,11 +56,6 @@ TEXTS = [
 
 
 WARMUP = 5  # messages (not counted) before each scenario: HTTP connections, first-use costs
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def offer(tg: TelegramEmulator, users: range, rate: float | None) -> dict[int, int]:

@@ -200,6 +200,11 @@ class TelegramConfig(BaseModel):
     send_attempts: int = Field(3, ge=1, description="tries on 5xx and timeouts before a reply goes back to the outbox")
     typing: bool = Field(True, description="show 'typing…' while the bot works")
 
+    @property
+    def enabled(self) -> bool:
+        """A Telegram bot runs when its token is set."""
+        return self.token is not None
+
 
 class StaffTelegramConfig(BaseModel):
     """A staff Telegram group where escalations are posted and answered."""
@@ -210,6 +215,11 @@ class StaffTelegramConfig(BaseModel):
     poll_interval: float = Field(1.0, gt=0, description="seconds between looks for new escalations")
     transcript_lines: int = Field(12, ge=0, description="last lines of the conversation in each escalation post")
 
+    @property
+    def enabled(self) -> bool:
+        """The bridge runs inside the Telegram bot when a group is set."""
+        return self.chat_id is not None
+
 
 class WebchatConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -217,8 +227,70 @@ class WebchatConfig(BaseModel):
     enabled: bool = True
 
 
+class WhatsAppTemplate(BaseModel):
+    """An approved message template whose body has one parameter: the staff reply's text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, description="the template's name in WhatsApp Manager")
+    language: str = Field(min_length=2, description="its language code there, e.g. nl or en_US")
+
+
+class WhatsAppConfig(BaseModel):
+    """A WhatsApp Business number on the Cloud API; enabled when the phone number id and token are set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phone_number_id: str | None = Field(None, description="from the app's WhatsApp > API Setup page")
+    token: SecretStr | None = Field(None, description="a permanent system-user token; set WHATSAPP_TOKEN")
+    app_secret: SecretStr | None = Field(None, description="the Meta app's secret: checks X-Hub-Signature-256")
+    verify_token: SecretStr | None = Field(None, description="any string; typed into the webhook setup too")
+    webhook_path: str = Field("/whatsapp/webhook", pattern="^/[A-Za-z0-9_/-]*$")
+    base_url: str = Field("https://graph.facebook.com", description="the Graph API (or an emulator)")
+    api_version: str = Field("23.0", pattern=r"^\d+\.\d+$")
+    templates: dict[str, WhatsAppTemplate] = Field(
+        default_factory=dict,
+        description="per conversation language: what staff replies go out as after the 24-hour window",
+    )
+    read_receipts: bool = Field(True, description="mark customers' messages as read when the bot has them")
+    send_attempts: int = Field(3, ge=1, description="tries on 5xx and timeouts before a reply goes back to the outbox")
+
+    @property
+    def enabled(self) -> bool:
+        return self.phone_number_id is not None and self.token is not None
+
+
+class EmailConfig(BaseModel):
+    """A shop mailbox: inbound by an SMTP endpoint and/or IMAP, replies by SMTP; enabled with `address`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    address: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+$", description="the address customers write to")
+    smtp_host: str | None = Field(None, description="the relay replies go through")
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = Field(None, description="set EMAIL_SMTP_PASSWORD")
+    starttls: bool = Field(True, description="upgrade the SMTP connection with STARTTLS (required by default)")
+    tls_ca_file: str | None = Field(None, description="trust this CA for SMTP/IMAP (a private relay)")
+    inbound_host: str = "127.0.0.1"
+    inbound_port: int | None = Field(None, ge=1, le=65535, description="SMTP endpoint for inbound mail; off when unset")
+    imap_host: str | None = Field(None, description="read the mailbox over IMAP (IDLE when offered)")
+    imap_port: int = Field(993, ge=1, le=65535)
+    imap_security: str = Field("ssl", pattern="^(ssl|starttls|none)$",
+                               description="ssl (port 993), starttls (143), or none (a local server only)")
+    imap_username: str | None = None
+    imap_password: SecretStr | None = Field(None, description="set EMAIL_IMAP_PASSWORD")
+    imap_folder: str = "INBOX"
+    poll_seconds: float = Field(30.0, gt=0, description="seconds between IMAP looks (the longest IDLE wait)")
+    storage_dir: str = Field(".webcare/mail", description="raw mails and attachments, referenced from messages")
+
+    @property
+    def enabled(self) -> bool:
+        return self.address is not None and self.smtp_host is not None
+
+
 class ChannelsConfig(BaseModel):
-    """One sub-section per chat channel, built by name."""
+    """One sub-section per chat channel, named as in `bot.channels.CHANNELS`; each has `enabled`."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -226,3 +298,5 @@ class ChannelsConfig(BaseModel):
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     staff_telegram: StaffTelegramConfig = Field(default_factory=StaffTelegramConfig)
     webchat: WebchatConfig = Field(default_factory=WebchatConfig)
+    whatsapp: WhatsAppConfig = Field(default_factory=WhatsAppConfig)
+    email: EmailConfig = Field(default_factory=EmailConfig)

@@ -8,13 +8,11 @@ escalate, or stay silent because a person owns the case — and queue the replie
 from __future__ import annotations
 
 import re
-import unicodedata
-from typing import Any, Protocol
+from typing import Any
 
 from webcare.bot import proof
-from webcare.bot.channels.base import Button, IncomingMessage, OutgoingMessage
 from webcare.bot.config import DialogueConfig, EscalationConfig
-from webcare.bot.handoff import build_story, csat_score, estimate_wait, priority_for, shown_text, sla_due
+from webcare.bot.handoff import csat_score, estimate_wait, priority_for, shown_text, sla_due
 from webcare.bot.policy import (
     ARRIVAL_QUESTION,
     LANGUAGE_ASKED,
@@ -34,9 +32,11 @@ from webcare.bot.policy import (
     service_object,
 )
 from webcare.bot.responses import COMMON_WORDS, CatalogueItem, Responses, format_price, stem, words_of
-from webcare.nlu.types import Analysis, KnowledgeHit
+from webcare.core.errors import StoreError
+from webcare.core.messages import Button, IncomingMessage, OutgoingMessage
+from webcare.core.text import clean_text
+from webcare.nlu.types import Analysis, KnowledgeHit, TextAnalyzer
 from webcare.store import CLAIM_KINDS, Store
-from webcare.errors import StoreError
 
 SLOT_ENTITIES = ("order_number", "email", "phone", "product", "date")
 CSAT_PENDING = "__csat__"
@@ -52,19 +52,6 @@ SURE_ARTICLE = 0.62
 NO_DECLINE = ("request_human", "complain", "delivery_time", "delivery_cost")  # places matter there
 SLASH_COMMAND = re.compile(r"^/\w+(\s|$)")
 PRIORITY_ORDER = ("low", "normal", "high", "urgent")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
-
-
-class TextAnalyzer(Protocol):
-    """What the engine needs from NLU (`nlu.Analyzer` provides it)."""
-
-    def analyze(self, text: str, context: dict[str, Any] | None = None) -> Analysis: ...
-
-
-def clean_text(text: str) -> str:
-    """Drop control characters and binary junk; normalise Unicode; trim."""
-    text = unicodedata.normalize("NFC", text or "")
-    return _CONTROL.sub("", text).strip()
 
 
 def is_emoji_only(text: str) -> bool:
@@ -117,7 +104,7 @@ class DialogueEngine:
         )
         if message_id is None:
             return []  # the platform delivered this message before: it was handled then
-        turn = _Turn(self, conversation, message_id, incoming.language_hint)
+        turn = _Turn(self, conversation, message_id)
         recent = self.store.incoming_since(conversation["id"], self.dialogue.flood_seconds)
         if recent > self.dialogue.flood_messages:
             # Flooding: the message is stored but not answered; one notice when the limit is crossed.
@@ -130,20 +117,16 @@ class DialogueEngine:
     # -- actions used by channels and staff tools -------------------------------------------
 
     def hand_back(self, conversation_id: int, actor: str | None = None) -> list[OutgoingMessage]:
-        """Staff is done: the bot takes over again and asks how it went."""
-        ticket = self.store.hand_back(conversation_id, actor)
-        conversation = self.store.conversation(conversation_id)
-        language = conversation["language"] or self.default_language
-        turn = _Turn(self, conversation, None, None)
-        turn.say("handed_back")
-        if ticket and self.dialogue.ask_csat:
-            turn.ask_csat(language)
-        return turn.replies
-
-    def outgoing(self, message_id: int) -> OutgoingMessage:
-        """An outbox row as an OutgoingMessage."""
-        row = self.store.message(message_id)
-        return to_outgoing(row)
+        """Staff is done: the bot takes over again and asks how it went (one transaction)."""
+        with self.store.transaction():
+            ticket = self.store.hand_back(conversation_id, actor)
+            conversation = self.store.conversation(conversation_id)
+            language = conversation["language"] or self.default_language
+            turn = _Turn(self, conversation, None)
+            turn.say("handed_back")
+            if ticket and self.dialogue.ask_csat:
+                turn.ask_csat(language)
+            return turn.replies
 
     # -- the conversation's lifecycle and the people in it ------------------------------------
 
@@ -189,9 +172,18 @@ class DialogueEngine:
             conversation = self.store.take(conversation_id, owner, force)
             if before["state"] == "human" and before["owner"] == owner:
                 return []
-            turn = _Turn(self, conversation, None, None)
+            turn = _Turn(self, conversation, None)
             turn.say("taken_over", agent=display_name or owner, shop=self.dialogue.shop_name)
             return turn.replies
+
+    def staff_reply(self, conversation_id: int, agent: str, text: str, display_name: str | None = None) -> int:
+        """A staff member's reply; one who does not own the case yet takes it first, and the customer
+        hears who took over before the reply. One transaction; returns the reply's outbox id."""
+        with self.store.transaction():
+            conversation = self.store.lock_conversation(conversation_id)
+            if conversation["state"] != "human" or conversation["owner"] != agent:
+                self.take(conversation_id, agent, display_name)
+            return self.store.agent_reply(conversation_id, agent, text)
 
     def close(self, conversation_id: int, actor: str | None = None) -> list[OutgoingMessage]:
         """Staff end the conversation: the customer is thanked, and asked for a rating if not yet.
@@ -204,7 +196,7 @@ class DialogueEngine:
             if conversation["state"] == "closed":
                 raise StoreError(f"conversation {conversation_id} is closed already")
             ticket = self.store.ticket_for_conversation(conversation_id)
-            turn = _Turn(self, conversation, None, None)
+            turn = _Turn(self, conversation, None)
             turn.say("conversation_closed", shop=self.dialogue.shop_name)
             if ticket and ticket["csat"] is None and ticket["status"] not in ("resolved", "closed") \
                     and self.dialogue.ask_csat:
@@ -254,12 +246,12 @@ def to_outgoing(row: dict[str, Any]) -> OutgoingMessage:
 class _Turn:
     """One turn of a conversation: the decision and the replies it queues."""
 
-    def __init__(self, engine: DialogueEngine, conversation: dict, message_id: int | None, hint: str | None) -> None:
+    def __init__(self, engine: DialogueEngine, conversation: dict, message_id: int | None) -> None:
         self.engine = engine
         self.store = engine.store
         self.conversation = conversation
         self.message_id = message_id
-        self.language = hint or conversation["language"] or engine.default_language
+        self.language = conversation["language"] or engine.default_language
         self.replies: list[OutgoingMessage] = []
         self.empathy = False  # an empathetic opening is due before the next answer
 
@@ -291,22 +283,8 @@ class _Turn:
 
     def run(self, text: str, kind: str, too_long: bool) -> None:
         state = self.conversation["state"]
-        if state == "human":
-            return  # a person owns the case: the bot stays silent
-        if kind not in ("text", "button"):
-            if state == "bot":
-                self.say("non_text")
+        if self.handled_before_analysis(text, kind):
             return
-        if not text:
-            self.say("empty_message")
-            return
-        late_rating = kind == "button" and text.startswith("/csat") and self.rating_open()  # a late click counts once
-        if (self.conversation["pending_intent"] == CSAT_PENDING or late_rating) and self.record_csat(text):
-            return
-        if proof.step(self, text):  # order details, for a proven order number only
-            return
-        if text.startswith("/language"):
-            return self.switch_language(text.removeprefix("/language").strip())
         command = self.command(text) if kind == "button" or text.startswith("/") else None
         if command == "restart":
             return self.restart()
@@ -335,6 +313,28 @@ class _Turn:
             return
         self.decide(text, analysis)
 
+    def handled_before_analysis(self, text: str, kind: str) -> bool:
+        """Turns that need no NLU: a person owns the case, no text, a rating, a proof step, /language."""
+        state = self.conversation["state"]
+        if state == "human":
+            return True  # a person owns the case: the bot stays silent
+        if kind not in ("text", "button"):
+            if state == "bot":
+                self.say("non_text")
+            return True
+        if not text:
+            self.say("empty_message")
+            return True
+        late_rating = kind == "button" and text.startswith("/csat") and self.rating_open()  # a late click counts once
+        if (self.conversation["pending_intent"] == CSAT_PENDING or late_rating) and self.record_csat(text):
+            return True
+        if proof.step(self, text):  # order details, for a proven order number only
+            return True
+        if text.startswith("/language"):
+            self.switch_language(text.removeprefix("/language").strip())
+            return True
+        return False
+
     def command(self, text: str) -> str | None:
         """The whitelisted command or intent a /text or button payload names; None for anything else."""
         name = text.lstrip("/").partition(" ")[0].lower()
@@ -357,7 +357,7 @@ class _Turn:
             return
         if upset:
             self.say("complaint_empathy")
-            return self.escalate("complaint", analysis, acknowledge=True)
+            return self.escalate("complaint", analysis)
         dialogue = self.engine.dialogue
         words = self.engine.responses.is_language(text)
         if analysis.confidence >= dialogue.clarify_threshold and analysis.ranking and not analysis.out_of_scope and words:
@@ -708,20 +708,19 @@ class _Turn:
         self.update(fallbacks=fallbacks)
         if fallbacks >= self.engine.dialogue.max_fallbacks:
             self.say("fallback_again")
-            return self.escalate("fallbacks", analysis, acknowledge=True)
+            return self.escalate("fallbacks", analysis)
         self.remember(last="fallback")
         if analysis.knowledge == [] and analysis.out_of_scope and analysis.intent is None:
             return self.say("knowledge_unknown")
         self.say("fallback")
 
-    def escalate(self, reason: str, analysis: Analysis | None, acknowledge: bool = False) -> None:
+    def escalate(self, reason: str, analysis: Analysis | None) -> None:
         engine = self.engine
-        summary, story = build_story(self.store, self.conversation["id"], reason)
         priority = self.priority(reason, analysis)
         now = self.store.clock()
         sla_due_at = sla_due(engine.escalation, priority, now)
         queue = self.store.queue_length()
-        ticket, new = self.store.escalate(self.conversation["id"], reason, priority, summary, story, sla_due_at)
+        ticket, new = self.store.escalate(self.conversation["id"], reason, priority, sla_due_at=sla_due_at)
         self.update(pending_intent=None)
         self.remember(last="escalated", notice_at=now)
         self.conversation["state"] = self.store.conversation(self.conversation["id"])["state"]
@@ -748,8 +747,6 @@ class _Turn:
         current, and repeat the queue notice at most once per `dialogue.queue_notice_minutes`."""
         if command == "leave_queue" or (command is None and self.engine.rules.leaves_queue(text)):
             return self.leave_queue()
-        if learned:
-            self.refresh_story()
         risk = self.engine.rules.risk(text)
         if risk is not None:
             return self.escalate(f"risk:{risk}", analysis)
@@ -776,14 +773,6 @@ class _Turn:
         self.conversation["state"] = "bot"
         self.remember(last=None, notice_at=None)
         self.say("left_queue")
-
-    def refresh_story(self) -> None:
-        """New facts (an order number, an e-mail) while waiting go into the ticket's story for staff."""
-        ticket = self.store.ticket_for_conversation(self.conversation["id"])
-        if ticket is None:
-            return
-        summary, story = build_story(self.store, self.conversation["id"], ticket["reason"] or "requested")
-        self.store.update_ticket(ticket["id"], summary=summary, story=story)
 
     def restart(self) -> None:
         """/restart: slots, pending question and the policy's memory are cleared; the conversation starts over."""

@@ -1,4 +1,7 @@
-"""Handing a conversation to staff: priority, honest waits, business-hours SLAs, the story, ratings."""
+"""Handing a conversation to staff: priority, honest waits, business-hours SLAs, ratings.
+
+The story so far is the store's (store/story.py): built at escalation, kept fresh on the ticket.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from webcare.bot.config import DAYS, EscalationConfig
-from webcare.store import Store
 
 DAY_NAMES = {
     "nl": ["maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag"],
@@ -189,87 +191,3 @@ def priority_for(reason: str, analysis: dict[str, Any] | None) -> str:
     if urgent or (complaint and angry):
         return "high"
     return "normal"
-
-
-def build_story(store: Store, conversation_id: int, reason: str, transcript_limit: int = 30) -> tuple[str, dict]:
-    """The story so far: who, on which channels, what they asked, entities, mood, earlier tickets.
-
-    Returns a one-paragraph summary for staff and the structured story stored on the ticket.
-    """
-    conversation = store.conversation(conversation_id)
-    customer = store.customer(conversation["customer_id"])
-    identities = store.identities(customer["id"])
-    messages = store.messages(conversation_id)
-    incoming = [m for m in messages if m["direction"] == "in" and m["analysis"]]
-    intents: list[str] = []
-    for m in incoming:
-        intent = m["analysis"].get("intent")
-        if intent and not m["analysis"].get("out_of_scope") and intent not in intents:
-            intents.append(intent)
-    sentiments = [round(float(m["analysis"].get("sentiment_score", 0.0)), 2) for m in incoming]
-    earlier = [
-        {"id": t["id"], "kind": t["kind"], "status": t["status"], "reason": t["reason"], "created_at": t["created_at"]}
-        for t in store.tickets(customer_id=customer["id"])
-        if t["conversation_id"] != conversation_id
-    ]
-    channels = sorted({i["channel"] for i in identities})  # identities are channels only: typed ones are claims
-    continues = [
-        {"id": c["id"], "channel": c["channel"], "created_at": c["created_at"], "closed_at": c["closed_at"],
-         "closed_reason": c["closed_reason"], "last": _last_words(store, c["id"])}
-        for c in store.earlier_conversations(conversation_id)
-    ]
-    story = {
-        "customer": {"id": customer["id"], "name": customer["display_name"], "language": conversation["language"]},
-        "identities": [{"channel": i["channel"], "external_id": i["external_id"]} for i in identities],
-        "claims": [{"kind": c["kind"], "value": c["value"], "verified": c["verified_at"] is not None}
-                   for c in store.claims(conversation_id)],  # typed in this conversation; unverified unless proven
-        "channels": channels,
-        "reason": reason,
-        "intents": intents,
-        "slots": {k: v for k, v in conversation["slots"].items() if not k.startswith("_")},
-        "sentiment_trend": sentiments,
-        "earlier_tickets": earlier,
-        "continues": continues,
-        "transcript": [
-            {"author": m["author"], "text": m["text"], "at": m["created_at"]} for m in messages[-transcript_limit:]
-        ],
-    }
-    return summarize(story), story
-
-
-def _last_words(store: Store, conversation_id: int) -> str:
-    """The customer's last message in a conversation (what they were on about), or ''."""
-    said = [m["text"] for m in store.messages(conversation_id) if m["direction"] == "in"]
-    return said[-1] if said else ""
-
-
-def _trend(scores: list[float]) -> str:
-    if not scores:
-        return "unknown"
-    last = scores[-1]
-    mood = "negative" if last <= -0.25 else "positive" if last >= 0.25 else "neutral"
-    if len(scores) > 1 and scores[-1] < scores[0] - 0.2:
-        return f"{mood}, getting worse"
-    if len(scores) > 1 and scores[-1] > scores[0] + 0.2:
-        return f"{mood}, improving"
-    return mood
-
-
-def summarize(story: dict) -> str:
-    """One readable paragraph of a story, for staff."""
-    name = story["customer"]["name"] or f"Customer #{story['customer']['id']}"
-    parts = [f"{name} via {', '.join(story['channels']) or 'unknown channel'}"]
-    parts.append(f"escalated: {story['reason']}")
-    if story["intents"]:
-        parts.append("asked about " + ", ".join(i.replace("_", " ") for i in story["intents"]))
-    if story["slots"]:
-        parts.append(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in story["slots"].items()))
-    parts.append(f"mood {_trend(story['sentiment_trend'])}")
-    if story.get("continues"):
-        before = story["continues"][0]
-        parts.append(f"continues conversation #{before['id']} ({before['closed_reason'] or 'closed'})")
-    if story["earlier_tickets"]:
-        parts.append(
-            "earlier tickets " + ", ".join(f"#{t['id']} ({t['status']}, {t['reason']})" for t in story["earlier_tickets"])
-        )
-    return "; ".join(parts) + "."

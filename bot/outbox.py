@@ -2,8 +2,9 @@
 
 Replies are rows in the store with delivery 'pending'. A dispatcher claims them per channel (or per
 chat) for a lease, sends each chat's replies in order — different chats concurrently — and marks
-them sent, or failed with a backoff (or the wait the platform asked for). Because the queue lives in
-the store, a reply survives a crash or restart and any process may deliver it.
+them sent, or failed with an equal-jitter backoff (webcare/core/retry.py) or the wait the platform
+asked for. Because the queue lives in the store, a reply survives a crash or restart and any process
+may deliver it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 import socket
 import time
 from collections.abc import Mapping
@@ -19,15 +19,13 @@ from typing import Any
 
 from webcare.bot.channels.base import Channel
 from webcare.bot.engine import to_outgoing
+from webcare.core.errors import ChannelError
+from webcare.core.retry import backoff
 from webcare.store import Store
-from webcare.errors import ChannelError
 
 log = logging.getLogger(__name__)
 
-
-def backoff(attempt: int, base: float = 1.0, cap: float = 300.0) -> float:
-    """Exponential backoff with full jitter: a random wait up to base·2^attempt, capped."""
-    return random.uniform(0.5, 1.0) * min(cap, base * 2**attempt)
+RETRY_BASE, RETRY_CAP = 2.0, 300.0  # seconds: the n-th failed send waits 2^(n-1)..2^n s (equal jitter), at most 5 min
 
 
 def worker_name(role: str = "outbox") -> str:
@@ -121,7 +119,7 @@ class OutboxDispatcher:
         attempts = row["attempts"] + 1
         retry_after = getattr(error, "retry_after", None)
         give_up = getattr(error, "permanent", False) or attempts >= self.max_attempts
-        retry_in = None if give_up else (retry_after or backoff(attempts))
+        retry_in = None if give_up else (retry_after or backoff(attempts, RETRY_BASE, RETRY_CAP))
         log.warning("send of message %s on %s failed (attempt %d): %s", row["id"], name, attempts, error)
         await asyncio.to_thread(self.store.mark_failed, row["id"], str(error), retry_in)
 

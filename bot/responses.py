@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
+from webcare.core.errors import ConfigError
 from webcare.nlu.data import Article, load_articles, load_catalogue, parse_rasa_nlu, read_jsonl
 from webcare.nlu.knowledge import STOPWORDS
-from webcare.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -17,15 +17,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.middleware.sessions import SessionMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from webcare.bot.channels import build_channels
+from webcare.bot.channels.base import ChannelContext
 from webcare.bot.channels.webchat import WebChat
-from webcare.bot.channels.webchat import router as webchat_router
-from webcare.console import inbox, mentions, reports
+from webcare.console import cases, inbox, mentions, reports
 from webcare.console.auth import MAX_USERNAME, KnownSignIns, LoginLimiter, authenticate, new_token, token_hash
 from webcare.console.limits import AddressLimits, NumberGuard, client_address
 from webcare.console.metrics import make_registry
 from webcare.console.pages import HERE, CheckedForm, Forbidden, LoginRequired, current_user, flash, render
+from webcare.core.errors import NotFound, StoreError, TooManyRequests
 from webcare.store import Store
-from webcare.errors import NotFound, StoreError, TooManyRequests
 
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "webcare_session"
@@ -34,7 +35,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 HOME = {"agent": "/inbox", "social": "/mentions", "admin": "/inbox"}
 
 
-def create_app(store: Store, settings: Any, engine: Any = None) -> FastAPI:
+def create_app(store: Store, settings: Any, engine: Any = None) -> FastAPI:  # noqa: C901 - one closure per route; each is small
     """The console and web chat over one store; `engine` (a DialogueEngine) answers the web chat."""
     config = settings.console
     secret = config.secret_key.get_secret_value() if config.secret_key else None
@@ -48,7 +49,10 @@ def create_app(store: Store, settings: Any, engine: Any = None) -> FastAPI:
     app.state.engine = engine
     app.state.limits = AddressLimits({"session": config.chat_session_limit, "message": config.chat_message_limit,
                                       "escalation": config.chat_escalation_limit})
-    app.state.webchat = WebChat(store, engine, secret=secret, limits=app.state.limits)  # chat sessions are signed with the key too
+    context = ChannelContext(store, engine, settings, {"secret": secret, "limits": app.state.limits})
+    app.state.channels = build_channels(context, "console")  # the web chat, webhooks; their outbox is ours
+    # Staff pages wake the customer's waiting chat page; a switched-off web chat has no pages to wake.
+    app.state.webchat = app.state.channels.get("webchat") or WebChat(store)
     backoff = (config.login_window_seconds, config.login_max_delay_seconds)
     app.state.limiters = {  # per user at one address; looser per user and per address (colleagues behind a NAT)
         "pair": LoginLimiter(config.login_attempts, *backoff),
@@ -79,7 +83,10 @@ def create_app(store: Store, settings: Any, engine: Any = None) -> FastAPI:
     if config.forwarded_allow_ips:  # the client address is what a trusted proxy forwarded, nobody else's claim
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=config.forwarded_allow_ips)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.include_router(webchat_router(app.state.webchat, config.secure_cookies))
+    for channel in app.state.channels.values():
+        if (routes := channel.router()) is not None:
+            app.include_router(routes)
+    app.include_router(cases.router)
     app.include_router(inbox.router)
     app.include_router(mentions.router)
     app.include_router(reports.router)

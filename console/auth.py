@@ -14,8 +14,8 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from webcare.core.errors import WebcareError
 from webcare.store import Store
-from webcare.errors import WebcareError
 
 ROLES = ("agent", "social", "admin")
 MIN_PASSWORD = 8

@@ -49,6 +49,8 @@ class ConsoleConfig(BaseModel):
     metrics_cache_seconds: float = Field(5.0, ge=0, description="/metrics is computed at most this often")
     refresh_seconds: float = Field(3.0, gt=0, description="how often open pages refresh their live parts")
     storm_banner_hours: float = Field(6.0, gt=0, description="a storm alert shows as a banner this long")
+    language: str = Field("nl", pattern="^(nl|en)$",
+                          description="the console's language when neither the user nor the browser chooses")
     canned_replies: dict[str, dict[str, str]] = Field(
         default_factory=lambda: {lang: dict(r) for lang, r in DEFAULT_CANNED.items()},
         description="per language: button title -> reply text",

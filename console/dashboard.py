@@ -7,22 +7,12 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+from webcare.core.stats import percentile
+from webcare.nlu.types import SENTIMENTS
 from webcare.store import Store
 
 PERIODS = {"24h": (86400, 3600), "7d": (7 * 86400, 86400), "30d": (30 * 86400, 86400), "90d": (90 * 86400, 7 * 86400)}
-SENTIMENTS = ("negative", "neutral", "positive")
 REOPEN_SECONDS = 24 * 3600
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """The q-th percentile (0–100) by linear interpolation; None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q / 100
-    lo = int(k)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def _keep(row: dict[str, Any], channel: str | None, language: str | None, channel_key: str = "channel") -> bool:
@@ -74,6 +64,10 @@ def compute(store: Store, period: str = "7d", channel: str | None = None, langua
         if m["sentiment"] in mentions_by:
             mentions_by[m["sentiment"]][i] += 1
         complaints[i] += bool(m["complaint"])
+    csat_by: list[list[int]] = [[] for _ in starts]
+    for t in tickets:
+        if t["csat"] and (i := slot(t["resolved_at"] or t["updated_at"])) is not None:
+            csat_by[i].append(t["csat"])
     storms = [e for e in store.events("storm", since=since)]
     fmt = "%H:%M" if bucket < 86400 else "%m-%d"
     return {
@@ -104,6 +98,7 @@ def compute(store: Store, period: str = "7d", channel: str | None = None, langua
             "messages": messages_by,
             "mentions": mentions_by,
             "complaints": complaints,
+            "csat": [_round(statistics.mean(v), 2) if v else None for v in csat_by],
             "storm_marks": sorted({i for e in storms if (i := slot(e["created_at"])) is not None}),
         },
         "storms": [{"at": e["created_at"], **(e["data"] or {})} for e in storms],

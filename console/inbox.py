@@ -12,29 +12,41 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from webcare.bot.handoff import build_story, sla_clock
-from webcare.console.pages import CheckedForm, Forbidden, flash, fragment, render, role
-from webcare.errors import StoreError
+from webcare.bot.handoff import sla_clock
+from webcare.console.pages import (
+    CheckedForm,
+    Forbidden,
+    current_user,
+    flash,
+    fragment,
+    locale_of,
+    render,
+    role,
+    say,
+)
+from webcare.console.readable import intent_title, mood, sla_text
+from webcare.core.errors import StoreError
 
 router = APIRouter()
 Agent = role("agent")
 MAX_REPLY = 4000
 
 
-def _sla(request: Request, due: float | None) -> dict[str, Any] | None:
+def _sla(request: Request, due: float | None, locale: str) -> dict[str, Any] | None:
     """An SLA deadline for the page: business time left, and 'paused · starts Tue 09:00' out of hours."""
     if due is None:
         return None
     clock = sla_clock(request.app.state.settings.escalation, due, request.app.state.store.clock())
-    return {"due": due, "left": round(clock.left), "running": clock.running, "text": clock.describe()}
+    return {"due": due, "left": round(clock.left), "running": clock.running, "text": sla_text(clock, locale)}
 
 
 def _inbox_rows(request: Request, user: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     if request.app.state.engine is not None:  # cheap here (once a minute): keeps conversation states true
         request.app.state.engine.close_idle()
     rows = request.app.state.store.inbox()
+    locale = locale_of(request, user)
     for row in rows:
-        row["sla"] = _sla(request, row["sla_due_at"])
+        row["sla"] = _sla(request, row["sla_due_at"], locale)
     return {
         "waiting": [r for r in rows if r["state"] == "waiting"],
         "mine": [r for r in rows if r["state"] == "human" and r["owner"] == user["username"]],
@@ -57,28 +69,49 @@ def inbox_json(request: Request, user: Agent) -> dict[str, Any]:
     return _inbox_rows(request, user)
 
 
+def _entries(request: Request, conversation_id: int) -> list[dict[str, Any]]:
+    """The transcript: messages with readable analyses, and staff notes in time order."""
+    store = request.app.state.store
+    locale = locale_of(request, current_user(request))
+    entries = store.messages(conversation_id)
+    for message in entries:
+        analysis = message["analysis"] or {}
+        message["mood"] = mood(analysis) if message["direction"] == "in" else None
+        message["intent_title"] = intent_title(request.app.state.engine, analysis.get("intent"), locale)
+    notes = [{**n, "note": True} for n in store.notes(conversation_id)]
+    return sorted(entries + notes, key=lambda e: (e["created_at"], e.get("note", False), e["id"]))
+
+
 def _conversation_context(request: Request, conversation_id: int) -> dict[str, Any]:
     store = request.app.state.store
     conversation = store.conversation(conversation_id)
     ticket = store.ticket_for_conversation(conversation_id)
-    _, story = build_story(store, conversation_id, (ticket or {}).get("reason") or "—")
     customer = store.customer(conversation["customer_id"])
     earlier = [c for c in store.conversations(customer_id=customer["id"], limit=20) if c["id"] != conversation_id]
     language = conversation["language"] or request.app.state.settings.nlu.default_language
     canned = request.app.state.settings.console.canned_replies
+    entries = _entries(request, conversation_id)
+    locale = locale_of(request, current_user(request))
+    story = (ticket or {}).get("story") or {}  # built at escalation, kept fresh by the store
     return {
         "conversation": conversation,
         "ticket": ticket,
-        "sla": _sla(request, ticket["sla_due_at"]) if ticket else None,
+        "sla": _sla(request, ticket["sla_due_at"], locale) if ticket else None,
         "story": story,
         "customer": customer,
         "identities": store.identities(customer["id"]),
         "claims": store.claims(conversation_id),
         "claim_matches": store.claim_matches(conversation_id),  # link suggestions, for staff only
         "earlier": earlier,
-        "messages": store.messages(conversation_id),
+        "entries": entries,
+        "moods": [e["mood"] for e in entries if e.get("mood")],  # the same mood as each message's chip
+        "intent_titles": [intent_title(request.app.state.engine, i, locale) for i in story.get("intents", [])],
         "canned": canned.get(language) or next(iter(canned.values()), {}),
         "language": language,
+        "tags": store.conversation_tags([conversation_id])[conversation_id],
+        "all_tags": store.tags(),
+        "people": [u for u in store.users() if not u["disabled"] and u["role"] in ("agent", "admin")],
+        "teams": store.teams(),
     }
 
 
@@ -90,7 +123,7 @@ def conversation_page(request: Request, conversation_id: int, user: Agent) -> Re
 @router.get("/conversations/{conversation_id}/transcript")
 def transcript(request: Request, conversation_id: int, user: Agent) -> Response:
     store = request.app.state.store
-    return fragment(request, "transcript.html", messages=store.messages(conversation_id),
+    return fragment(request, "transcript.html", entries=_entries(request, conversation_id),
                     conversation=store.conversation(conversation_id))
 
 
@@ -120,19 +153,20 @@ def reply(request: Request, conversation_id: int, user: Agent,
           form: CheckedForm) -> Response:
     text = str(form.get("text", "")).strip()
     if not text:
-        flash(request, "Write a reply first.", "error")
+        flash(request, say(request, "Write a reply first."), "error")
     elif len(text) > MAX_REPLY:
-        flash(request, f"A reply may have at most {MAX_REPLY} characters.", "error")
+        flash(request, say(request, "A reply may have at most %(n)s characters.", n=MAX_REPLY), "error")
     else:
-        store = request.app.state.store
+        store, engine = request.app.state.store, request.app.state.engine
         conversation = store.conversation(conversation_id)
         if conversation["state"] == "closed":
             raise StoreError(f"conversation {conversation_id} is closed")
         if conversation["state"] == "human" and conversation["owner"] != user["username"]:
             raise StoreError(f"conversation {conversation_id} is owned by {conversation['owner']}; take it over first")
-        if conversation["state"] != "human":
-            _take(request, conversation_id, user)
-        store.agent_reply(conversation_id, user["username"], text)
+        if engine is None:
+            store.agent_reply(conversation_id, user["username"], text)
+        else:  # the customer hears who took over, then the reply: one transaction
+            engine.staff_reply(conversation_id, user["username"], text, user["display_name"] or user["username"])
         request.app.state.webchat.wake(conversation["chat_id"])
     return _back(conversation_id)
 
@@ -167,7 +201,8 @@ def _finish(request: Request, conversation_id: int, user: dict, close: bool) -> 
 def hand_back(request: Request, conversation_id: int, user: Agent,
               form: CheckedForm) -> Response:
     asked = _finish(request, conversation_id, user, close=False)
-    flash(request, "Handed back to the bot" + ("; the customer was asked how it went." if asked else "."))
+    flash(request, say(request, "Handed back to the bot; the customer was asked how it went.") if asked
+          else say(request, "Handed back to the bot."))
     return RedirectResponse("/inbox", status_code=303)
 
 
@@ -175,8 +210,9 @@ def hand_back(request: Request, conversation_id: int, user: Agent,
 def close(request: Request, conversation_id: int, user: Agent,
           form: CheckedForm) -> Response:
     asked = _finish(request, conversation_id, user, close=True)
-    flash(request, "Closed; the customer was thanked" + (" and asked how it went." if asked else ".")
-          + " Their next message starts a new conversation.")
+    flash(request, say(request, "Closed; the customer was thanked and asked how it went. "
+                                "Their next message starts a new conversation.") if asked
+          else say(request, "Closed; the customer was thanked. Their next message starts a new conversation."))
     return RedirectResponse("/inbox", status_code=303)
 
 
@@ -185,12 +221,12 @@ def merge(request: Request, customer_id: int, user: Agent,
           form: CheckedForm) -> Response:
     other = str(form.get("other", "")).strip().lstrip("#")
     if not (other.isascii() and other.isdigit() and len(other) <= 18):  # "²" is a digit to str.isdigit
-        flash(request, "Give the number of the customer to merge into this one.", "error")
+        flash(request, say(request, "Give the number of the customer to merge into this one."), "error")
     elif int(other) == customer_id:
-        flash(request, "That is this customer.", "error")
+        flash(request, say(request, "That is this customer."), "error")
     else:
         request.app.state.store.merge_customers(customer_id, int(other), actor=user["username"])
-        flash(request, f"Customer #{other} merged into #{customer_id}.")
+        flash(request, say(request, "Customer #%(other)s merged into #%(id)s.", other=other, id=customer_id))
     return _return(form)
 
 
@@ -198,7 +234,7 @@ def merge(request: Request, customer_id: int, user: Agent,
 def split(request: Request, identity_id: int, user: Agent,
           form: CheckedForm) -> Response:
     new_id = request.app.state.store.split_identity(identity_id, actor=user["username"])
-    flash(request, f"Identity moved to a new customer #{new_id}.")
+    flash(request, say(request, "Identity moved to a new customer #%(id)s.", id=new_id))
     return _return(form)
 
 

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from webcare.errors import TooManyRequests
+from webcare.core.errors import TooManyRequests
 
 MAX_ID = 2**63 - 1  # the largest row id SQLite and PostgreSQL hold
 _INTEGER = re.compile(r"[+-]?[0-9]+")

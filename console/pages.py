@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 from starlette.datastructures import FormData
 
 from webcare.bot.channels.webchat import reference
+from webcare.console import i18n
 from webcare.console.auth import new_token, same_token, token_hash
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
-NAV = (("inbox", "Inbox", ("agent", "admin")), ("mentions", "Mentions", ("social", "admin")),
-       ("storms", "Storms", ("social", "admin")), ("ambassadors", "Ambassadors", ("social", "admin")),
-       ("dashboard", "Dashboard", ("agent", "social", "admin")))
+templates.env.add_extension("jinja2.ext.i18n")
+templates.env.newstyle_gettext = True  # type: ignore[attr-defined]  # {% trans %} formats with named values
+
+
+def N_(message: str) -> str:
+    return message
+
+
+NAV = (("inbox", N_("Inbox"), ("agent", "admin")), ("conversations", N_("Conversations"), ("agent", "admin")),
+       ("tickets", N_("Tickets"), ("agent", "admin")), ("customers", N_("Customers"), ("agent", "admin")),
+       ("mentions", N_("Mentions"), ("social", "admin")),
+       ("storms", N_("Storms"), ("social", "admin")), ("ambassadors", N_("Ambassadors"), ("social", "admin")),
+       ("dashboard", N_("Dashboard"), ("agent", "social", "admin")), ("labels", N_("Labels"), ("admin",)))
 
 
 class LoginRequired(Exception):
@@ -32,11 +43,19 @@ class Forbidden(Exception):
     """A signed-in user without the role a page needs, or a form without a valid CSRF token."""
 
 
-def when(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else ""
+@pass_context
+def when(context: Any, ts: float | None) -> str:
+    """A timestamp as the page's locale writes a short date and time."""
+    return i18n.when(ts, context.get("locale", i18n.DEFAULT))
+
+
+@pass_context
+def number(context: Any, value: float | None) -> str:
+    return i18n.number(value, context.get("locale", i18n.DEFAULT))
 
 
 templates.env.filters["when"] = when
+templates.env.filters["number"] = number
 templates.env.globals["quote"] = quote
 
 
@@ -46,6 +65,20 @@ def identity_label(channel: str, external_id: str) -> str:
 
 
 templates.env.globals["identity_label"] = identity_label
+
+
+def channel_note(request: Request, conversation: dict[str, Any]) -> str | None:
+    """The conversation's channel state for staff (the WhatsApp window, the e-mail thread), if it has one."""
+    from webcare.bot.channels import CHANNELS
+
+    spec = CHANNELS.get(conversation["channel"])
+    if spec is None or spec.within is not None:
+        return None
+    section = getattr(request.app.state.settings.channels, conversation["channel"])
+    return spec.load().note(section, request.app.state.store, conversation)
+
+
+templates.env.globals["channel_note"] = channel_note
 
 
 def csrf_token(request: Request) -> str:
@@ -101,6 +134,17 @@ def flash(request: Request, message: str, kind: str = "info") -> None:
     request.session.setdefault("flash", []).append([kind, message])
 
 
+def locale_of(request: Request, user: dict[str, Any] | None) -> str:
+    """The console language for this request: the user's choice, the browser's, or the configured default."""
+    default = request.app.state.settings.console.language
+    return i18n.choose((user or {}).get("language"), request.headers.get("accept-language"), default)
+
+
+def say(request: Request, message: str, **variables: Any) -> str:
+    """A message in the request's language (for flashes and errors written in Python)."""
+    return i18n.text(locale_of(request, current_user(request)), message, **variables)
+
+
 def render(request: Request, name: str, user: dict[str, Any] | None, **context: Any):
     """A page with the shared context: user, navigation, CSRF token, flashes and storm banner."""
     app = request.app
@@ -121,6 +165,8 @@ def render(request: Request, name: str, user: dict[str, Any] | None, **context: 
             "storms": storms,
             "refresh_ms": int(config.refresh_seconds * 1000),
             "now": app.state.store.clock(),
+            "notifications": app.state.store.notifications(user["username"]) if user else [],
+            **i18n.template_context(locale_of(request, user)),
             **context,
         },
     )
@@ -128,8 +174,10 @@ def render(request: Request, name: str, user: dict[str, Any] | None, **context: 
 
 def fragment(request: Request, name: str, **context: Any):
     """A part of a page for live updates (no layout)."""
+    locale = locale_of(request, current_user(request))
     return templates.TemplateResponse(
-        request, name, {"csrf": csrf_token(request), "now": request.app.state.store.clock(), **context}
+        request, name, {"csrf": csrf_token(request), "now": request.app.state.store.clock(),
+                        **i18n.template_context(locale), **context}
     )
 
 

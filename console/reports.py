@@ -10,9 +10,11 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
-from webcare.console import charts
-from webcare.console.dashboard import PERIODS, SENTIMENTS, compute, series_rows
-from webcare.console.pages import render, role
+from webcare.console import charts, i18n
+from webcare.console.dashboard import PERIODS, compute, series_rows
+from webcare.console.pages import locale_of, render, role
+from webcare.listeners.ambassadors import ambassadors as ranked_ambassadors
+from webcare.nlu.types import SENTIMENTS
 
 router = APIRouter()
 Staff = role("agent", "social")
@@ -30,17 +32,34 @@ def _report(request: Request, period: str, channel: str | None, language: str | 
 @router.get("/dashboard")
 def dashboard(request: Request, user: Staff, period: str = "7d", channel: str = "", language: str = "") -> Response:
     report = _report(request, period, channel, language)
+    store = request.app.state.store
     series = report["series"]
+    locale = locale_of(request, user)
+
+    def _(message: str) -> str:
+        return i18n.text(locale, message)
+
+    moods = {s: _(s) for s in SENTIMENTS}
+    tags = store.tag_counts()
     plots = [
-        charts.line_chart("Customer messages by sentiment", series["labels"],
-                          {s: series["messages"][s] for s in SENTIMENTS}),
-        charts.line_chart("Mentions by sentiment", series["labels"], {s: series["mentions"][s] for s in SENTIMENTS}),
-        charts.line_chart("Complaints (dashed: storm alerts)", series["labels"],
-                          {"complaints": series["complaints"]}, markers=series["storm_marks"]),
-        charts.bar_chart("Volume per channel", report["volumes"]),
+        charts.line_chart(_("Customer messages by sentiment"), series["labels"],
+                          {s: series["messages"][s] for s in SENTIMENTS}, names=moods),
+        charts.line_chart(_("Mentions by sentiment"), series["labels"],
+                          {s: series["mentions"][s] for s in SENTIMENTS}, names=moods),
+        charts.line_chart(_("Complaints (dashed: storm alerts)"), series["labels"],
+                          {"complaints": series["complaints"]}, markers=series["storm_marks"],
+                          names={"complaints": _("complaints")}),
+        charts.line_chart(_("CSAT over time (1–5)"), series["labels"], {"csat": series["csat"]},
+                          names={"csat": _("average")}),
+        charts.bar_chart(_("Volume per channel"), report["volumes"]),
+        charts.bar_chart(_("Labels on conversations and mentions"),
+                         {g["name"]: g["conversations"] + g["mentions"] for g in tags},
+                         {g["name"]: g["colour"] for g in tags}),
+        charts.bar_chart(_("Open conversations per colleague"), {r["who"]: r["n"] for r in store.assignee_counts()}),
     ]
-    return render(request, "dashboard.html", user, report=report, plots=plots, periods=list(PERIODS),
-                  languages=request.app.state.settings.nlu.languages)
+    return render(request, "dashboard.html", user, active="dashboard", report=report, plots=plots,
+                  periods=list(PERIODS), languages=request.app.state.settings.nlu.languages,
+                  channels=sorted({*store.channels(), *report["volumes"]}))
 
 
 @router.get("/dashboard/export.json")
@@ -79,4 +98,7 @@ def storms(request: Request, user: Social) -> Response:
 
 @router.get("/ambassadors")
 def ambassadors(request: Request, user: Social) -> Response:
-    return render(request, "ambassadors.html", user, ambassadors=request.app.state.store.positive_authors())
+    """The one ranking (listeners.ambassadors), as `webcare mentions ambassadors` prints it."""
+    store, config = request.app.state.store, request.app.state.settings.listeners.ambassadors
+    return render(request, "ambassadors.html", user, ambassadors=ranked_ambassadors(store, config, store.clock()),
+                  config=config)

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from webcare.errors import ListenerError, RateLimited
-from webcare.text import storable
+from webcare.core.errors import ListenerError, RateLimited
+from webcare.core.text import clean_text, storable
 
 MAX_INTEGER = 2**63 - 1  # what SQLite and PostgreSQL integers hold
 
@@ -44,8 +44,9 @@ class Mention:
     def __post_init__(self) -> None:
         """Bring what a network sent into the types the store holds: one odd field (a list for a
         handle, a 20-digit follower count, a lone surrogate) must not fail the whole batch."""
-        for name in ("source", "external_id", "text"):
+        for name in ("source", "external_id"):
             setattr(self, name, storable(str(getattr(self, name))))
+        self.text = clean_text(self.text)  # the text stored is the text analysed
         for name in ("author_id", "author", "author_name", "url", "query", "repost_of"):
             value = getattr(self, name)
             setattr(self, name, storable(str(value)) if isinstance(value, str | int) and value is not True

@@ -12,37 +12,44 @@ import logging
 import time
 from typing import Any
 
-from atproto import Client, models
+from atproto import Client, Session, SessionEvent, models
 from atproto_client import exceptions as atp
 from atproto_client.request import Request
 
+from webcare.core.errors import ConfigError, ListenerError
+from webcare.core.ratelimit import until_reset
 from webcare.listeners.base import Mention, PollRateLimited, dump_cursor, load_cursor, parse_time
 from webcare.listeners.config import BlueskyConfig
-from webcare.errors import ConfigError, ListenerError
 
 log = logging.getLogger(__name__)
 
 
-class BlueskyListener:
-    """Polls post search for each configured query."""
+def reset_header(error: atp.AtProtocolError) -> str | None:
+    """The `ratelimit-reset` header (epoch seconds) of a refused request, when it came with one."""
+    response = getattr(error, "response", None)
+    return (response.headers or {}).get("ratelimit-reset") if response else None
 
-    name = "bluesky"
 
-    def __init__(self, config: BlueskyConfig, timeout: float = 30.0, clock: Any = time.time) -> None:
+class BlueskySession:
+    """A logged-in atproto client and the account's DID, shared by the listener and the replies.
+
+    atproto keeps its session private; the DID (where replies are posted) is taken from its public
+    `on_session_change` callback, which fires on login and on every refresh.
+    """
+
+    def __init__(self, config: BlueskyConfig, timeout: float = 30.0) -> None:
         if not config.handle or config.app_password is None:
             raise ConfigError("listeners.bluesky: set handle and app_password (BLUESKY_APP_PASSWORD)")
-        if not config.queries:
-            raise ConfigError("listeners.bluesky: configure queries")
         self.config = config
-        self.interval = config.interval_seconds
-        self.clock = clock
         self.timeout = timeout
-        self.client: Client | None = None
+        self.did: str | None = None
+        self._client: Client | None = None
 
-    def login(self) -> Client:
-        """A logged-in client (logs in once; atproto refreshes the session itself)."""
-        if self.client is None:
+    def client(self) -> Client:
+        """The logged-in client (logs in once; atproto refreshes the session itself)."""
+        if self._client is None:
             client = Client(base_url=self.config.base_url, request=Request(timeout=self.timeout))
+            client.on_session_change(self._remember)
             try:
                 client.login(self.config.handle, self.config.app_password.get_secret_value(),  # type: ignore[union-attr]
                              fetch_bsky_profile=False)
@@ -52,8 +59,33 @@ class BlueskyListener:
                 raise ListenerError(f"bluesky: login failed: {e}") from e
             if not self.config.follow_pds:
                 client.update_base_url(self.config.base_url)
-            self.client = client
-        return self.client
+            self._client = client
+        return self._client
+
+    def forget(self) -> None:
+        """Log in again on the next call (the session was refused)."""
+        self._client = None
+
+    def _remember(self, _event: SessionEvent, session: Session) -> None:
+        self.did = session.did
+
+
+class BlueskyListener:
+    """Polls post search for each configured query."""
+
+    name = "bluesky"
+
+    def __init__(self, config: BlueskyConfig, timeout: float = 30.0, clock: Any = time.time) -> None:
+        self.session = BlueskySession(config, timeout)
+        if not config.queries:
+            raise ConfigError("listeners.bluesky: configure queries")
+        self.config = config
+        self.interval = config.interval_seconds
+        self.clock = clock
+
+    def login(self) -> Client:
+        """The logged-in client."""
+        return self.session.client()
 
     def poll(self, cursor: str | None) -> tuple[list[Mention], str | None]:
         state = load_cursor(cursor, self.name)
@@ -74,12 +106,11 @@ class BlueskyListener:
             try:
                 response = client.invoke_query("app.bsky.feed.searchPosts", params=models.AppBskyFeedSearchPosts.Params(**params))
             except atp.RateLimitExceededError as e:
-                reset = (e.response.headers or {}).get("ratelimit-reset") if e.response else None
-                wait = max(1.0, float(reset) - self.clock()) if reset else 60.0
+                wait = until_reset(reset_header(e), self.clock())
                 raise PollRateLimited(f"bluesky: rate limited on {query!r}", wait, out,
                                       dump_cursor({**state, query: s})) from e
             except atp.UnauthorizedError as e:
-                self.client = None  # log in again next time
+                self.session.forget()  # log in again next time
                 raise ListenerError(f"bluesky: {query!r}: not authorised: {e}") from e
             except atp.AtProtocolError as e:
                 raise ListenerError(f"bluesky: {query!r}: {type(e).__name__}: {e}") from e

@@ -6,25 +6,26 @@ skips statuses however many arrived; the cursor keeps the highest status id per 
 
 from __future__ import annotations
 
-import html
 import logging
-import re
 import time
 from typing import Any
 
 from mastodon import Mastodon, MastodonAPIError, MastodonError, MastodonNetworkError, MastodonRatelimitError
 
+from webcare.core.errors import ConfigError, ListenerError
+from webcare.core.ratelimit import until_reset
+from webcare.core.text import html_to_text
 from webcare.listeners.base import Mention, PollRateLimited, dump_cursor, load_cursor, parse_time
 from webcare.listeners.config import MastodonConfig
-from webcare.errors import ConfigError, ListenerError
 
 log = logging.getLogger(__name__)
-_TAG = re.compile(r"<br\s*/?>|</p>\s*<p>", re.IGNORECASE)
-_ANY_TAG = re.compile(r"<[^>]+>")
 
 
-def html_to_text(content: str) -> str:
-    return html.unescape(_ANY_TAG.sub("", _TAG.sub("\n", content))).strip()
+def make_api(config: MastodonConfig, timeout: float = 30.0) -> Mastodon:
+    """A Mastodon.py client for the configured instance (the listener's and the replies')."""
+    token = config.access_token.get_secret_value() if config.access_token else None
+    return Mastodon(access_token=token, api_base_url=config.api_base_url, ratelimit_method="throw",
+                    request_timeout=timeout, version_check_mode="none")
 
 
 class MastodonListener:
@@ -40,9 +41,7 @@ class MastodonListener:
         self.config = config
         self.interval = config.interval_seconds
         self.clock = clock
-        token = config.access_token.get_secret_value() if config.access_token else None
-        self.api = Mastodon(access_token=token, api_base_url=config.api_base_url, ratelimit_method="throw",
-                            request_timeout=timeout, version_check_mode="none")
+        self.api = make_api(config, timeout)
 
     def streams(self) -> list[str]:
         return [f"tag:{t.lstrip('#')}" for t in self.config.hashtags] + [f"q:{q}" for q in self.config.queries]
@@ -67,8 +66,7 @@ class MastodonListener:
             try:
                 page = self._fetch(stream, min_id)
             except MastodonRatelimitError as e:
-                reset = self.api.ratelimit_reset
-                wait = max(1.0, reset - self.clock()) if reset else 60.0
+                wait = until_reset(self.api.ratelimit_reset, self.clock())
                 raise PollRateLimited(f"mastodon: rate limited on {stream}", wait, out,
                                       dump_cursor({**state, stream: min_id})) from e
             except (MastodonAPIError, MastodonNetworkError, MastodonError) as e:

@@ -17,11 +17,12 @@ from atproto import models
 from atproto_client import exceptions as atp
 from mastodon import MastodonError, MastodonNotFoundError, MastodonRatelimitError, MastodonUnauthorizedError
 
-from webcare.listeners.bluesky import BlueskyListener
+from webcare.core.errors import ConfigError, DeliveryFailed
+from webcare.core.ratelimit import until_reset
+from webcare.listeners.bluesky import BlueskySession, reset_header
 from webcare.listeners.config import BlueskyConfig, ListenersConfig, MastodonConfig, XConfig
-from webcare.listeners.mastodon import MastodonListener
+from webcare.listeners.mastodon import make_api
 from webcare.listeners.x import make_client
-from webcare.errors import ConfigError, DeliveryFailed
 
 LIMITS = {"x": 280, "bluesky": 300, "mastodon": 500}
 
@@ -70,9 +71,8 @@ class XReplies(_Replies):
         try:
             response = self.client.create_tweet(text=text, in_reply_to_tweet_id=in_reply_to, user_auth=False)
         except tweepy.TooManyRequests as e:
-            reset = e.response.headers.get("x-rate-limit-reset")
-            raise DeliveryFailed("x: rate limited", retry_after=max(1.0, float(reset) - self.clock()) if reset
-                                 else 60.0) from e
+            raise DeliveryFailed("x: rate limited", retry_after=until_reset(
+                e.response.headers.get("x-rate-limit-reset"), self.clock())) from e
         except tweepy.HTTPException as e:
             status = e.response.status_code
             raise DeliveryFailed(f"x: reply refused: HTTP {status}: {e}", permanent=400 <= status < 500) from e
@@ -87,23 +87,21 @@ class BlueskyReplies(_Replies):
     name = "bluesky"
 
     def __init__(self, config: BlueskyConfig, timeout: float = 30.0) -> None:
-        self.session = BlueskyListener(config.model_copy(update={"queries": config.queries or ["-"]}), timeout)
+        self.session = BlueskySession(config, timeout)
 
     def post_reply(self, in_reply_to: str, text: str) -> str:
         try:
-            client = self.session.login()
+            client = self.session.client()
             found = client.get_posts([in_reply_to]).posts
             if not found:
                 raise DeliveryFailed(f"bluesky: post {in_reply_to} no longer exists", permanent=True)
             parent = models.create_strong_ref(found[0])
             reply = getattr(found[0].record, "reply", None)
             root = reply.root if reply is not None else parent
-            created = client.send_post(text, profile_identify=client._session.did if client._session else None,
+            created = client.send_post(text, profile_identify=self.session.did,
                                        reply_to=models.AppBskyFeedPost.ReplyRef(parent=parent, root=root))
         except atp.RateLimitExceededError as e:
-            reset = (e.response.headers or {}).get("ratelimit-reset") if e.response else None
-            raise DeliveryFailed("bluesky: rate limited",
-                                 retry_after=max(1.0, float(reset) - time.time()) if reset else 60.0) from e
+            raise DeliveryFailed("bluesky: rate limited", retry_after=until_reset(reset_header(e), time.time())) from e
         except DeliveryFailed:
             raise
         except Exception as e:  # login, network, server trouble: retried by the outbox
@@ -119,15 +117,14 @@ class MastodonReplies(_Replies):
     def __init__(self, config: MastodonConfig, timeout: float = 30.0) -> None:
         if config.access_token is None:
             raise ConfigError("listeners.mastodon: replies need access_token (MASTODON_ACCESS_TOKEN)")
-        self.api = MastodonListener(config.model_copy(update={"hashtags": config.hashtags or ["-"]}), timeout).api
+        self.api = make_api(config, timeout)
 
     def post_reply(self, in_reply_to: str, text: str) -> str:
         try:
             status = self.api.status_post(text, in_reply_to_id=in_reply_to, visibility="public")
         except MastodonRatelimitError as e:
-            reset = self.api.ratelimit_reset
             raise DeliveryFailed("mastodon: rate limited",
-                                 retry_after=max(1.0, reset - time.time()) if reset else 60.0) from e
+                                 retry_after=until_reset(self.api.ratelimit_reset, time.time())) from e
         except (MastodonNotFoundError, MastodonUnauthorizedError) as e:
             raise DeliveryFailed(f"mastodon: reply refused: {e}", permanent=True) from e
         except MastodonError as e:

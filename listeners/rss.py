@@ -9,22 +9,21 @@ from __future__ import annotations
 
 import calendar
 import hashlib
-import html
 import logging
 import re
 import time
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import feedparser
 import requests
 
+from webcare.core.errors import ConfigError, ListenerError
+from webcare.core.ratelimit import retry_after
+from webcare.core.text import html_to_text
 from webcare.listeners.base import Mention, PollRateLimited, dump_cursor, load_cursor
 from webcare.listeners.config import FeedConfig, RSSConfig
-from webcare.errors import ConfigError, ListenerError
 
 log = logging.getLogger(__name__)
-_TAGS = re.compile(r"<[^>]+>")
 _CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
 
 
@@ -37,18 +36,6 @@ def _safe_char_refs(body: bytes) -> bytes:
         return b"&#xFFFD;" if code == 0 or 0xD800 <= code <= 0xDFFF or code > 0x10FFFF else match[0]
 
     return _CHAR_REF.sub(replace, body)
-
-
-def _retry_after(value: str | None, now: float) -> float:
-    """Seconds to wait from a Retry-After header (seconds or an HTTP date)."""
-    if not value:
-        return 60.0
-    if value.strip().isdigit():
-        return max(1.0, float(value))
-    try:
-        return max(1.0, parsedate_to_datetime(value).timestamp() - now)
-    except (TypeError, ValueError):
-        return 60.0
 
 
 class RSSListener:
@@ -90,7 +77,7 @@ class RSSListener:
         if response.status_code == 304:
             return s
         if response.status_code in (429, 503) and "Retry-After" in response.headers:
-            wait = _retry_after(response.headers.get("Retry-After"), self.clock())
+            wait = retry_after(response.headers.get("Retry-After"), self.clock())
             raise PollRateLimited(f"rss: {feed.url} asks to wait", wait, [], None)
         if response.status_code >= 400:
             raise ListenerError(f"rss: {feed.url}: HTTP {response.status_code}")
@@ -118,8 +105,8 @@ class RSSListener:
         return found
 
     def _mention(self, entry: Any, feed: FeedConfig) -> Mention | None:
-        title = html.unescape(_TAGS.sub("", entry.get("title") or "")).strip()
-        summary = html.unescape(_TAGS.sub(" ", entry.get("summary") or "")).strip()
+        title = html_to_text(entry.get("title") or "")
+        summary = html_to_text(entry.get("summary") or "")
         text = " — ".join(t for t in (title, summary) if t)
         if not text:
             log.warning("rss: skipped an entry without title or text in %s", feed.url)

@@ -1,7 +1,7 @@
 """The one runner of all listeners: per-source schedules, backoff with jitter, rate-limit waits.
 
 Each source is polled when due. A poll's mentions and its next cursor are stored by triage in one
-transaction; only then does the cursor advance. Errors back off exponentially with full jitter;
+transaction; only then does the cursor advance. Errors back off exponentially with equal jitter (webcare/core/retry.py);
 a rate limit waits until the network's reset time and resumes from the page that was refused.
 Several processes may run runners on one store: a lease per source lets one of them poll it.
 """
@@ -19,12 +19,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from webcare.core import extras
+from webcare.core.errors import ConfigError, RateLimited, WebcareError
+from webcare.core.retry import backoff
 from webcare.listeners.base import Listener, PollRateLimited
 from webcare.listeners.config import ListenersConfig
-from webcare.listeners.triage import BatchResult, TextAnalyzer, Triage
+from webcare.listeners.triage import BatchResult, Triage
+from webcare.nlu.types import TextAnalyzer
 from webcare.store import Store
-from webcare import extras
-from webcare.errors import ConfigError, RateLimited, WebcareError
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +48,6 @@ def build_listeners(config: ListenersConfig) -> list[Listener]:
             listener = getattr(extras.load(module, "listeners", f"listeners.{name}"), cls)
             built.append(listener(section, timeout=config.timeout_seconds))
     return built
-
-
-def backoff(failures: int, base: float, cap: float) -> float:
-    """Exponential backoff with full jitter: a random wait between half and all of base·2^(failures-1)."""
-    return random.uniform(0.5, 1.0) * min(cap, base * 2 ** max(failures - 1, 0))
 
 
 @dataclass
@@ -145,7 +142,7 @@ class ListenerRunner:
         return self._report(listener.name, result)
 
     def _wait(self, state: SourceState, name: str, e: RateLimited) -> None:
-        state.next_due = self.clock() + e.retry_after + random.uniform(0, 1)
+        state.next_due = self.clock() + e.retry_after + random.uniform(0, 1)  # a second of spread: no stampede at reset
         state.last_error = str(e)
         log.info("%s: rate limited; next poll in %.0f s", name, e.retry_after)
 

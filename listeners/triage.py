@@ -12,23 +12,19 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from webcare.listeners.ambassadors import AmbassadorWatch
 from webcare.listeners.base import Mention
 from webcare.listeners.config import ListenersConfig
 from webcare.listeners.dedupe import NearDuplicates, normalise
 from webcare.listeners.storms import StormDetector, storm_text
-from webcare.nlu.types import Analysis
-from webcare.store import Store
+from webcare.nlu.types import Analysis, TextAnalyzer
+from webcare.store import Store, mention_ticket_key
 
 log = logging.getLogger(__name__)
 URGENCY_WEIGHT = {"low": 0.0, "normal": 0.3, "high": 1.0}
 RECENT_SECONDS = 7 * 86400  # how far back triage's memory is rebuilt on start
-
-
-class TextAnalyzer(Protocol):
-    def analyze_many(self, texts: Sequence[str]) -> list[Analysis]: ...
 
 
 @dataclass
@@ -210,7 +206,7 @@ class Triage:
         if flagged:
             result.flagged += 1
             _, created = self.store.open_ticket(
-                "mention", f"mention:{m.source}:{m.external_id}", mention_id=mention_id,
+                "mention", mention_ticket_key(m.source, m.external_id), mention_id=mention_id,
                 customer_id=customer["id"] if customer else None, priority=v.ticket_priority,
                 reason=v.reason, summary=f"{m.source} @{m.author or m.author_id}: {m.text[:200]}",
             )

@@ -16,9 +16,10 @@ import requests
 import tweepy
 from requests.adapters import HTTPAdapter
 
+from webcare.core.errors import ConfigError, ListenerError
+from webcare.core.ratelimit import until_reset
 from webcare.listeners.base import Mention, PollRateLimited, dump_cursor, load_cursor, parse_time
 from webcare.listeners.config import XConfig
-from webcare.errors import ConfigError, ListenerError
 
 log = logging.getLogger(__name__)
 TWITTER_HOST = "https://api.twitter.com"
@@ -93,8 +94,7 @@ class XListener:
                         params["pagination_token"] = s["token"]
                     page = self.client.get_users_mentions(arg, **params)
             except tweepy.TooManyRequests as e:
-                reset = e.response.headers.get("x-rate-limit-reset")
-                wait = max(1.0, float(reset) - self.clock()) if reset else 60.0
+                wait = until_reset(e.response.headers.get("x-rate-limit-reset"), self.clock())
                 raise PollRateLimited(f"x: rate limited on {stream}", wait, out, dump_cursor({**state, stream: s})) from e
             except tweepy.HTTPException as e:
                 raise ListenerError(f"x: {stream}: HTTP {e.response.status_code}: {e}") from e

@@ -18,9 +18,7 @@ from sklearn.linear_model import LogisticRegression
 
 from webcare.nlu.lexicon import lexicon_affect, lexicon_features
 from webcare.nlu.linear import probabilities
-
-SENTIMENTS = ("negative", "neutral", "positive")
-URGENCIES = ("low", "normal", "high")
+from webcare.nlu.types import SENTIMENTS, URGENCIES
 
 
 @dataclass(frozen=True)

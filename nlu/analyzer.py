@@ -5,15 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import time
-import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import joblib
 
+from webcare.core.errors import ModelNotTrained, NLUError
+from webcare.core.text import clean_text
 from webcare.nlu.affect import AffectHeads, lexicon_block
 from webcare.nlu.config import NLUConfig
 from webcare.nlu.data import BUILTIN_OOS, content_hash, load_affect, load_articles, load_catalogue, load_nlu
@@ -25,21 +25,11 @@ from webcare.nlu.language import LanguageDetector
 from webcare.nlu.linear import LinearScorer
 from webcare.nlu.sentiment_model import SentimentModel
 from webcare.nlu.types import Analysis
-from webcare.errors import ModelNotTrained, NLUError
 
 MODEL_FORMAT = 3  # bump when a change in code changes what training produces
 MODEL_FILE = "analyzer.joblib"
 META_FILE = "meta.json"
-_JUNK = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 Progress = Callable[[str], None]
-
-
-def clean(text: Any) -> str:
-    """Text made safe to analyse: str, NFC, no control characters or replacement junk."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    text = unicodedata.normalize("NFC", str(text or ""))
-    return _JUNK.sub(" ", text).strip()
 
 
 def _fingerprint(config: NLUConfig) -> str:
@@ -100,7 +90,7 @@ class Analyzer:
                             cache_dir=config.cache_dir, hf_max_length=config.hf_max_length,
                             tfidf_features=config.tfidf_features)
         texts = [e.text for e in data.examples]
-        affect_texts = [clean(r["text"])[: config.max_chars] for r in affect_rows]
+        affect_texts = [clean_text(r["text"])[: config.max_chars] for r in affect_rows]
         features.fit(texts + affect_texts + [q for a in articles for q in a.questions])
         say(f"nlu: encoding with {features.spec}")
         X = features.transform(texts, cached=True)
@@ -192,7 +182,7 @@ class Analyzer:
         contexts = contexts or [None] * len(texts)
         if len(contexts) != len(texts):
             raise NLUError("analyze_many needs one context per text")
-        cleaned = [clean(t[: self.config.max_input_chars]) for t in texts]  # a megabyte of text costs no more
+        cleaned = [clean_text(t[: self.config.max_input_chars]) for t in texts]  # a megabyte of text costs no more
         cut = [t[: self.config.max_chars] for t in cleaned]
         results = [self._empty(t, c) for t, c in zip(cleaned, contexts, strict=True)]
         batch = [i for i, t in enumerate(cut) if t]  # emoji only: no intent, but affect still counts

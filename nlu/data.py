@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from webcare.errors import NLUError
+from webcare.core.errors import NLUError
 
 _ANNOTATED = re.compile(r"\[(?P<text>[^\]]+)\](?=[({\[])")  # `[shown]` followed by `(`, `{` or `[`
 _JSON = json.JSONDecoder()

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from webcare.errors import NLUError
+from webcare.core.errors import NLUError
 
 Rows = list[dict[str, Any]]
 

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 from scipy import sparse
 
-from webcare.errors import NLUError
+from webcare.core.errors import NLUError
 
 
 class Encoder(Protocol):

@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import f1_score, precision_recall_fscore_support, recall_score
 
+from webcare.core.errors import NLUError
 from webcare.nlu.affect import AffectHeads, _label, with_lexicon
 from webcare.nlu.config import NLUConfig
 from webcare.nlu.encoders import Features
 from webcare.nlu.intents import IntentClassifier
 from webcare.nlu.sentiment_model import SentimentModel
-from webcare.errors import NLUError
 
 Progress = Callable[[str], None]
 

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from webcare.nlu.affect import SENTIMENTS
-from webcare.errors import NLUError
+from webcare.core.errors import NLUError
+from webcare.nlu.types import SENTIMENTS
 
 
 def finetune_sentiment(base: str, rows: list[dict[str, Any]], out_dir: Path, epochs: int = 2,

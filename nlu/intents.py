@@ -17,7 +17,7 @@ from scipy.optimize import minimize_scalar
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
-from webcare.errors import NLUError
+from webcare.core.errors import NLUError
 
 
 @dataclass(frozen=True)

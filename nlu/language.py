@@ -7,7 +7,7 @@ import re
 
 from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 
-from webcare.errors import NLUError
+from webcare.core.errors import NLUError
 
 _WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
 

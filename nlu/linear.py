@@ -16,7 +16,7 @@ import numpy as np
 from scipy import sparse
 from scipy.special import expit
 
-from webcare.errors import NLUError
+from webcare.core.errors import NLUError
 
 
 class LinearScorer:

@@ -21,8 +21,8 @@ from typing import Any
 
 import yaml
 
+from webcare.core.errors import NLUError
 from webcare.nlu.data import Annotation, Example, NLUData, parse_rasa_nlu, read_yaml
-from webcare.errors import NLUError
 
 RICH_RESPONSES = "_rasa_responses"  # key in templates/<language>.yml: Rasa's variations with more than text
 DOMAIN_KEYS = ("entities", "slots", "actions", "forms", "session_config")  # kept verbatim under domain.yml `rasa:`

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from webcare.nlu.affect import SENTIMENTS
+from webcare.core.errors import NLUError
 from webcare.nlu.config import NLUConfig
 from webcare.nlu.encoders import hf_model
 from webcare.nlu.language import LanguageDetector
-from webcare.errors import NLUError
+from webcare.nlu.types import SENTIMENTS
 
 _ALIASES = {"neg": "negative", "neu": "neutral", "pos": "positive"}
 _KIND = "AutoModelForSequenceClassification"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, get_args
 
 Sentiment = Literal["negative", "neutral", "positive"]
 Urgency = Literal["low", "normal", "high"]
+SENTIMENTS: tuple[str, ...] = get_args(Sentiment)  # the one list of sentiment labels, in this order
+URGENCIES: tuple[str, ...] = get_args(Urgency)
 
 
 @dataclass(frozen=True)
@@ -73,3 +76,15 @@ class Analysis:
         data["near_knowledge"] = [KnowledgeHit(**k) for k in data.get("near_knowledge", [])]
         data["ranking"] = [(name, conf) for name, conf in data.get("ranking", [])]
         return cls(**data)
+
+
+class TextAnalyzer(Protocol):
+    """What the bot and the listeners need from NLU; `nlu.Analyzer` provides it, tests use stand-ins."""
+
+    def analyze(self, text: str, context: dict[str, Any] | None = None) -> Analysis:
+        """One text, with the conversation's context (the language so far, a pending slot)."""
+        ...
+
+    def analyze_many(self, texts: Sequence[str]) -> list[Analysis]:
+        """Many texts at once (listener batches): the same analysis, cheaper per text."""
+        ...

@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from webcare.store.store import Backend, Store
-from webcare.errors import StoreError
+from webcare.core.errors import StoreError
+from webcare.store.base import Backend
+from webcare.store.store import Store
 
 # Parents before children, so foreign keys hold at every insert.
 TABLES = ("customers", "identities", "conversations", "claims", "messages", "mentions", "tickets", "cursors",
-          "events", "labels", "users", "staff_sessions")
+          "events", "labels", "users", "staff_sessions", "notes", "tags", "conversation_tags", "mention_tags",
+          "notifications", "saved_views")
 _MAX_PARAMS = 30_000  # below SQLite's 32,766 variables and PostgreSQL's 65,535 parameters
 
 

@@ -24,8 +24,8 @@ from psycopg.types.numeric import Int4BinaryDumper, Int4Dumper
 from psycopg.types.string import StrDumperUnknown
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from webcare.core.errors import StoreError
 from webcare.store.config import redact_url
-from webcare.errors import StoreError
 
 _LITERAL = re.compile(r"('(?:[^']|'')*')")
 _SEARCH_PATH = re.compile(r"-c\s*search_path\s*=\s*([^\s,]+)")

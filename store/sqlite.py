@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from webcare.errors import StoreError
+from webcare.core.errors import StoreError
 
 
 class SQLiteBackend:
@@ -54,7 +54,7 @@ class SQLiteBackend:
         with self._lock, _translated():
             cursor = self.db.execute(sql, list(params))
             columns = [c[0] for c in cursor.description or ()]
-            return [dict(zip(columns, row)) for row in cursor.fetchall()]
+            return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; return the number of rows it changed."""

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from emulators.postgres_server import PrivateServer, start_private_server
 from webcare.store import Store
-from tests.postgres_server import PrivateServer, start_private_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("WEBCARE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 EXTERNAL_POSTGRES = os.environ.get("WEBCARE_TEST_POSTGRES")  # a server of your own instead of a private one
 IN_CI = os.environ.get("CI", "").lower() in ("true", "1", "yes")
-MUST_RUN_IN_CI = ("postgres", "browser")  # markers whose tests may not skip under CI=true
+MUST_RUN_IN_CI = ("postgres", "browser", "imap")  # markers whose tests may not skip under CI=true
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -31,7 +31,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
-    """Under CI=true a skipped PostgreSQL or browser test fails the run: CI must not pass without them."""
+    """Under CI=true a skipped PostgreSQL, browser or IMAP test fails the run: CI must not pass without them."""
     outcome = yield
     report = outcome.get_result()
     markers = {m.name for m in item.iter_markers()} & set(MUST_RUN_IN_CI)

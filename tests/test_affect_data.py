@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from webcare.nlu.types import SENTIMENTS as LABELS
+
 AFFECT = Path(__file__).resolve().parent.parent / "responses" / "affect"
 LANGS = ("nl", "en")
 FIELDS = {"id", "text", "lang", "kind", "sentiment", "complaint", "urgency", "split", "tags"}
-SENTIMENTS = {"negative", "neutral", "positive"}
+SENTIMENTS = set(LABELS)
 URGENCIES = {"low", "normal", "high"}
 KINDS = {"chat", "social", "review", "post"}
 SPLITS = {"train", "test"}

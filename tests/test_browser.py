@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from emulators.console_kit import PASSWORD, add_user, seed_history, settings
+from tests.helpers import matches
 from webcare.console import create_app
 from webcare.console.config import ConsoleConfig
 from webcare.console.server import build_server
 from webcare.store import Store
-from tests.emulators.console_kit import PASSWORD, add_user, seed_history, settings
-from tests.helpers import matches
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -70,6 +70,7 @@ def site(tmp_path_factory, browser, analyzer, responses):
     app = create_app(store, settings(refresh_seconds=0.5), engine)
     add_user(store, "alice", "agent")
     add_user(store, "sam", "social")
+    add_user(store, "bea", "agent")
     seed_history(store)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -128,6 +129,29 @@ def shot(driver, name: str, height: int = 900) -> None:
         driver.set_window_size(1280, height)
         driver.save_screenshot(str(Path(SHOTS) / f"{name}.png"))
         driver.set_window_size(1280, 900)
+
+
+def phone(driver, on: bool = True) -> None:
+    """Emulate a 360 px wide phone (or stop emulating)."""
+    if on:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": 360, "height": 760, "deviceScaleFactor": 1, "mobile": True})
+    else:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def phone_shot(driver, name: str) -> None:
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(Path(SHOTS) / f"{name}.png"))
+
+
+def sign_in_as(driver, site, username: str) -> None:
+    """Sign out whoever is signed in, then sign in `username`."""
+    driver.get(site["console"] + "/login")
+    if driver.find_elements(*by_css(".logout button")):
+        driver.find_element(*by_css(".logout button")).click()
+    sign_in(driver, site, username)
 
 
 def seed_queue(store: Store) -> None:
@@ -201,7 +225,7 @@ def test_customer_and_agent_end_to_end(browser, site):
     store.log_event("storm", data={"topic": "retour", "source": "bluesky", "count": 42, "baseline": 4.2,
                                    "sample": ["Waar blijft mijn geld?"]})
     browser.get(site["console"] + "/dashboard?period=7d")
-    wait_for(browser, lambda d: len(d.find_elements(*by_css("svg.chart"))) == 4)
+    wait_for(browser, lambda d: len(d.find_elements(*by_css("svg.chart"))) == 7)
     assert "Complaint storm" in browser.find_element(*by_css(".banner")).text
     shot(browser, "dashboard", 1250)
 
@@ -259,3 +283,110 @@ def test_a_chat_session_the_server_never_issued_is_replaced_and_the_message_stil
     assert cookie != "made-up-by-the-customer"
     [message] = site["store"].backend.query("SELECT chat_id FROM messages WHERE text = 'Hello after a forged cookie'")
     assert message["chat_id"] not in cookie
+
+
+def working_day_case(store: Store) -> int:
+    """An angry Dutch customer waiting for a person, and the labels an admin made."""
+    for name, colour in (("Retour", "#f4b400"), ("Schade", "#c0392b"), ("VIP", "#8e44ad")):
+        if not any(t["name"] == name for t in store.tags()):
+            store.add_tag(name, colour)
+    customer = store.identify("telegram", "tg-anna", "Anna de Vries")
+    conversation = store.open_conversation(customer["id"], "telegram", "tg-anna")["id"]
+    for text, score in (("Hallo, mijn bestelling 12345678 is kapot aangekomen", -0.7),
+                        ("Ik wil graag een medewerker spreken", -0.3)):
+        store.record_incoming(conversation, text, analysis={
+            "language": "nl", "intent": "request_human" if "medewerker" in text else "order_status",
+            "confidence": 0.93, "sentiment": "negative", "sentiment_score": score, "complaint": score < -0.5,
+            "entities": [{"type": "order_number", "value": "12345678"}] if "12345678" in text else []})
+    store.add_claim(conversation, "order_number", "12345678")
+    store.escalate(conversation, "complaint", "high", "Anna de Vries via telegram: order 12345678 broken.",
+                   sla_due_at=store.clock() + 3600)
+    store.tag_conversation(conversation, "Schade")
+    return conversation
+
+
+def test_a_working_day_search_note_label_assign_and_profile(browser, site):
+    store = site["store"]
+    conversation_id = working_day_case(store)
+    sign_in_as(browser, site, "alice")
+    search = wait_for(browser, lambda d: d.find_element(*by_css("#search")))
+    search.send_keys("kapot\n")  # the header's search box
+    wait_for(browser, lambda d: "/conversations?" in d.current_url)
+    assert "kapot aangekomen" in browser.find_element(*by_css(".message-hits")).text
+    shot(browser, "console-search")
+    browser.find_element(*by_css("body")).send_keys("j")  # keyboard: select the first row, open it
+    wait_for(browser, lambda d: d.find_elements(*by_css("tr.selected")))
+    browser.find_element(*by_css("body")).send_keys("\ue007")  # Enter
+    wait_for(browser, lambda d: d.current_url.endswith(f"/conversations/{conversation_id}"))
+
+    moods = [e.text for e in browser.find_elements(*by_css("#moods .chip"))]
+    assert moods == ["negative", "negative"]  # the story's moods are the transcript's
+    assert [e.text for e in browser.find_elements(*by_css("#transcript .chip.mood"))] == moods
+    assert "request_human" not in browser.find_element(*by_css("main")).text  # titles, never raw ids
+
+    browser.find_element(*by_css("body")).send_keys("n")  # keyboard: write a note
+    note = browser.switch_to.active_element
+    assert note.get_attribute("id") == "note-text"
+    note.send_keys("Belde ook al; bied een nieuwe bank aan.")
+    browser.find_element(*by_css("#add-note")).click()
+    wait_for(browser, lambda d: "nieuwe bank" in d.find_element(*by_css("#transcript .note")).text)
+    assert store.pending_outbox() == [] or all("nieuwe bank" not in m["text"] for m in store.pending_outbox())
+
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element(*by_css("#add-label select"))).select_by_visible_text("Retour")
+    browser.find_element(*by_css("#add-label button")).click()
+    wait_for(browser, lambda d: "Retour" in d.find_element(*by_css("h1")).text)
+    Select(browser.find_element(*by_css("#assign select"))).select_by_value("bea")
+    browser.find_element(*by_css("#assign button")).click()
+    wait_for(browser, lambda d: "Assigned to bea" in d.find_element(*by_css(".flash")).text)
+    assert store.conversation(conversation_id)["assignee"] == "bea"
+    browser.find_element(*by_css("body")).send_keys("?")
+    wait_for(browser, lambda d: d.find_element(*by_css("#help")).is_displayed())
+    browser.find_element(*by_css("body")).send_keys("\ue00c")  # Escape
+    wait_for(browser, lambda d: not d.find_element(*by_css("#help")).is_displayed())
+    shot(browser, "console-conversation", 1000)
+
+    browser.find_element(*by_css("#profile-link")).click()
+    name = wait_for(browser, lambda d: d.find_element(*by_css("#profile-name")))
+    name.clear()
+    name.send_keys("Anna de Vries-Bakker")
+    browser.find_element(*by_css("#profile button")).click()
+    wait_for(browser, lambda d: "Anna de Vries-Bakker" in d.find_element(*by_css("h1")).text)
+    assert "12345678" in browser.find_element(*by_css(".claims")).text
+    shot(browser, "console-profile")
+
+    sign_in_as(browser, site, "bea")  # the colleague is told
+    bell = wait_for(browser, lambda d: d.find_element(*by_css("#notifications summary")))
+    bell.click()
+    assert f"conversation #{conversation_id}" in browser.find_element(*by_css("#notifications")).text
+
+
+def test_the_console_speaks_dutch_by_choice(browser, site):
+    sign_in_as(browser, site, "alice")
+    browser.find_element(*by_css("#lang-nl")).click()
+    wait_for(browser, lambda d: d.find_element(*by_css("html")).get_attribute("lang") == "nl")
+    assert "Uitloggen" in browser.find_element(*by_css(".logout")).text
+    browser.get(site["console"] + "/conversations?status=all")
+    assert "Gesprekken" in browser.find_element(*by_css("h1")).text
+    shot(browser, "console-dutch")
+    browser.find_element(*by_css("#lang-en")).click()
+    wait_for(browser, lambda d: d.find_element(*by_css("html")).get_attribute("lang") == "en")
+
+
+def test_a_phone_can_work_the_queue_at_360_px(browser, site):
+    store = site["store"]
+    conversation_id = working_day_case(store)
+    sign_in_as(browser, site, "alice")
+    phone(browser)
+    try:
+        for path, name in (("/inbox", "console-phone-inbox"), (f"/conversations/{conversation_id}",
+                                                               "console-phone-conversation")):
+            browser.get(site["console"] + path)
+            wide = browser.execute_script("return document.documentElement.scrollWidth")
+            assert wide <= 360, f"{path} is {wide} px wide on a 360 px phone"
+            phone_shot(browser, name)
+        take = browser.find_element(*by_css("#take"))
+        assert take.is_displayed() and take.rect["x"] + take.rect["width"] <= 360
+    finally:
+        phone(browser, on=False)

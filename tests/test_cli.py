@@ -11,11 +11,11 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from webcare.store import Store
 from tests.conftest import ROOT
 from tests.helpers import matches
 from webcare import __version__
 from webcare.cli import cli
+from webcare.store import Store
 
 
 def all_commands(group: click.Group, prefix: tuple[str, ...] = ()):
@@ -111,3 +111,18 @@ def test_piped_chat_answers_dutch_asks_once_and_escalates(project, analyzer, res
     listed = CliRunner().invoke(cli, ["tickets", "list", "--json"])
     tickets = json.loads(listed.output)
     assert len(tickets) == 1 and "12345678" in tickets[0]["summary"]
+
+
+def _commands(group: click.Group, ctx: click.Context) -> list[click.Command]:
+    found: list[click.Command] = []
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        found.extend(_commands(command, ctx) if isinstance(command, click.Group) else [command])
+    return found
+
+
+def test_every_json_flag_is_the_one_shared_option():
+    ctx = click.Context(cli)
+    flags = [p for c in _commands(cli, ctx) for p in c.params if "--json" in getattr(p, "opts", [])]
+    assert len(flags) >= 9
+    assert {(p.name, p.is_flag, p.help) for p in flags} == {("as_json", True, "Print JSON instead of a table or text.")}

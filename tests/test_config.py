@@ -3,7 +3,7 @@
 import pytest
 
 from webcare.config import load_settings, parse_settings
-from webcare.errors import ConfigError
+from webcare.core.errors import ConfigError
 
 
 def test_shipped_config_is_valid_and_equals_the_starter():

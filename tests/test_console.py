@@ -7,8 +7,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from webcare.console import create_app
-from tests.emulators.console_kit import (
+from emulators.console_kit import (
     PASSWORD,
     add_user,
     csrf_of,
@@ -18,6 +17,7 @@ from tests.emulators.console_kit import (
     settings,
     write_content,
 )
+from webcare.console import create_app
 
 
 @pytest.fixture
@@ -137,9 +137,21 @@ def test_escalated_conversation_shows_in_the_inbox_with_its_story(agent, custome
     inbox = agent.get("/inbox").text
     assert f"/conversations/{conversation_id}" in inbox and "data-due=" in inbox
     page = agent.get(f"/conversations/{conversation_id}").text
-    assert "order_number: 12345678" in page  # entities in the story card
-    assert "request_human" in page and "chip negative" in page  # intent and sentiment
+    assert "order number: 12345678" in page  # entities in the story card, readable
+    assert "Request human" in page and "request_human" not in page  # the intent's title, not its id
+    assert 'chip mood negative" title="score -0.8">negative' in page  # sentiment as a word, the score on hover
     assert "webchat" in page  # channels and identities
+
+
+def test_the_conversation_page_reads_the_story_from_the_ticket(agent, customer, store, monkeypatch):
+    conversation_id = escalate(customer)
+
+    def rebuilt(*args, **kwargs):
+        raise AssertionError("the console rebuilt the story")
+
+    monkeypatch.setattr(store, "build_story", rebuilt)
+    page = agent.get(f"/conversations/{conversation_id}").text
+    assert "order_number: 12345678" in page and "request_human" in page
 
 
 def test_inbox_orders_most_urgent_then_oldest(app, store):
@@ -255,7 +267,7 @@ def test_live_fragments_and_json(agent, customer):
     data = agent.get("/api/inbox").json()
     assert [r["conversation_id"] for r in data["waiting"]] == [conversation_id]
     transcript = agent.get(f"/conversations/{conversation_id}/transcript").text
-    assert "I want a human" in transcript and 'id="state">waiting' in transcript
+    assert "I want a human" in transcript and 'data-state="waiting"' in transcript
 
 
 # -- mentions ------------------------------------------------------------------------------
@@ -283,7 +295,7 @@ def test_mention_queue_shows_flagged_mentions_escaped_with_scores(social, store)
     page = social.get("/mentions").text
     assert "my parcel is lost" in page and "unflagged" not in page
     assert "<script>x()" not in page and "&lt;script&gt;" in page
-    assert "reach 1200" in page and 'href="https://x.example/kim/status/1"' in page
+    assert "reach 1,200" in page and 'href="https://x.example/kim/status/1"' in page
     assert "javascript:" not in page
 
 
@@ -322,6 +334,18 @@ def test_mention_reply_goes_to_the_outbox_of_its_network(social, store):
     assert store.mention(mention_id)["review_status"] == "replied"
 
 
+def test_a_mention_reply_counts_once_on_the_dashboard_and_not_as_resolved_by_the_bot(social, store):
+    from webcare.console.dashboard import compute
+
+    mention_id = add_mention(store)
+    token = csrf_of(social.get("/mentions").text)
+    social.post(f"/mentions/{mention_id}/reply", data={"csrf": token, "text": "Sorry Kim, DM us your order?"})
+    store.close_conversation(store.mention(mention_id)["conversation_id"], reason="idle")
+    report = compute(store, "24h")
+    assert report["volumes"] == {"x": 1}
+    assert report["figures"]["conversations"] == 0 and report["figures"]["bot_resolution_rate"] is None
+
+
 def test_mention_becomes_one_ticket(social, store):
     mention_id = add_mention(store)
     token = csrf_of(social.get("/mentions").text)
@@ -348,10 +372,10 @@ def test_storm_banner_and_page(social, store):
 
 def test_ambassadors_are_repeat_positive_authors(social, store):
     for i in range(3):
-        add_mention(store, f"p{i}", "love it", author="fan", sentiment="positive", flagged=0)
-    add_mention(store, "p9", "nice", author="once", sentiment="positive", flagged=0)
+        add_mention(store, f"p{i}", "love it", author="fan", author_id="7", sentiment="positive", flagged=0)
+    add_mention(store, "p9", "nice", author="once", author_id="8", sentiment="positive", flagged=0)
     page = social.get("/ambassadors").text
-    assert "@fan" in page and "@once" not in page
+    assert "@fan" in page and "@once" not in page and "at least 3 positive mentions" in page
 
 
 # -- dashboard and metrics ---------------------------------------------------------------
@@ -365,7 +389,7 @@ def test_dashboard_figures_plots_and_exports(agent, customer, store):
     customer.post("/chat/api/messages", json={"text": "/csat 5", "kind": "button"})
     store.log_event("storm", data={"topic": "app", "source": "x", "count": 9, "baseline": 1})
     page = agent.get("/dashboard?period=24h")
-    assert page.status_code == 200 and page.text.count("<svg") == 4 and "stroke-dasharray" in page.text
+    assert page.status_code == 200 and page.text.count("<svg") == 7 and "stroke-dasharray" in page.text
     report = agent.get("/dashboard/export.json?period=24h").json()
     figures = report["figures"]
     assert figures["escalations"] == 1 and figures["csat_average"] == 5 and figures["sla_kept_pct"] == 100

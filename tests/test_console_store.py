@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webcare.errors import NotFound
+from webcare.core.errors import NotFound
 
 
 def escalated(store, name: str, priority: str, due_in: float, channel: str = "webchat") -> int:

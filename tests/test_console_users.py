@@ -6,15 +6,15 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from webcare.console import create_app
-from webcare.console.auth import LoginLimiter, authenticate
-from webcare.store import Store
-from tests.emulators.console_kit import (
+from emulators.console_kit import (
     fast_argon2,  # noqa: F401 - autouse: cheap argon2 here
     login,
     settings,
 )
 from webcare.cli import cli
+from webcare.console import create_app
+from webcare.console.auth import LoginLimiter, authenticate
+from webcare.store import Store
 
 
 @pytest.fixture

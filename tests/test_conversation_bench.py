@@ -66,7 +66,8 @@ def test_categories_tags_and_expectations_are_known(dialogues):
 def test_held_out_and_dev_share_no_dialogue(dialogues):
     dev, heldout = dialogues["dev"], dialogues["heldout"]
     assert not {d.id for d in dev} & {d.id for d in heldout}
-    texts = lambda ds: {bench.normalise(t.user) for d in ds for t in d.turns if re.search(r"[^\W\d_]", t.user)}
+    def texts(ds):
+        return {bench.normalise(t.user) for d in ds for t in d.turns if re.search(r"[^\W\d_]", t.user)}
     assert not texts(dev) & texts(heldout)
 
 

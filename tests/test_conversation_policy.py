@@ -10,13 +10,13 @@ import io
 import pytest
 from fastapi.testclient import TestClient
 
+from emulators.console_kit import fast_argon2, settings  # noqa: F401 - autouse: cheap argon2 here
 from webcare.bot.channels.base import IncomingMessage
 from webcare.bot.channels.terminal import TerminalChannel
 from webcare.bot.config import EscalationConfig
 from webcare.bot.engine import DialogueEngine
 from webcare.console import create_app
 from webcare.store import Store
-from tests.emulators.console_kit import fast_argon2, settings  # noqa: F401 - autouse: cheap argon2 here
 
 
 @pytest.fixture

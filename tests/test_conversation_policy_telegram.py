@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tests.emulators.telegram_harness import texts
+from emulators.telegram_harness import texts
 
-pytest_plugins = ["tests.emulators.telegram_fixtures"]  # fixtures: tg, db_url, engine, bot
+pytest_plugins = ["emulators.telegram_fixtures"]  # fixtures: tg, db_url, engine, bot
 
 
 async def test_telegram_answers_first_offers_a_person_and_the_customer_can_leave_the_queue(tg, bot, engine):

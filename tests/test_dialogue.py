@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers import matches
 from webcare.bot.channels.base import IncomingMessage
 from webcare.bot.engine import DialogueEngine
 from webcare.store import Store
-from tests.helpers import matches
 
 
 @pytest.fixture

@@ -15,15 +15,7 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from webcare.bot.channels.base import IncomingMessage
-from webcare.bot.channels.terminal import TerminalChannel
-from webcare.bot.config import DialogueConfig, EscalationConfig
-from webcare.bot.engine import DialogueEngine
-from webcare.bot.handoff import business_seconds, estimate_wait, rating_label, sla_clock, sla_due
-from webcare.bot.responses import Responses
-from webcare.console import create_app
-from webcare.store import Store
-from tests.emulators.console_kit import (
+from emulators.console_kit import (
     KeywordAnalyzer,
     add_user,
     csrf_of,
@@ -32,14 +24,22 @@ from tests.emulators.console_kit import (
     settings,
     write_content,
 )
-from tests.emulators.telegram_api import TelegramEmulator
-from tests.emulators.telegram_harness import STAFF_CHAT, texts, until
+from emulators.telegram_api import TelegramEmulator
+from emulators.telegram_harness import STAFF_CHAT, texts, until
 from tests.helpers import matches
 from tests.test_store_contract import together, url_of
+from webcare.bot.channels.base import IncomingMessage
+from webcare.bot.channels.terminal import TerminalChannel
+from webcare.bot.config import DialogueConfig, EscalationConfig
+from webcare.bot.engine import DialogueEngine
+from webcare.bot.handoff import business_seconds, estimate_wait, rating_label, sla_clock, sla_due
+from webcare.bot.responses import Responses
 from webcare.cli import cli
-from webcare.errors import StoreError
+from webcare.console import create_app
+from webcare.core.errors import StoreError
+from webcare.store import Store
 
-pytest_plugins = ["tests.emulators.telegram_fixtures"]  # fixtures: tg, db_url, engine, bot
+pytest_plugins = ["emulators.telegram_fixtures"]  # fixtures: tg, db_url, engine, bot
 
 TZ = ZoneInfo("Europe/Amsterdam")
 DEFAULT_HOURS = EscalationConfig()  # Mon–Fri 09:00–17:30, Sat 10:00–16:00; high = 2 h, normal = 8 h
@@ -276,6 +276,27 @@ def test_the_customer_hears_who_takes_over(kit):
         kit.take(conversation["id"], "bob", "Bob")
     assert [r.text for r in kit.take(conversation["id"], "bob", None, force=True)] == [
         "bob from Testwinkel is taking over."]  # no display name: the user name
+
+
+def test_a_staff_reply_takes_the_case_first_all_or_nothing(kit, monkeypatch):
+    say(kit, "I want a human")
+    conversation = current(kit)
+    store = kit.store
+    sent_before = len(store.messages(conversation["id"]))
+
+    def broken(*args, **kwargs):
+        raise StoreError("disk full")
+
+    monkeypatch.setattr(store, "agent_reply", broken)
+    with pytest.raises(StoreError, match="disk full"):
+        kit.staff_reply(conversation["id"], "alice", "Hi!", "Alice")
+    assert current(kit)["state"] == "waiting" and len(store.messages(conversation["id"])) == sent_before
+    monkeypatch.undo()
+    kit.staff_reply(conversation["id"], "alice", "Hi!", "Alice")
+    kit.staff_reply(conversation["id"], "alice", "Your parcel is on its way.", "Alice")
+    said = [m["text"] for m in store.messages(conversation["id"])[sent_before:]]
+    assert said == ["Alice from Testwinkel is taking over.", "Hi!", "Your parcel is on its way."]
+    assert len(store.events("taken")) == 1  # replying to your own case takes nothing
 
 
 def test_hand_back_and_close_read_differently(kit):

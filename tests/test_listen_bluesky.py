@@ -7,15 +7,15 @@ from types import SimpleNamespace
 
 import pytest
 
+from emulators.bluesky import HANDLE, PASSWORD, BlueskyEmulator
+from emulators.listen_kit import KeywordAnalyzer, config
+from webcare.core.errors import ConfigError, DeliveryFailed, ListenerError
 from webcare.listeners.base import load_cursor
 from webcare.listeners.bluesky import BlueskyListener
 from webcare.listeners.config import BlueskyConfig
 from webcare.listeners.replies import BlueskyReplies
 from webcare.listeners.runner import ListenerRunner
 from webcare.listeners.triage import Triage
-from tests.emulators.bluesky import HANDLE, PASSWORD, BlueskyEmulator
-from tests.test_listen_triage import KeywordAnalyzer, config
-from webcare.errors import ConfigError, DeliveryFailed, ListenerError
 
 
 @pytest.fixture

@@ -7,15 +7,16 @@ from types import SimpleNamespace
 
 import pytest
 
+from emulators.listen_kit import KeywordAnalyzer, config
+from emulators.mastodon import TOKEN, MastodonEmulator
+from webcare.core.errors import ConfigError, DeliveryFailed
+from webcare.core.text import html_to_text
 from webcare.listeners.base import load_cursor
 from webcare.listeners.config import MastodonConfig
-from webcare.listeners.mastodon import MastodonListener, html_to_text
+from webcare.listeners.mastodon import MastodonListener
 from webcare.listeners.replies import MastodonReplies
 from webcare.listeners.runner import ListenerRunner
 from webcare.listeners.triage import Triage
-from tests.emulators.mastodon import TOKEN, MastodonEmulator
-from tests.test_listen_triage import KeywordAnalyzer, config
-from webcare.errors import ConfigError, DeliveryFailed
 
 
 @pytest.fixture

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from emulators.listen_kit import KeywordAnalyzer, config
+from emulators.rss import RSSEmulator
+from webcare.core.errors import ConfigError, ListenerError
 from webcare.listeners.config import RSSConfig
 from webcare.listeners.rss import RSSListener
 from webcare.listeners.runner import ListenerRunner
 from webcare.listeners.triage import Triage
-from tests.emulators.rss import RSSEmulator
-from tests.test_listen_triage import KeywordAnalyzer, config
-from webcare.errors import ConfigError, ListenerError
 
 
 @pytest.fixture

@@ -11,17 +11,18 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
-from webcare.listeners.config import ListenersConfig
-from webcare.listeners.replies import reply_channels
-from webcare.listeners.runner import ListenerRunner, backoff, run_listeners
-from tests.emulators.bluesky import HANDLE, PASSWORD, BlueskyEmulator
-from tests.emulators.mastodon import TOKEN, MastodonEmulator
-from tests.emulators.rss import RSSEmulator
-from tests.emulators.x_api import XEmulator
-from tests.test_listen_triage import KeywordAnalyzer
+from emulators.bluesky import HANDLE, PASSWORD, BlueskyEmulator
+from emulators.listen_kit import KeywordAnalyzer
+from emulators.mastodon import TOKEN, MastodonEmulator
+from emulators.rss import RSSEmulator
+from emulators.x_api import XEmulator
 from webcare.app import App
 from webcare.cli import cli
-from webcare.errors import ConfigError, DeliveryFailed
+from webcare.core.errors import ConfigError, DeliveryFailed
+from webcare.core.retry import backoff
+from webcare.listeners.config import ListenersConfig
+from webcare.listeners.replies import reply_channels
+from webcare.listeners.runner import ListenerRunner, run_listeners
 
 
 @pytest.fixture

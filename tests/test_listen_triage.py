@@ -2,62 +2,16 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-
 import pytest
 
+from emulators.listen_kit import KeywordAnalyzer, config, mention
 from webcare.listeners.ambassadors import ambassadors
 from webcare.listeners.base import Mention
-from webcare.listeners.config import ListenersConfig, StormConfig
+from webcare.listeners.config import StormConfig
 from webcare.listeners.dedupe import NearDuplicates, normalise
 from webcare.listeners.storms import StormDetector, storm_text
 from webcare.listeners.triage import Triage
-from webcare.nlu.types import Analysis
-from webcare.store import Store
-
-_NEGATIVE = re.compile(r"\b(slecht|boos|kapot|waardeloos|terrible|broken|angry|never again|nooit meer)\b", re.IGNORECASE)
-_POSITIVE = re.compile(r"\b(top|super|geweldig|great|love|blij|fantastic)\b", re.IGNORECASE)
-_URGENT = re.compile(r"\b(nu|direct|asap|now|urgent|immediately)\b", re.IGNORECASE)
-
-
-class KeywordAnalyzer:
-    """A tiny stand-in for nlu.Analyzer with the same `analyze_many` contract."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.texts = 0
-
-    def analyze(self, text: str) -> Analysis:
-        negative, positive = bool(_NEGATIVE.search(text)), bool(_POSITIVE.search(text))
-        complaint = negative
-        sentiment = "negative" if negative else "positive" if positive else "neutral"
-        return Analysis(
-            text=text, language="nl", sentiment=sentiment,
-            sentiment_score=-0.8 if negative else 0.8 if positive else 0.0,
-            complaint=complaint, complaint_score=0.9 if complaint else 0.05,
-            urgency="high" if _URGENT.search(text) else "normal",
-            urgency_score=0.9 if _URGENT.search(text) else 0.2,
-        )
-
-    def analyze_many(self, texts: Sequence[str]) -> list[Analysis]:
-        self.calls += 1
-        self.texts += len(texts)
-        return [self.analyze(t) for t in texts]
-
-
-def mention(external_id: str, text: str, author: str = "a1", reach: int = 100, at: float | None = None,
-            source: str = "x", query: str | None = "acme", repost_of: str | None = None) -> Mention:
-    return Mention(source=source, external_id=external_id, text=text, author_id=author, author=f"h_{author}",
-                   author_reach=reach, posted_at=at, query=query, repost_of=repost_of)
-
-
-def config(**storms: float) -> ListenersConfig:
-    return ListenersConfig.model_validate({
-        "triage": {"brand_handles": ["@acme"], "topics": {"delivery": ["pakket", "bezorging", "delivery"]}},
-        "storms": {"window_minutes": 10, "min_count": 5, "z_threshold": 3, **storms},
-        "ambassadors": {"min_positive": 3},
-    })
+from webcare.store import Store, mention_ticket_key
 
 
 @pytest.fixture
@@ -260,3 +214,19 @@ def test_triage_on_every_backend(any_store: Store):
     again = triage.process(batch, cursor=("listener:x", "c2"))
     assert (result.new, result.duplicates, result.tickets, again.new, again.known) == (3, 1, 1, 0, 3)
     assert any_store.get_cursor("listener:x") == "c2" and any_store.customer_by_identity("x", "u1") is not None
+
+
+def test_triage_and_the_console_share_one_ticket_per_mention(triage, store):
+    """The ticket key is one definition (`store.mention_ticket_key`): staff ticketing a mention that
+    triage flagged get triage's ticket, and a mention triage left alone gets a ticket of its own."""
+    triage.process([mention("1", "Mijn pakket is kapot, waardeloos @acme", author="u1"),
+                    mention("2", "Leuke winkel, mooie dingen", author="u2")])
+    rows = {m["external_id"]: m for m in store.mentions(limit=10)}
+    flagged = store.ticket_for_mention(rows["1"]["id"])
+    assert flagged["dedupe_key"] == mention_ticket_key("x", "1")
+    ticketed = store.mention_to_ticket(rows["1"]["id"], "sam")
+    assert ticketed["id"] == flagged["id"] and (ticketed["assignee"], ticketed["status"]) == ("sam", "assigned")
+    other = store.mention_to_ticket(rows["2"]["id"], "sam")
+    assert other["dedupe_key"] == mention_ticket_key("x", "2") and other["id"] != flagged["id"]
+    assert len(store.tickets(kind="mention")) == 2
+    assert store.mention(rows["1"]["id"])["review_status"] == "ticket"

@@ -6,13 +6,13 @@ import time
 
 import pytest
 
+from emulators.listen_kit import KeywordAnalyzer, config
+from emulators.x_api import XEmulator
+from webcare.core.errors import ConfigError
 from webcare.listeners.config import XConfig
 from webcare.listeners.runner import ListenerRunner
 from webcare.listeners.triage import Triage
 from webcare.listeners.x import XListener
-from tests.emulators.x_api import XEmulator
-from tests.test_listen_triage import KeywordAnalyzer, config
-from webcare.errors import ConfigError
 
 
 @pytest.fixture
@@ -65,7 +65,8 @@ def test_429_waits_until_the_reset_and_resumes_without_gap_or_duplicates(store, 
     for i in range(30):
         x_api.tweet(f"acme tweet {i}")
     now = [1000.0]
-    clock = lambda: now[0]
+    def clock():
+        return now[0]
     runner = make_runner(store, x_listener(x_api, clock, max_pages=5), clock=clock)
     x_api.fail_next(429, {"x-rate-limit-reset": "1042"}, path="/search/recent")
     x_api.requests.clear()

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from webcare.cli import cli
+from webcare.core.errors import ModelNotTrained
 from webcare.nlu import Analyzer, NLUConfig
 from webcare.nlu.data import load_nlu
-from webcare.cli import cli
-from webcare.errors import ModelNotTrained
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -135,7 +135,7 @@ def test_retrains_when_the_content_changes(config, content):
 
 
 def test_missing_content_is_a_clear_error(tmp_path):
-    from webcare.errors import NLUError
+    from webcare.core.errors import NLUError
 
     with pytest.raises(NLUError, match="no intent examples"):
         Analyzer.train(NLUConfig(data_dir=str(tmp_path), model_dir=str(tmp_path / "m")))

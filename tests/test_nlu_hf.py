@@ -26,8 +26,8 @@ def test_hf_encoder_mean_pools_and_normalises(minilm_path):
 
 
 def test_analyzer_with_hf_plus_tfidf(minilm_path, tmp_path):
-    from webcare.nlu import Analyzer, NLUConfig
     from tests.test_nlu_cli import SMALL_EN, SMALL_NL
+    from webcare.nlu import Analyzer, NLUConfig
 
     data = tmp_path / "responses"
     (data / "nlu").mkdir(parents=True)
@@ -43,8 +43,8 @@ def test_analyzer_with_hf_plus_tfidf(minilm_path, tmp_path):
 
 
 def test_a_missing_hf_model_is_a_clear_error(tmp_path):
+    from webcare.core.errors import NLUError
     from webcare.nlu.encoders import HFEncoder
-    from webcare.errors import NLUError
 
     pytest.importorskip("transformers")
     with pytest.raises(NLUError, match="cannot load the Hugging Face model"):

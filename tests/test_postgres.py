@@ -1,7 +1,7 @@
 """What only the PostgreSQL backend does: placeholders, its pool, per-thread transactions, schemas.
 
 The store's behaviour on PostgreSQL is covered by the contract suite (test_store_contract.py);
-these tests run against the session's private server (tests/postgres_server.py).
+these tests run against the session's private server (emulators/postgres_server.py).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import time
 import psycopg
 import pytest
 
+from tests.conftest import ROOT
+from webcare.core.errors import StoreError
 from webcare.store import Store
 from webcare.store.postgres import PostgresBackend, to_pyformat
-from tests.conftest import ROOT
-from webcare.errors import StoreError
 
 pytestmark = pytest.mark.postgres
 

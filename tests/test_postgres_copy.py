@@ -1,6 +1,6 @@
 """`webcare store migrate | copy | info`: moving a deployment between SQLite and PostgreSQL, and back.
 
-The PostgreSQL cases run against the session's private server (tests/postgres_server.py) and skip
+The PostgreSQL cases run against the session's private server (emulators/postgres_server.py) and skip
 with the reason when PostgreSQL is not installed (under CI=true that fails the run).
 """
 
@@ -13,12 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 import webcare.store.copy as store_copy
+from tests.test_store_contract import mention, personal_customer
+from webcare.cli import cli
+from webcare.core.errors import StoreError
 from webcare.store import Store
 from webcare.store.copy import TABLES, copy_store, row_counts
 from webcare.store.schema import MIGRATIONS
-from tests.test_store_contract import mention, personal_customer
-from webcare.cli import cli
-from webcare.errors import StoreError
 
 
 def webcare(config, *args: str) -> click.testing.Result:

@@ -20,10 +20,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.conftest import ROOT
 from webcare.bot.channels.base import OutgoingMessage
 from webcare.bot.outbox import OutboxDispatcher
 from webcare.store import Store
-from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -200,7 +200,8 @@ def test_workers_survive_a_postgresql_restart(postgres_server, postgres_url, tmp
     ids = queue_replies(postgres_url, 80)
     log = tmp_path / "sent.log"
     processes = [spawn("outbox_worker", postgres_url, str(log), name, 0.02) for name in ("a", "b")]
-    running = lambda: {w for _, w in deliveries(log)} == {"a", "b"} and len(deliveries(log)) >= 10
+    def running():
+        return {w for _, w in deliveries(log)} == {"a", "b"} and len(deliveries(log)) >= 10
     wait_for(running, what="both workers to deliver")  # a worker still starting would find no server
     postgres_server.restart()  # the session's private server, never the machine's own
     wait_for(lambda: all_sent(postgres_url), timeout=120, what="every reply to be delivered after the restart")

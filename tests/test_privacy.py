@@ -8,10 +8,10 @@ import logging
 import pytest
 from click.testing import CliRunner
 
-from webcare.store import Store
 from tests.test_store_contract import PERSONAL, dump, personal_customer
 from webcare.cli import cli
 from webcare.config import load_settings
+from webcare.store import Store
 
 TOKEN = "123456:AAH-very-secret-bot-token"
 SECRET_KEY = "console-cookie-signing-secret"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import SHARED_DATA
+from webcare.core.errors import NLUError
 from webcare.nlu.data import Annotation, parse_example, parse_rasa_nlu, read_yaml
 from webcare.nlu.rasa import RICH_RESPONSES, export_rasa, import_rasa, markup, project_files
-from tests.conftest import SHARED_DATA
-from webcare.errors import NLUError
 
 EXAMPLES = SHARED_DATA / "rasa_examples"
 BOTS = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir()) if EXAMPLES.is_dir() else []

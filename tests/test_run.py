@@ -17,10 +17,10 @@ import httpx
 import pytest
 import yaml
 
+from emulators.console_kit import KeywordAnalyzer
+from emulators.telegram_api import TOKEN, TelegramEmulator
+from emulators.x_api import XEmulator
 from webcare.store import Store
-from tests.emulators.console_kit import KeywordAnalyzer
-from tests.emulators.telegram_api import TOKEN, TelegramEmulator
-from tests.emulators.x_api import XEmulator
 
 pytestmark = pytest.mark.slow
 

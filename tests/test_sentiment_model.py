@@ -81,9 +81,9 @@ def test_the_analyzer_takes_sentiment_from_the_configured_model(three_way, analy
 
 
 def test_weight_and_languages_decide_where_and_how_much_the_model_counts(three_way, analyzer, nlu_config):
+    from webcare.core.errors import NLUError
     from webcare.nlu import Analyzer
     from webcare.nlu.sentiment_model import SentimentModel
-    from webcare.errors import NLUError
 
     texts = ["I love it, wonderful, brilliant", "waardeloos, slecht en kapot"]
     head = [{"negative": 1.0, "neutral": 0.0, "positive": 0.0}, {"negative": 0.2, "neutral": 0.6, "positive": 0.2}]
@@ -126,8 +126,8 @@ def test_a_binary_model_never_says_neutral(tmp_path):
 
 
 def test_unmapped_labels_and_missing_models_are_clear_errors(tmp_path, three_way):
+    from webcare.core.errors import NLUError
     from webcare.nlu.sentiment_model import SentimentModel
-    from webcare.errors import NLUError
 
     with pytest.raises(NLUError, match=r"labels \['LABEL_0', 'LABEL_1', 'LABEL_2'\] are not mapped"):
         SentimentModel(three_way)
@@ -141,8 +141,8 @@ def test_finetune_cli_makes_a_model_the_analyzer_can_use(tmp_path):
     """`webcare nlu finetune-sentiment` from a small untrained BERT: the saved folder needs no label mapping."""
     from click.testing import CliRunner
 
-    from webcare.nlu.sentiment_model import SentimentModel
     from webcare.cli import cli
+    from webcare.nlu.sentiment_model import SentimentModel
 
     base = build_model(tmp_path / "base", ["a", "b"], [])  # untrained: its own labels are replaced
     labels = tmp_path / "labels.jsonl"

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from webcare.core.errors import NotFound, StoreError
 from webcare.store import Store
-from webcare.errors import NotFound, StoreError
 
 TABLES = {"customers", "identities", "conversations", "messages", "mentions", "tickets", "cursors",
           "events", "labels", "users", "schema_migrations", "claims", "staff_sessions"}
@@ -105,7 +105,7 @@ def count(store: Store, table: str) -> int:
 
 
 def test_migrations_are_applied_once(any_store):
-    assert TABLES <= set(any_store.backend.table_names())
+    assert set(any_store.backend.table_names()) >= TABLES
     assert any_store.schema_version() >= 1
     assert any_store.migrate() == []
 
@@ -779,3 +779,152 @@ def test_prune_forgets_old_data_and_keeps_recent_data_and_metrics(any_store, clo
     assert count(any_store, "events") == events + 1  # metrics stay; the erasure is logged
     assert any_store.prune(retention_days=30) == {"customers": 0, "messages": 0, "mentions": 0, "claims": 0,
                                                   "tickets": 0}
+
+
+# -- domain verbs: one verb, one transaction ----------------------------------------------------
+
+
+def fail_at(monkeypatch, store: Store, kind: str) -> None:
+    """Make the store's last step of a verb, logging the event `kind`, fail."""
+    log_event = store.log_event
+
+    def failing(event: str, **fields: Any) -> int:
+        if event == kind:
+            raise StoreError(f"disk full while logging {event}")
+        return log_event(event, **fields)
+
+    monkeypatch.setattr(store, "log_event", failing)
+
+
+def snapshot(store: Store) -> dict[str, list[dict]]:
+    tables = ("customers", "identities", "conversations", "messages", "mentions", "tickets", "labels", "events")
+    return {t: store.backend.query(f"SELECT * FROM {t} ORDER BY 1") for t in tables}
+
+
+def escalated(store: Store) -> tuple[dict, dict]:
+    conversation = conversation_of(store)
+    store.record_incoming(conversation["id"], "Waar blijft mijn pakket?")
+    ticket, _ = store.escalate(conversation["id"], "requested")
+    store.take(conversation["id"], "kim")
+    return conversation, ticket
+
+
+@pytest.mark.parametrize("verb, event", [("hand_back", "handed_back"), ("close_conversation", "conversation_closed")])
+def test_hand_back_and_close_are_all_or_nothing(any_store, monkeypatch, verb, event):
+    conversation, ticket = escalated(any_store)
+    before = snapshot(any_store)
+    fail_at(monkeypatch, any_store, event)
+    with pytest.raises(StoreError, match="disk full"):
+        getattr(any_store, verb)(conversation["id"], "kim")
+    assert snapshot(any_store) == before
+    monkeypatch.undo()
+    getattr(any_store, verb)(conversation["id"], "kim")
+    after = any_store.ticket(ticket["id"])
+    assert after["status"] == ("resolved" if verb == "hand_back" else "closed") and after["resolved_at"]
+    assert any_store.conversation(conversation["id"])["state"] == ("bot" if verb == "hand_back" else "closed")
+
+
+def test_the_story_is_built_at_escalation_and_kept_fresh_while_the_ticket_is_open(any_store):
+    conversation, ticket = escalated(any_store)
+    assert [m["text"] for m in ticket["story"]["transcript"]] == ["Waar blijft mijn pakket?"]
+    assert ticket["summary"].startswith("Anna via telegram; escalated: requested")
+    message_id = any_store.record_incoming(conversation["id"], "Het is order 40218833")
+    any_store.set_analysis(message_id, {"intent": "order_status", "sentiment_score": -0.5})
+    any_store.update_conversation(conversation["id"], slots={"order_number": "40218833", "_memory": {"x": 1}})
+    any_store.add_claim(conversation["id"], "order_number", "40218833")
+    story = any_store.ticket(ticket["id"])["story"]
+    assert [m["text"] for m in story["transcript"]] == ["Waar blijft mijn pakket?", "Het is order 40218833"]
+    assert story["intents"] == ["order_status"] and story["sentiment_trend"] == [-0.5]
+    assert story["slots"] == {"order_number": "40218833"}  # the bot's own memory ("_…") is not staff's story
+    assert story["claims"] == [{"kind": "order_number", "value": "40218833", "verified": False}]
+    assert "order number 40218833" in any_store.ticket(ticket["id"])["summary"]
+    any_store.hand_back(conversation["id"], "kim")
+    any_store.record_incoming(conversation["id"], "Dank je!")  # the case is done: its story stays as it was
+    assert any_store.ticket(ticket["id"])["story"] == story
+
+
+def test_a_given_story_is_kept(any_store):
+    conversation = conversation_of(any_store)
+    ticket, _ = any_store.escalate(conversation["id"], "requested", summary="s", story={"transcript": []})
+    assert (ticket["summary"], ticket["story"]) == ("s", {"transcript": []})
+
+
+def reply_mention(store: Store) -> int:
+    return store.ingest_mentions([mention(7, author_name="Piet", language="nl", sentiment="negative",
+                                          complaint=1)])[0]
+
+
+def test_reply_to_a_mention_is_one_verb(any_store):
+    mention_id = reply_mention(any_store)
+    message_id = any_store.reply_to_mention(mention_id, "Sorry Piet, we kijken ernaar!", "sam")
+    message = any_store.message(message_id)
+    assert (message["channel"], message["chat_id"], message["author"], message["delivery"]) == \
+        ("x", "7", "agent:sam", "pending")
+    row = any_store.mention(mention_id)
+    customer = any_store.customer_by_identity("x", "u1")
+    assert row["review_status"] == "replied" and row["customer_id"] == customer["id"]
+    assert row["conversation_id"] == message["conversation_id"]
+    assert [e["actor"] for e in any_store.events("mention_replied")] == ["sam"]
+
+
+def test_reply_to_a_mention_is_all_or_nothing(any_store, monkeypatch):
+    mention_id = reply_mention(any_store)
+    before = snapshot(any_store)
+    fail_at(monkeypatch, any_store, "mention_replied")
+    with pytest.raises(StoreError, match="disk full"):
+        any_store.reply_to_mention(mention_id, "Sorry!", "sam")
+    assert snapshot(any_store) == before
+
+
+def test_review_a_mention_labels_what_staff_judged(any_store):
+    mention_id = reply_mention(any_store)
+    any_store.review_mention(mention_id, "confirm", "sam")
+    any_store.review_mention(mention_id, "correct", "sam", sentiment="neutral", complaint=False)
+    any_store.review_mention(mention_id, "correct", "sam", sentiment="neutral", complaint=False)  # no change
+    row = any_store.mention(mention_id)
+    assert (row["review_status"], row["sentiment"], row["complaint"]) == ("confirmed", "neutral", 0)
+    assert [(lb["task"], lb["label"], lb["author"]) for lb in any_store.labels()] == [
+        ("mention_flag", "relevant", "sam"), ("sentiment", "neutral", "sam"), ("complaint", "not_complaint", "sam")]
+    assert len(any_store.events("mention_reviewed")) == 3
+    with pytest.raises(StoreError, match="unknown review action"):
+        any_store.review_mention(mention_id, "like", "sam")
+
+
+def test_review_a_mention_is_all_or_nothing(any_store, monkeypatch):
+    mention_id = reply_mention(any_store)
+    before = snapshot(any_store)
+    fail_at(monkeypatch, any_store, "mention_reviewed")
+    with pytest.raises(StoreError, match="disk full"):
+        any_store.review_mention(mention_id, "dismiss", "sam")
+    assert snapshot(any_store) == before
+
+
+@pytest.mark.parametrize("verb, event", [("merge", "customers_merged"), ("erase", "customer_erased")])
+def test_merge_and_erase_are_all_or_nothing(any_store, monkeypatch, verb, event):
+    conversation, _ = escalated(any_store)
+    other = any_store.identify("webchat", "w1", "Anna")
+    before = snapshot(any_store)
+    fail_at(monkeypatch, any_store, event)
+    with pytest.raises(StoreError, match="disk full"):
+        if verb == "merge":
+            any_store.merge_customers(conversation["customer_id"], other["id"], actor="kim")
+        else:
+            any_store.erase_customer(conversation["customer_id"], actor="kim")
+    assert snapshot(any_store) == before
+
+
+def test_reports_count_a_mention_reply_once_and_not_as_a_chat(any_store):
+    chat = conversation_of(any_store)
+    any_store.reply_to_mention(reply_mention(any_store), "Sorry!", "sam")
+    rows = any_store.report_rows(0)
+    assert [c["id"] for c in rows["conversations"]] == [chat["id"]]
+    assert [m["source"] for m in rows["mentions"]] == ["x"]
+    assert len(any_store.conversations()) == 2  # the reply's conversation exists, for the outbox and the export
+
+
+def test_optional_filters(any_store):
+    conversation = conversation_of(any_store)
+    assert any_store.conversations(states=[]) == []
+    assert [c["id"] for c in any_store.conversations(states=["bot", "waiting"])] == [conversation["id"]]
+    assert any_store.conversations(states=["closed"], customer_id=conversation["customer_id"]) == []
+    assert len(any_store.events()) == len(any_store.events(since=0)) == 2

@@ -10,7 +10,11 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from telegram import Chat, Message, Update
+from tenacity import wait_fixed
 
+from emulators.telegram_api import BOT_USERNAME
+from emulators.telegram_harness import ALWAYS_OPEN, STAFF_CHAT, started, telegram_config, texts, until
+from tests.helpers import matches
 from webcare.bot.channels.base import Button, OutgoingMessage
 from webcare.bot.channels.telegram import (
     PerChatUpdates,
@@ -22,14 +26,11 @@ from webcare.bot.channels.telegram import (
 )
 from webcare.bot.engine import DialogueEngine
 from webcare.bot.outbox import OutboxDispatcher
+from webcare.core.errors import ConfigError
 from webcare.nlu.types import Analysis
 from webcare.store import Store
-from tests.emulators.telegram_api import BOT_USERNAME
-from tests.emulators.telegram_harness import ALWAYS_OPEN, STAFF_CHAT, started, telegram_config, texts, until
-from tests.helpers import matches
-from webcare.errors import ConfigError
 
-pytest_plugins = ["tests.emulators.telegram_fixtures"]  # fixtures: tg, db_url, engine, bot
+pytest_plugins = ["emulators.telegram_fixtures"]  # fixtures: tg, db_url, engine, bot
 
 
 def ticket_of(engine: DialogueEngine) -> dict:
@@ -98,6 +99,26 @@ async def test_the_rate_limiter_tells_when_the_overall_budget_is_spent():
         await limiter.process_request(request, (), {}, "sendChatAction", {"chat_id": 1}, None)
     assert limiter.saturated()  # the next request would queue: "typing…" is left out then
     assert not RateLimiter(overall_max_rate=0).saturated()  # unlimited
+
+
+async def test_the_rate_limiter_is_saturated_while_a_request_waits_and_free_after():
+    release = asyncio.Event()
+
+    async def slow(*args, **kwargs):
+        await release.wait()
+        return True
+
+    limiter = RateLimiter(overall_max_rate=5, overall_time_period=0.05)
+    waiting = asyncio.create_task(limiter.process_request(slow, (), {}, "sendMessage", {"chat_id": 1}, None))
+    await asyncio.sleep(0.01)
+    assert not limiter.saturated()  # one request in flight is within the budget
+    release.set()
+    await waiting
+    for _ in range(5):
+        await limiter.process_request(slow, (), {}, "sendMessage", {"chat_id": 1}, None)
+    assert limiter.saturated()
+    await asyncio.sleep(0.06)
+    assert not limiter.saturated()  # the period is over: the budget is back
 
 
 def test_a_missing_token_is_a_clear_config_error(engine, monkeypatch, tg):
@@ -338,7 +359,7 @@ async def test_after_a_restart_the_pending_outbox_is_delivered_once(tg, engine, 
 async def test_a_locked_store_delays_the_answer_but_loses_and_doubles_nothing(tg, db_url, analyzer, responses, monkeypatch):
     import sqlite3
 
-    monkeypatch.setattr("webcare.bot.channels.telegram.backoff", lambda attempt, **_: 0.2)
+    monkeypatch.setattr("webcare.bot.channels.telegram.STORE_WAIT", wait_fixed(0.2))
     store = Store.open(db_url, busy_timeout_ms=100)
     engine = DialogueEngine(store, analyzer, responses, escalation=ALWAYS_OPEN)
     channel = await started(tg, engine, staff=False)

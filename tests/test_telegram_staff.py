@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+from emulators.telegram_api import TelegramEmulator
+from emulators.telegram_harness import STAFF_CHAT, texts, until
+from tests.helpers import matches
 from webcare.bot.channels.base import IncomingMessage
 from webcare.bot.engine import DialogueEngine
-from tests.emulators.telegram_api import TelegramEmulator
-from tests.emulators.telegram_harness import STAFF_CHAT, texts, until
-from tests.helpers import matches
 
-pytest_plugins = ["tests.emulators.telegram_fixtures"]  # fixtures: tg, db_url, engine, bot
+pytest_plugins = ["emulators.telegram_fixtures"]  # fixtures: tg, db_url, engine, bot
 
 
 def staff(tg: TelegramEmulator, user: int, text: str | None, name: str, reply_to: dict | None = None, **payload) -> None:
@@ -73,7 +73,8 @@ async def test_each_escalation_is_posted_once_and_again_when_reopened(tg, bot, e
     tg.message(3201, "Ik wil een medewerker spreken")  # asked again while waiting: no second post
     await texts(tg, 3201, 2)
     await asyncio.sleep(0.3)
-    cards = lambda: [p for p in tg.sent("sendMessage", STAFF_CHAT) if p.get("reply_markup")]
+    def cards():
+        return [p for p in tg.sent("sendMessage", STAFF_CHAT) if p.get("reply_markup")]
     assert len(cards()) == 1
     staff(tg, 7001, f"/done {ticket['id']}", "Sam")
     await texts(tg, 3201, 4)

@@ -13,6 +13,17 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from emulators.console_kit import (
+    add_user,
+    csrf_of,
+    fast_argon2,  # noqa: F401 - autouse: cheap argon2 here
+    login,
+    settings,
+)
+from emulators.listen_kit import KeywordAnalyzer as MentionAnalyzer
+from emulators.listen_kit import config as listeners_config
+from emulators.listen_kit import mention
+from tests.helpers import matches
 from webcare.bot import proof
 from webcare.bot.channels.base import IncomingMessage
 from webcare.bot.engine import DialogueEngine
@@ -21,17 +32,6 @@ from webcare.console.auth import hash_password
 from webcare.listeners.triage import Triage
 from webcare.nlu.types import Analysis, Entity
 from webcare.store import Store
-from tests.emulators.console_kit import (
-    add_user,
-    csrf_of,
-    fast_argon2,  # noqa: F401 - autouse: cheap argon2 here
-    login,
-    settings,
-)
-from tests.helpers import matches
-from tests.test_listen_triage import KeywordAnalyzer as MentionAnalyzer
-from tests.test_listen_triage import config as listeners_config
-from tests.test_listen_triage import mention
 
 ORDER = "40218833"  # the demo order: Barista Pro espressomachine, postcode 3511 LX
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[a-z]{2,}")

@@ -9,16 +9,16 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from webcare.bot.channels import webchat
-from webcare.bot.channels.webchat import WebChat
-from webcare.bot.outbox import OutboxDispatcher
-from webcare.console import create_app
-from tests.emulators.console_kit import (
+from emulators.console_kit import (
     fast_argon2,  # noqa: F401 - autouse: cheap argon2 here
     make_engine,
     settings,
     write_content,
 )
+from webcare.bot.channels import webchat
+from webcare.bot.channels.webchat import WebChat
+from webcare.bot.outbox import OutboxDispatcher
+from webcare.console import create_app
 
 
 @pytest.fixture

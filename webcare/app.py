@@ -7,8 +7,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from webcare.store import Store
 from webcare.config import Settings, load_settings
+from webcare.store import Store
 
 if TYPE_CHECKING:  # the engine and the content are imported when used: commands that only read the store start fast
     from webcare.bot.engine import DialogueEngine

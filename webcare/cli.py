@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import importlib
-import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -14,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from webcare import __version__
-from webcare.commands import ID
+from webcare.commands import ID, echo_json, json_option
 from webcare.commands.progress import nlu_progress
-from webcare.errors import WebcareError
-from webcare.redact import install_logging, redact
+from webcare.core.errors import WebcareError
+from webcare.core.redact import install_logging, redact
 from webcare.roles import ROLES, needs_nlu
 
 if TYPE_CHECKING:  # imported when a command runs: `--help` and `--version` need no config or store
@@ -106,12 +105,15 @@ def init(path: Path, force: bool) -> None:
 @click.pass_obj
 def chat(app: App, user: str | None, new: bool) -> None:
     """Chat with the bot in this terminal; reads lines from stdin when piped."""
+    from webcare.bot.channels.base import ChannelContext
     from webcare.bot.channels.terminal import TerminalChannel
 
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     with nlu_progress() as progress:
         engine = app.engine(progress=progress)
-    channel = TerminalChannel(engine, user or getpass.getuser(), sys.stdout, interactive)
+    options = {"user": user or getpass.getuser(), "out": sys.stdout, "interactive": interactive}
+    channel = TerminalChannel.from_config(app.settings.channels.terminal,
+                                          ChannelContext(app.store, engine, app.settings, options))
     if new:
         channel.restart()
     if interactive:
@@ -163,7 +165,7 @@ def _when(ts: float | None) -> str:
 @click.option("--status", type=click.Choice(["open", "assigned", "resolved", "closed"]), help="Only this status.")
 @click.option("--kind", type=click.Choice(["escalation", "mention"]), help="Only this kind.")
 @click.option("--limit", default=100, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@json_option
 @click.pass_obj
 def tickets_list(app: App, status: str | None, kind: str | None, limit: int, as_json: bool) -> None:
     """List tickets, newest first."""
@@ -172,7 +174,7 @@ def tickets_list(app: App, status: str | None, kind: str | None, limit: int, as_
 
     rows = app.store.tickets(status=status, kind=kind, limit=limit)
     if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+        echo_json(rows)
         return
     table = Table("id", "kind", "status", "priority", "reason", "created", "summary")
     for t in rows:
@@ -183,7 +185,7 @@ def tickets_list(app: App, status: str | None, kind: str | None, limit: int, as_
 
 @tickets.command("show")
 @click.argument("ticket_id", type=ID)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @click.pass_obj
 def tickets_show(app: App, ticket_id: int, as_json: bool) -> None:
     """Show one ticket with its story so far."""
@@ -191,7 +193,7 @@ def tickets_show(app: App, ticket_id: int, as_json: bool) -> None:
 
     ticket = app.store.ticket(ticket_id)
     if as_json:
-        click.echo(json.dumps(ticket, ensure_ascii=False, indent=2, default=str))
+        echo_json(ticket)
         return
     console = Console()
     console.print(f"[bold]Ticket #{ticket['id']}[/] {ticket['kind']} · {ticket['status']} · "

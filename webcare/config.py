@@ -3,7 +3,7 @@
 Each package owns the pydantic model of its own section (`store.config`, `nlu.config`,
 `bot.config`, `listeners.config`, `console.config`); this module composes them, expands
 `${ENV_VAR}` / `${ENV_VAR:-default}` references (registering what came from the environment,
-and every `SecretStr`, with `webcare.redact`, so no error or log line shows it), and turns validation errors into one
+and every `SecretStr`, with `webcare.core.redact`, so no error or log line shows it), and turns validation errors into one
 `ConfigError` line that names the key and the line of the file.
 """
 
@@ -20,11 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from webcare.bot.config import ChannelsConfig, DialogueConfig, EscalationConfig
 from webcare.console.config import ConsoleConfig
+from webcare.core import redact
+from webcare.core.errors import ConfigError
 from webcare.listeners.config import ListenersConfig
 from webcare.nlu.config import NLUConfig
 from webcare.store.config import StoreConfig
-from webcare import redact
-from webcare.errors import ConfigError
 
 DEFAULT_PATH = Path("config.yml")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -82,7 +82,7 @@ def _from_env(match: re.Match[str]) -> str:
 
 
 def register_secrets(model: BaseModel) -> None:
-    """Register the value of every `SecretStr` in a settings tree with `webcare.redact`."""
+    """Register the value of every `SecretStr` in a settings tree with `webcare.core.redact`."""
     for name in type(model).model_fields:
         _register_value(getattr(model, name))
 

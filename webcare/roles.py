@@ -16,7 +16,9 @@ def configured(settings: Settings, role: str) -> bool:
     if role == "console":
         return settings.console.enabled
     if role == "bot":
-        return settings.channels.telegram.token is not None
+        from webcare.bot.channels import enabled_channels
+
+        return bool(enabled_channels(settings.channels, "bot"))
     if role == "listeners":
         return settings.listeners.enabled
     return role == "outbox"  # it delivers whatever reply channels the process holds

@@ -1,6 +1,7 @@
 """`webcare run`: the roles of webcare as asyncio tasks in one process, or some of them.
 
-Roles: `bot` (Telegram and the staff group), `console` (staff console + customer web chat),
+Roles: `bot` (Telegram and the staff group, e-mail), `console` (staff console, customer web chat,
+webhook channels such as WhatsApp),
 `listeners` (social networks), `outbox` (delivers queued replies). One process runs them all on
 the embedded default; `--only` splits them over processes and machines that share PostgreSQL.
 """
@@ -13,7 +14,7 @@ import signal
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from webcare import extras
+from webcare.core import extras
 from webcare.roles import ROLES, configured
 
 if TYPE_CHECKING:
@@ -23,14 +24,14 @@ __all__ = ["ROLES", "serve"]
 log = logging.getLogger(__name__)
 
 
-async def _serve_console(app: App, channels: dict[str, Any], stop: asyncio.Event) -> Callable[[], Coroutine]:
+async def _serve_console(app: App, stop: asyncio.Event) -> tuple[Callable[[], Coroutine], dict[str, Any]]:
+    """The console's server, and the channels its app holds (the web chat, webhook channels)."""
     import uvicorn
 
     from webcare.console.app import create_app
 
     settings = app.settings.console
     web = create_app(app.store, app.settings, engine=app.engine())
-    channels["webchat"] = web.state.webchat
     # The app itself believes X-Forwarded-For from console.forwarded_allow_ips only (uvicorn would trust
     # 127.0.0.1 by default); uvicorn's log lines go through the root logger and its redacting filter.
     server = uvicorn.Server(uvicorn.Config(web, host=settings.host, port=settings.port, log_level="warning",
@@ -42,7 +43,7 @@ async def _serve_console(app: App, channels: dict[str, Any], stop: asyncio.Event
         server.should_exit = True
         await task
 
-    return serve
+    return serve, web.state.channels
 
 
 def _staff_notifier(telegram: Any, loop: asyncio.AbstractEventLoop) -> Callable[[str], None]:
@@ -59,8 +60,8 @@ def _staff_notifier(telegram: Any, loop: asyncio.AbstractEventLoop) -> Callable[
 async def serve(app: App, roles: set[str], announce: Callable[[str], None] = print) -> None:
     """Run the chosen roles until SIGINT/SIGTERM.
 
-    Every process delivers the outbox of the channels it holds: Telegram in `bot`, the web chat in
-    `console`, replies to X/Bluesky/Mastodon posts in `outbox`. The store hands each reply to one
+    Channels come from the registry (`bot.channels.CHANNELS`), each in its role's process, which
+    delivers their outbox: Telegram and e-mail in `bot`, the web chat and WhatsApp in `console`, replies to X/Bluesky/Mastodon posts in `outbox`. The store hands each reply to one
     process only, so any number of each role may run against one PostgreSQL database.
     """
     stop = asyncio.Event()
@@ -71,20 +72,28 @@ async def serve(app: App, roles: set[str], announce: Callable[[str], None] = pri
     channels: dict[str, Any] = {}
     jobs: list[Coroutine] = []
     started: list[Any] = []
-    telegram = None
+
+    async def hold(built: dict[str, Any], say: bool = True) -> None:
+        """Start channels; this process delivers their outbox."""
+        for channel in built.values():
+            await channel.start()
+            started.append(channel)
+            if say:
+                announce(channel.describe())
+        channels.update(built)
 
     if "console" in roles and configured(settings, "console"):
-        jobs.append((await _serve_console(app, channels, stop))())
-        announce(f"console and web chat on http://{settings.console.host}:{settings.console.port}")
+        serve_console, web_channels = await _serve_console(app, stop)
+        jobs.append(serve_console())
+        await hold(web_channels, say=False)
+        announce(f"console on http://{settings.console.host}:{settings.console.port} with "
+                 + ", ".join(c.describe() for c in web_channels.values()))
     if "bot" in roles and configured(settings, "bot"):
-        from webcare.bot.channels.telegram import TelegramChannel
+        from webcare.bot.channels import build_channels
+        from webcare.bot.channels.base import ChannelContext
 
-        telegram = TelegramChannel.from_config(settings.channels, app.engine(), app.store)
-        await telegram.start()
-        started.append(telegram)
-        channels["telegram"] = telegram
-        staff = " and the staff group" if telegram.staff is not None else ""
-        announce(f"telegram ({settings.channels.telegram.mode}){staff}")
+        await hold(build_channels(ChannelContext(app.store, app.engine(), settings), "bot"))
+    telegram = channels.get("telegram")
     if "listeners" in roles and configured(settings, "listeners"):
         from webcare.listeners.runner import run_listeners
 
@@ -93,10 +102,7 @@ async def serve(app: App, roles: set[str], announce: Callable[[str], None] = pri
     if "outbox" in roles and any(getattr(settings.listeners, n).enabled for n in ("x", "bluesky", "mastodon")):
         replies = extras.load("webcare.listeners.replies", "listeners", "replies on X, Bluesky and Mastodon")
         networks = replies.reply_channels(settings.listeners)
-        for channel in networks.values():
-            await channel.start()
-            started.append(channel)
-        channels.update(networks)
+        await hold(networks, say=False)
         if networks:
             announce("replies on " + ", ".join(sorted(networks)))
     if channels:

@@ -13,6 +13,7 @@ commands and replies to the bot's own posts always reach a bot.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 import logging
@@ -27,12 +28,13 @@ from telegram.ext import ContextTypes
 from webcare.bot.channels.telegram import utf16_len
 from webcare.bot.config import StaffTelegramConfig
 from webcare.bot.engine import DialogueEngine
+from webcare.core.errors import StoreError
 from webcare.store import Store
-from webcare.errors import StoreError
 
 log = logging.getLogger(__name__)
 
 TICKET_REF = re.compile(r"#(\d+)")
+ASSIGNED_KEY = "staff_telegram:assigned"  # the cursor of the last assignment told to the group
 MAX_POST = 4096  # Telegram's limit for a message, in UTF-16 units
 SUMMARY_UNITS = 1500  # what the card shows of a long summary, of a transcript line and of a forwarded message
 LINE_UNITS = 400
@@ -105,10 +107,8 @@ class StaffBridge:
                 await self.sync_once()
             except Exception:
                 log.exception("posting escalations to the staff group failed; retrying")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.config.poll_interval)
-            except TimeoutError:
-                pass
 
     # -- posting to the group --------------------------------------------------------------------------
 
@@ -136,6 +136,22 @@ class StaffBridge:
             if fresh or last > seen["last"]:
                 state = json.dumps({"reopened": ticket["reopened"], "last": last})
                 await asyncio.to_thread(self.store.set_cursor, key, state)
+        return posts + await self._post_assignments()
+
+    async def _post_assignments(self) -> int:
+        """Tell the group, once each, who the console assigned a case to (from this bridge's first start on)."""
+        raw = await asyncio.to_thread(self.store.get_cursor, ASSIGNED_KEY)
+        seen = json.loads(raw) if raw else {"id": 0, "at": self.store.clock()}
+        events = await asyncio.to_thread(self.store.events, "assigned", seen["at"])
+        posts = 0
+        for event in (e for e in events if e["id"] > seen["id"]):
+            ticket = await asyncio.to_thread(self.store.ticket_for_conversation, event["conversation_id"])
+            case = f"#{ticket['id']}" if ticket else f"conversation {event['conversation_id']}"
+            who = (event["data"] or {}).get("assignee", "?")
+            await self.post(f"{case} assigned to {html.escape(who)} by {html.escape(event['actor'] or '?')}")
+            seen, posts = {"id": event["id"], "at": event["created_at"]}, posts + 1
+        if raw is None or posts:
+            await asyncio.to_thread(self.store.set_cursor, ASSIGNED_KEY, json.dumps(seen))
         return posts
 
     async def _post_or_skip(self, ticket: dict[str, Any], text: str, take: bool = False) -> int:
@@ -290,9 +306,8 @@ class StaffBridge:
         conversation = await self._conversation_of(ticket_id)
         if conversation["state"] in ("bot", "closed"):
             raise StoreError(f"#{ticket_id} is back with the bot; /take {ticket_id} first to answer")
-        if conversation["state"] == "waiting":  # answering takes the case: the customer hears who first
-            await asyncio.to_thread(self.engine.take, conversation["id"], agent, name)
-        await asyncio.to_thread(self.store.agent_reply, conversation["id"], agent, text)
+        # answering a waiting case takes it: the customer hears who first
+        await asyncio.to_thread(self.engine.staff_reply, conversation["id"], agent, text, name)
         self._deliver(conversation)
 
     async def done(self, ticket_id: int, agent: str, message: Message) -> None:

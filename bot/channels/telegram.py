@@ -16,9 +16,8 @@ import os
 import secrets
 import time
 import warnings
-from collections import OrderedDict
-from collections.abc import Coroutine
-from datetime import timedelta
+from collections import OrderedDict, deque
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiolimiter import AsyncLimiter
@@ -36,15 +35,18 @@ from telegram.ext import (
 from telegram.ext import filters as tg_filters
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
-from webcare.bot.channels.base import IncomingMessage, OutgoingMessage
-from webcare.bot.config import ChannelsConfig, StaffTelegramConfig, TelegramConfig
+from webcare.bot.channels.base import Channel, ChannelContext, IncomingMessage, OutgoingMessage
+from webcare.bot.config import StaffTelegramConfig, TelegramConfig
 from webcare.bot.engine import DialogueEngine
 from webcare.bot.handoff import shown_text
-from webcare.bot.outbox import OutboxDispatcher, backoff, worker_name
+from webcare.bot.outbox import OutboxDispatcher, worker_name
+from webcare.core.errors import ConfigError, DeliveryFailed, StoreError
+from webcare.core.ratelimit import retry_after
+from webcare.core.redact import redact
+from webcare.core.retry import equal_jitter
 from webcare.store import Store
-from webcare.errors import ConfigError, DeliveryFailed, StoreError
-from webcare.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ ATTACHMENT_KINDS = ("photo", "sticker", "voice", "video", "video_note", "audio",
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 CONCURRENT_UPDATES = 8  # turns in progress at once (engine work runs in asyncio's small thread pool)
 STORE_ATTEMPTS = 8  # turns tried while the store is unavailable (about 90 s in all) before giving up
+STORE_WAIT = equal_jitter(base=1.0, cap=30.0)  # between turns tried while the store is unavailable
+SEND_WAIT = equal_jitter(base=0.4, cap=5.0)  # between sends tried on 5xx, timeouts and lost connections
 STOP_GRACE = 5.0  # seconds deliveries in progress may take to finish when the channel stops
 COMMANDS = {
     "en": [("start", "Start a conversation"), ("help", "What I can do"), ("human", "Talk to a person"),
@@ -144,12 +148,42 @@ class RobustBot(ExtBot):
 
 
 class RateLimiter(AIORateLimiter):
-    """PTB's rate limiter (overall budget, 429 waits), able to tell when the budget is spent."""
+    """PTB's rate limiter (overall budget, 429 waits), able to tell when the budget is spent.
+
+    PTB keeps its bucket private, so this counts through its public seam, `process_request`:
+    the requests waiting for the bucket and those that went out within the last period.
+    """
+
+    def __init__(self, overall_max_rate: float = 30, overall_time_period: float = 1, **kwargs: Any) -> None:
+        super().__init__(overall_max_rate=overall_max_rate, overall_time_period=overall_time_period, **kwargs)
+        self._rate, self._period = overall_max_rate, overall_time_period
+        self._sent: deque[float] = deque()
+        self._queued = 0
+
+    async def process_request(self, callback: Callable[..., Coroutine[Any, Any, Any]], args: Any,
+                              kwargs: dict[str, Any], endpoint: str, data: dict[str, Any],
+                              rate_limit_args: int | None) -> Any:
+        async def counted(*a: Any, **kw: Any) -> Any:
+            self._queued -= 1
+            self._sent.append(time.monotonic())
+            try:
+                return await callback(*a, **kw)
+            finally:
+                self._queued += 1  # a retry after a 429 queues again
+
+        self._queued += 1
+        try:
+            return await super().process_request(counted, args, kwargs, endpoint, data, rate_limit_args)
+        finally:
+            self._queued -= 1
 
     def saturated(self) -> bool:
-        """True when a request would have to queue now (others wait, or the bucket is full)."""
-        base = getattr(self, "_base_limiter", None)  # an aiolimiter.AsyncLimiter, or None when unlimited
-        return base is not None and (bool(getattr(base, "_waiters", None)) or not base.has_capacity())
+        """True when a request would have to queue now (others wait, or the period's budget is spent)."""
+        if not self._rate:
+            return False  # unlimited
+        while self._sent and self._sent[0] <= time.monotonic() - self._period:
+            self._sent.popleft()
+        return self._queued > 0 or len(self._sent) >= self._rate
 
 
 class PerChatUpdates(BaseUpdateProcessor):
@@ -191,10 +225,11 @@ class PerChatUpdates(BaseUpdateProcessor):
         """Nothing to tear down."""
 
 
-class TelegramChannel:
+class TelegramChannel(Channel):
     """Customers chatting with the bot on Telegram (and, when configured, the staff group bridge)."""
 
     name = "telegram"
+    supports_buttons = True
 
     def __init__(
         self,
@@ -226,8 +261,13 @@ class TelegramChannel:
         self._add_handlers()
 
     @classmethod
-    def from_config(cls, channels: ChannelsConfig, engine: DialogueEngine, store: Store) -> TelegramChannel:
-        return cls(channels.telegram, engine, store, channels.staff_telegram)
+    def from_config(cls, section: TelegramConfig, context: ChannelContext) -> TelegramChannel:
+        """The bot, with the staff group bridge when `channels.staff_telegram` names a group."""
+        assert context.engine is not None
+        return cls(section, context.engine, context.store, context.settings.channels.staff_telegram)
+
+    def describe(self) -> str:
+        return f"telegram ({self.config.mode})" + (" and the staff group" if self.staff is not None else "")
 
     def _build(self, token: str) -> Application:
         config = self.config
@@ -284,14 +324,6 @@ class TelegramChannel:
         for chat_id in {row["chat_id"] for row in await asyncio.to_thread(self.store.pending_outbox, self.name)}:
             self.kick(chat_id)  # replies left from before a restart
 
-    async def run_polling(self, stop: asyncio.Event) -> None:
-        """Start, deliver the outbox of this channel until `stop` is set, then stop."""
-        await self.start()
-        try:
-            await OutboxDispatcher(self.store, {self.name: self}).run(stop)
-        finally:
-            await self.stop()
-
     async def stop(self) -> None:
         """Take no more updates, let turns in progress finish, give deliveries a moment, shut down.
 
@@ -336,11 +368,6 @@ class TelegramChannel:
         kind = "text" if text.strip() else attachment_kind(message)
         if kind is None:
             return None  # a service message (member joined, pinned, …)
-        attached = attachment_kind(message)
-        attachment = getattr(message, attached) if attached else None
-        if isinstance(attachment, tuple):  # photo sizes: the largest is last
-            attachment = attachment[-1] if attachment else None
-        file_id = getattr(attachment, "file_id", None)
         platform_id = f"{chat.id}:{message.message_id}"
         if update.edited_message is not None and message.edit_date is not None:
             platform_id += f":edit:{int(message.edit_date.timestamp())}"  # a correction is a new turn
@@ -352,7 +379,6 @@ class TelegramChannel:
             kind=kind,
             display_name=user.full_name,
             platform_message_id=platform_id,
-            attachments=(f"{attached}:{file_id}",) if file_id else (),
         )
 
     def _addressed(self, message: Message, text: str) -> str | None:
@@ -437,17 +463,20 @@ class TelegramChannel:
 
         Telegram has already handed the update over, so giving up would lose the customer's message.
         """
-        attempt = 1
-        while True:
-            try:
+        async for attempt in AsyncRetrying(retry=retry_if_exception_type(StoreError), wait=STORE_WAIT,
+                                           stop=stop_after_attempt(STORE_ATTEMPTS), reraise=True,
+                                           before_sleep=self._store_unavailable(incoming.chat_id)):
+            with attempt:
                 return await asyncio.to_thread(self._answer, incoming)
-            except StoreError as e:
-                if attempt == STORE_ATTEMPTS:
-                    raise
-                wait = backoff(attempt, base=0.5, cap=30.0)
-                log.warning("store unavailable for chat %s (%s); trying again in %.1f s", incoming.chat_id, e, wait)
-                await asyncio.sleep(wait)
-                attempt += 1
+        raise AssertionError("unreachable: AsyncRetrying returns or re-raises")
+
+    @staticmethod
+    def _store_unavailable(chat_id: str) -> Callable[[RetryCallState], None]:
+        def warn(state: RetryCallState) -> None:
+            wait = state.next_action.sleep if state.next_action else 0.0
+            log.warning("store unavailable for chat %s (%s); trying again in %.1f s",
+                        chat_id, state.outcome.exception() if state.outcome else None, wait)
+        return warn
 
     def _answer(self, incoming: IncomingMessage) -> list[dict[str, Any]]:
         """The engine's turn and the claim of the chat's replies, in one trip to a worker thread."""
@@ -506,24 +535,30 @@ class TelegramChannel:
 
     async def _send_part(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> Message:
         attempts = self.config.send_attempts
-        for attempt in range(1, attempts + 1):
-            try:
-                return await self.application.bot.send_message(chat_id, text, reply_markup=markup)
-            except RetryAfter as e:  # still limited after the rate limiter's own waits
-                with warnings.catch_warnings():  # its type changes from int to timedelta in PTB 23
-                    warnings.simplefilter("ignore", PTBDeprecationWarning)
-                    wait = e.retry_after
-                seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-                raise DeliveryFailed(f"Telegram asks to wait {seconds:.0f}s", retry_after=seconds) from e
-            except (Forbidden, BadRequest, ChatMigrated) as e:
-                raise DeliveryFailed(f"Telegram refused the message: {e}", permanent=True) from e
-            except NetworkError as e:  # 5xx, timeouts, connection errors
-                if attempt == attempts:
-                    raise DeliveryFailed(f"Telegram unreachable after {attempts} tries: {e}") from e
-                await asyncio.sleep(backoff(attempt, base=0.2, cap=5.0))
-            except TelegramError as e:
-                raise DeliveryFailed(f"Telegram error: {e}") from e
-        raise AssertionError("unreachable")
+        try:
+            async for attempt in AsyncRetrying(retry=retry_if_exception_type(NetworkError), wait=SEND_WAIT,
+                                               stop=stop_after_attempt(attempts), reraise=True):
+                with attempt:
+                    return await self._send_once(chat_id, text, markup)
+        except NetworkError as e:  # 5xx, timeouts, connection errors, `attempts` times
+            raise DeliveryFailed(f"Telegram unreachable after {attempts} tries: {e}") from e
+        raise AssertionError("unreachable: AsyncRetrying returns or re-raises")
+
+    async def _send_once(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> Message:
+        """One send; a NetworkError passes through (tried again), every other failure is a DeliveryFailed."""
+        try:
+            return await self.application.bot.send_message(chat_id, text, reply_markup=markup)
+        except RetryAfter as e:  # still limited after the rate limiter's own waits
+            with warnings.catch_warnings():  # its type changes from int to timedelta in PTB 23
+                warnings.simplefilter("ignore", PTBDeprecationWarning)
+                seconds = retry_after(e.retry_after, time.time())
+            raise DeliveryFailed(f"Telegram asks to wait {seconds:.0f}s", retry_after=seconds) from e
+        except (Forbidden, BadRequest, ChatMigrated) as e:
+            raise DeliveryFailed(f"Telegram refused the message: {e}", permanent=True) from e
+        except NetworkError:
+            raise
+        except TelegramError as e:
+            raise DeliveryFailed(f"Telegram error: {e}") from e
 
     # -- helpers ---------------------------------------------------------------------------------------
 

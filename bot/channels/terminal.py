@@ -10,20 +10,29 @@ at once, so a script can talk to the bot:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.markup import escape
 
-from webcare.bot.channels.base import Button, IncomingMessage, OutgoingMessage, button_from_number, buttons_as_text
+from webcare.bot.channels.base import (
+    Button,
+    Channel,
+    ChannelContext,
+    IncomingMessage,
+    OutgoingMessage,
+    button_from_number,
+    buttons_as_text,
+)
 from webcare.bot.engine import DialogueEngine, to_outgoing
 from webcare.bot.handoff import shown_text
 
 
-class TerminalChannel:
+class TerminalChannel(Channel):
     """One customer chatting in this terminal; replies (the bot's and staff's) come via the outbox."""
 
     name = "terminal"
+    supports_buttons = True  # numbered, shown by `show`
 
     def __init__(self, engine: DialogueEngine, user: str, out: TextIO, interactive: bool) -> None:
         self.engine = engine
@@ -32,6 +41,18 @@ class TerminalChannel:
         self.interactive = interactive
         self.console = Console(file=out, highlight=False) if interactive else None
         self.buttons: list[Button] = []
+
+    @classmethod
+    def from_config(cls, section: Any, context: ChannelContext) -> TerminalChannel:
+        """The chat of `webcare chat`: `context.options` gives `user`, `out` and `interactive`."""
+        assert context.engine is not None
+        options = context.options
+        return cls(context.engine, options["user"], options["out"], options["interactive"])
+
+    async def send(self, message: OutgoingMessage) -> str | None:
+        """Show a reply the outbox dispatcher hands over (the chat delivers its own in `deliver`)."""
+        self.show(message)
+        return f"terminal:{message.message_id}"
 
     def restart(self) -> bool:
         """End this user's current conversation, so the next line starts a new one."""

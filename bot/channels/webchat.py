@@ -12,6 +12,7 @@ from the store, so a reload, a second tab or a restart (with the same secret key
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import secrets
@@ -24,7 +25,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from itsdangerous import BadSignature, Signer
 
-from webcare.bot.channels.base import IncomingMessage, OutgoingMessage
+from webcare.bot.channels.base import Channel, ChannelContext, IncomingMessage, OutgoingMessage
 from webcare.bot.engine import DialogueEngine
 from webcare.bot.outbox import worker_name
 from webcare.store import Store
@@ -73,14 +74,16 @@ class ChatSessions:
         return hashlib.sha256(token).hexdigest()[:32]
 
 
-class WebChat:
+class WebChat(Channel):
     """The web chat channel: customers in browsers, one server-issued chat session each."""
 
     name = "webchat"
+    supports_buttons = True
 
     def __init__(self, store: Store, engine: DialogueEngine | None = None, poll_seconds: float = 1.0,
-                 secret: str | None = None, limits: Limits | None = None) -> None:
+                 secret: str | None = None, limits: Limits | None = None, secure_cookies: bool = False) -> None:
         self.store = store
+        self.secure_cookies = secure_cookies
         self.engine = engine
         self.limits = limits
         self.poll_seconds = poll_seconds
@@ -88,8 +91,14 @@ class WebChat:
         self.worker = worker_name("webchat")
         self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
 
-    async def start(self) -> None:
-        """Nothing to start: the web app serves the chat."""
+    @classmethod
+    def from_config(cls, section: Any, context: ChannelContext) -> WebChat:
+        """The chat of the console's app: `context.options` gives the signing `secret` and address `limits`."""
+        return cls(context.store, context.engine, secret=context.options.get("secret"),
+                   limits=context.options.get("limits"), secure_cookies=context.settings.console.secure_cookies)
+
+    def router(self) -> APIRouter:
+        return router(self, self.secure_cookies)
 
     async def stop(self) -> None:
         for chat_id in list(self._waiters):
@@ -139,10 +148,8 @@ class WebChat:
                 left = deadline - time.monotonic()
                 if messages or left <= 0:
                     return messages
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(waiter[1].wait(), min(left, self.poll_seconds))
-                except TimeoutError:
-                    pass
         finally:
             waiters.discard(waiter)
             if not waiters:
@@ -178,7 +185,7 @@ def _is_unicode(text: str) -> bool:
     return True
 
 
-def router(chat: WebChat, secure_cookies: bool = False) -> APIRouter:
+def router(chat: WebChat, secure_cookies: bool = False) -> APIRouter:  # noqa: C901 - one closure per route; each is small
     """The web chat's routes, to include under /chat in the web app."""
     api = APIRouter()
 

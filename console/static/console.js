@@ -19,7 +19,8 @@
       if (!el.dataset.seen) el.dataset.seen = String(now);
       const left = el.dataset.left !== undefined
         ? Number(el.dataset.left) - (now - Number(el.dataset.seen)) : Number(el.dataset.due) - now;
-      el.textContent = left >= 0 ? minutes(left) + " left" : "overdue " + minutes(left);
+      const words = document.body.dataset;
+      el.textContent = left >= 0 ? minutes(left) + " " + (words.left || "left") : (words.overdue || "overdue") + " " + minutes(left);
       el.classList.toggle("overdue", left < 0);
       el.classList.toggle("soon", left >= 0 && left < 900);
     }
@@ -64,4 +65,56 @@
   }
   tick();
   setInterval(tick, 1000);
+
+  // Keyboard shortcuts: j/k move through a list, Enter opens, r reply, n note, e close, / search, ? help.
+  const help = document.getElementById("help");
+  let selected = -1;
+
+  function rows() { return [...document.querySelectorAll("[data-keys] tr[data-href]")]; }
+
+  function select(step) {
+    const list = rows();
+    if (!list.length) return;
+    selected = Math.max(0, Math.min(list.length - 1, selected + step));
+    list.forEach((row, i) => row.classList.toggle("selected", i === selected));
+    list[selected].scrollIntoView({ block: "nearest" });
+  }
+
+  function typing(target) {
+    return target.matches("input, textarea, select, [contenteditable]");
+  }
+
+  function focus(id) {
+    const box = document.getElementById(id);
+    if (!box) return false;
+    box.scrollIntoView({ block: "center" });
+    box.focus();
+    return true;
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key === "Escape") {
+      if (help && !help.hidden) help.hidden = true;
+      else if (typing(event.target)) event.target.blur();
+      return;
+    }
+    if (typing(event.target)) return;
+    const actions = {
+      j: () => select(1),
+      k: () => select(-1),
+      Enter: () => { const row = rows()[selected]; if (row) window.location.href = row.dataset.href; },
+      r: () => focus("reply-text"),
+      n: () => focus("note-text"),
+      e: () => { const form = document.getElementById("close-form"); if (form) form.requestSubmit(); },
+      "/": () => focus("search") || focus("q"),
+      "?": () => { if (help) help.hidden = !help.hidden; },
+    };
+    const action = actions[event.key];
+    if (action) {
+      event.preventDefault();
+      action();
+    }
+  });
+  if (help) help.addEventListener("click", (event) => { if (event.target === help) help.hidden = true; });
 })();

@@ -28,15 +28,17 @@ def find(app: App, channel: str, external_id: str) -> None:
     """Customers by identity (`find telegram 12345`) or by what they typed (`find email anna@example.nl`).
 
     A typed e-mail, phone or order number is a claim: every customer who claimed it is listed,
-    marked `claimed`, since anyone can type anything.
+    marked `claimed`, since anyone can type anything. An address that wrote to the shop's mailbox
+    is the e-mail channel's identity, listed first.
     """
     from webcare.store import CLAIM_KINDS
 
+    found = []
+    key = external_id.lower() if channel in CLAIM_KINDS else external_id
+    if customer := app.store.customer_by_identity(channel, key):
+        found.append((customer, "identity"))
     if channel in CLAIM_KINDS:
-        found = [(c, "claimed") for c in app.store.customers_claiming(channel, external_id.lower())]
-    else:
-        customer = app.store.customer_by_identity(channel, external_id)
-        found = [(customer, "identity")] if customer else []
+        found += [(c, "claimed") for c in app.store.customers_claiming(channel, key)]
     if not found:
         raise click.ClickException(f"no customer has the identity or claim {channel}:{external_id}")
     for customer, how in found:

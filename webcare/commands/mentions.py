@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from webcare.commands import ID
+from webcare.commands import ID, echo_json, json_option
 from webcare.commands.progress import nlu_progress
 
 if TYPE_CHECKING:
@@ -22,10 +21,6 @@ REVIEW_STATUSES = ("new", "reviewed", "replied", "ignored")
 
 def _when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else ""
-
-
-def _json(value: Any) -> None:
-    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
 
 
 @click.command()
@@ -72,7 +67,7 @@ def mentions() -> None:
 @click.option("--flagged", is_flag=True, help="Only mentions that need a human.")
 @click.option("--status", type=click.Choice(REVIEW_STATUSES), help="Only this review status.")
 @click.option("--limit", default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@json_option
 @click.pass_obj
 def mentions_list(app: App, flagged: bool, status: str | None, limit: int, as_json: bool) -> None:
     """List mentions, highest priority first."""
@@ -81,7 +76,7 @@ def mentions_list(app: App, flagged: bool, status: str | None, limit: int, as_js
 
     rows = app.store.mentions(flagged=True if flagged else None, review_status=status, limit=limit)
     if as_json:
-        _json(rows)
+        echo_json(rows)
         return
     table = Table("id", "source", "author", "prio", "flag", "text")
     for m in rows:
@@ -93,13 +88,13 @@ def mentions_list(app: App, flagged: bool, status: str | None, limit: int, as_js
 
 @mentions.command("show")
 @click.argument("mention_id", type=ID)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @click.pass_obj
 def mentions_show(app: App, mention_id: int, as_json: bool) -> None:
     """Show one mention with its analysis."""
     m = app.store.mention(mention_id)
     if as_json:
-        _json(m)
+        echo_json(m)
         return
     click.echo(f"#{m['id']} {m['source']} · @{m['author'] or m['author_id'] or '?'} ({m['author_reach']} reach) · "
                f"{_when(m['posted_at'] or m['created_at'])}")
@@ -132,13 +127,13 @@ def mentions_review(app: App, mention_id: int, status: str) -> None:
 
 
 @mentions.command("storms")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @click.pass_obj
 def mentions_storms(app: App, as_json: bool) -> None:
     """Complaint storm alerts, newest first."""
     rows = [{"at": e["created_at"], **(e["data"] or {})} for e in app.store.events(kind="storm")][::-1]
     if as_json:
-        _json(rows)
+        echo_json(rows)
         return
     if not rows:
         click.echo("No storm alerts.")
@@ -151,7 +146,7 @@ def mentions_storms(app: App, as_json: bool) -> None:
 
 @mentions.command("ambassadors")
 @click.option("--limit", default=20, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @click.pass_obj
 def mentions_ambassadors(app: App, limit: int, as_json: bool) -> None:
     """Authors with repeated positive mentions, weighted by reach and recency, with evidence."""
@@ -162,7 +157,7 @@ def mentions_ambassadors(app: App, limit: int, as_json: bool) -> None:
 
     rows = ambassadors(app.store, app.settings.listeners.ambassadors, app.store.clock(), limit)
     if as_json:
-        _json(rows)
+        echo_json(rows)
         return
     table = Table("score", "source", "author", "reach", "positive", "negative", "latest evidence")
     for a in rows:

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from webcare.errors import NLUError
+from webcare.commands import echo_json, json_option
+from webcare.core.errors import NLUError
 
 if TYPE_CHECKING:
     from webcare.app import App
@@ -50,7 +51,7 @@ def train(app: App, sentiment_files: tuple[Path, ...], complaint_files: tuple[Pa
 @nlu.command()
 @click.argument("text")
 @click.option("--language", help="The conversation's language (used for very short texts).")
-@click.option("--json", "as_json", is_flag=True, help="Print the whole analysis as JSON.")
+@json_option
 @click.pass_obj
 def analyze(app: App, text: str, language: str | None, as_json: bool) -> None:
     """Analyse one TEXT: language, intent, entities, sentiment, complaint, urgency, knowledge."""
@@ -60,7 +61,7 @@ def analyze(app: App, text: str, language: str | None, as_json: bool) -> None:
 
     result = app.analyzer(_say).analyze(text, {"language": language} if language else None)
     if as_json:
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        echo_json(result.to_dict())
         return
     table = Table("field", "value", show_header=False)
     scope = " (out of scope)" if result.out_of_scope else ""
@@ -81,7 +82,7 @@ def _print_report(report: dict[str, Any], as_json: bool, title: str) -> None:
     from rich.table import Table
 
     if as_json:
-        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        echo_json(report)
         return
     table = Table("metric", "value", title=title)
     for key, value in report.items():
@@ -136,7 +137,7 @@ def _plot(report: dict[str, Any], path: Path) -> None:
               help="The shared data folder (default: $WEBCARE_DATA_DIR or ../shared/data).")
 @click.option("--oos-label", default="oos", show_default=True, help="Intent only: the out-of-scope label.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Intent only: confusion plot PNG.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option
 @click.pass_obj
 def evaluate(app: App, task: str, train_file: Path | None, test_file: Path | None, validation_file: Path | None,
              dataset: str | None, data_dir: Path | None, oos_label: str, plot: Path | None, as_json: bool) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 import click
+
+from webcare.commands import echo_json, json_option
 
 if TYPE_CHECKING:
     from webcare.app import App
@@ -98,7 +99,7 @@ def prune(app: App, days: int | None) -> None:
 
 @store.command()
 @click.option("--url", help=_URL_HELP)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @click.pass_obj
 def info(app: App, url: str | None, as_json: bool) -> None:
     """Where the store is, its schema version and the rows in each table."""
@@ -117,7 +118,7 @@ def info(app: App, url: str | None, as_json: bool) -> None:
     finally:
         opened.close()
     if as_json:
-        click.echo(json.dumps(facts, indent=2))
+        echo_json(facts)
         return
     table = Table("table", "rows", title=f"{facts['url']} ({facts['dialect']}, schema {facts['schema_version']})")
     for name in TABLES:

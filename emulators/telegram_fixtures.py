@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from emulators.telegram_api import TelegramEmulator
+from emulators.telegram_harness import ALWAYS_OPEN, started
 from webcare.bot.engine import DialogueEngine
 from webcare.store import Store
-from tests.emulators.telegram_api import TelegramEmulator
-from tests.emulators.telegram_harness import ALWAYS_OPEN, started
 
 
 @pytest.fixture

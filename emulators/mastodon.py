@@ -6,7 +6,7 @@ import itertools
 from typing import Any
 from urllib.parse import parse_qsl
 
-from tests.emulators.server import Emulator, Reply, Request
+from emulators.server import Emulator, Reply, Request
 
 TOKEN = "masto-token"
 

@@ -12,7 +12,7 @@ import json
 import time
 from typing import Any
 
-from tests.emulators.server import Emulator, Reply, Request
+from emulators.server import Emulator, Reply, Request
 
 HANDLE, DID, PASSWORD = "acme.test", "did:plc:acmebrand", "app-pass-1234"
 

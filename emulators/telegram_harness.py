@@ -7,10 +7,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from emulators.telegram_api import TelegramEmulator
 from webcare.bot.channels.telegram import TelegramChannel
 from webcare.bot.config import EscalationConfig, StaffTelegramConfig, TelegramConfig
 from webcare.bot.engine import DialogueEngine
-from tests.emulators.telegram_api import TelegramEmulator
 
 STAFF_CHAT = -100500
 ALWAYS_OPEN = EscalationConfig(business_hours={d: "00:00-23:59" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")})

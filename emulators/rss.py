@@ -6,7 +6,7 @@ import hashlib
 from email.utils import formatdate
 from xml.sax.saxutils import escape
 
-from tests.emulators.server import Emulator, Reply, Request
+from emulators.server import Emulator, Reply, Request
 
 
 class RSSEmulator(Emulator):

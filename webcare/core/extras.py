@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from webcare.errors import ConfigError
+from webcare.core.errors import ConfigError
 
 
 def load(module: str, extra: str, feature: str) -> ModuleType:

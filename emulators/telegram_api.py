@@ -10,6 +10,7 @@ recorded in `calls`; `served` keeps when each update was handed out (for latency
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import socket
@@ -21,7 +22,7 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from tests.emulators.server import Emulator, Reply, Request
+from emulators.server import Emulator, Reply, Request
 
 TOKEN = "123456:TEST-token"
 BOT_ID = 123456
@@ -169,10 +170,8 @@ class TelegramEmulator(Emulator):
         # As Telegram's front ends do: without TCP_NODELAY the response's header and body writes meet
         # the client's delayed ACK and every answer arrives ~40 ms late on loopback.
         handler.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the bot hung up (it was stopped)
             super()._serve(handler)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the bot hung up during a long poll (it was stopped)
 
     # -- the Bot API -----------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from tests.emulators.server import Emulator, Reply, Request
+from emulators.server import Emulator, Reply, Request
 
 
 class XEmulator(Emulator):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,9 @@ import pytest
 
 from webcare.bot.engine import DialogueEngine
 from webcare.bot.responses import Responses
+from webcare.config import Settings
 from webcare.nlu.types import Analysis, Entity
 from webcare.store import Store
-from webcare.config import Settings
 
 PASSWORD = "correct horse battery"
 TEMPLATES = {
@@ -33,6 +34,9 @@ TEMPLATES = {
         "waiting_closed": "You're in the queue (ticket {ticket}); staff are back {opens}.",
         "taken_over": "{agent} from {shop} is taking over.", "conversation_closed": "Closed; thanks from {shop}.",
         "button_order_details": "What is in it?",
+        "decline_out_of_scope": "That is not something I can help with; ask me about orders.",
+        "decline_not_sold": "We don't sell {thing}.", "noted_for_staff": "Noted for my colleague.",
+        "left_queue": "You left the queue.", "button_leave_queue": "Leave the queue",
     },
 }
 TEMPLATES["nl"] = {k: v for k, v in TEMPLATES["en"].items()}
@@ -71,13 +75,16 @@ class KeywordAnalyzer:
             analysis.entities.append(Entity("order_number", match.group(), match.group(), match.start(), match.end()))
         return analysis
 
+    def analyze_many(self, texts: Sequence[str]) -> list[Analysis]:
+        return [self.analyze(t) for t in texts]
+
 
 def make_engine(store: Store, content: Path, analyzer: Any = None) -> DialogueEngine:
     return DialogueEngine(store, analyzer or KeywordAnalyzer(), Responses.load(content))
 
 
 def settings(**console: Any) -> Settings:
-    return Settings.model_validate({"console": {"secret_key": "test-secret", **console}})
+    return Settings.model_validate({"console": {"secret_key": "test-secret", "language": "en", **console}})
 
 
 @pytest.fixture(autouse=True)

@@ -1,1 +1,0 @@
-"""Local emulators of the networks webcare talks to, started by the tests on 127.0.0.1."""
