@@ -151,7 +151,7 @@ def test_the_conversation_page_reads_the_story_from_the_ticket(agent, customer, 
 
     monkeypatch.setattr(store, "build_story", rebuilt)
     page = agent.get(f"/conversations/{conversation_id}").text
-    assert "order_number: 12345678" in page and "request_human" in page
+    assert "order number: 12345678" in page and "Request human" in page
 
 
 def test_inbox_orders_most_urgent_then_oldest(app, store):
