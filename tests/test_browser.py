@@ -18,6 +18,8 @@ import pytest
 
 from emulators.console_kit import PASSWORD, add_user, seed_history, settings
 from tests.helpers import matches
+from webcare.bot.config import EscalationConfig
+from webcare.bot.handoff import sla_due
 from webcare.console import create_app
 from webcare.console.config import ConsoleConfig
 from webcare.console.server import build_server
@@ -89,7 +91,7 @@ def site(tmp_path_factory, browser, analyzer, responses):
     store.close()
 
 
-def wait_for(driver, condition, timeout: float = 15):
+def wait_for(driver, condition, timeout: float = 60):
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -162,7 +164,7 @@ def seed_queue(store: Store) -> None:
         conversation = store.open_conversation(customer["id"], "telegram", f"tg-{n}")
         store.record_incoming(conversation["id"], "Mijn pakket is nog steeds niet bezorgd!")
         store.escalate(conversation["id"], reason, priority, f"{name} via telegram; escalated: {reason}.",
-                       sla_due_at=store.clock() + (40 + 60 * n) * 60)
+                       sla_due_at=sla_due(EscalationConfig(), priority, store.clock()))  # as the engine sets it
 
 
 def said(site, driver, template: str) -> bool:
@@ -300,7 +302,7 @@ def working_day_case(store: Store) -> int:
             "entities": [{"type": "order_number", "value": "12345678"}] if "12345678" in text else []})
     store.add_claim(conversation, "order_number", "12345678")
     store.escalate(conversation, "complaint", "high", "Anna de Vries via telegram: order 12345678 broken.",
-                   sla_due_at=store.clock() + 3600)
+                   sla_due_at=sla_due(EscalationConfig(), "high", store.clock()))
     store.tag_conversation(conversation, "Schade")
     return conversation
 
