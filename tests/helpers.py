@@ -14,3 +14,16 @@ def matches(responses: Responses, text: str, template: str, language: str) -> bo
         if re.fullmatch(pattern, text, flags=re.DOTALL):
             return True
     return False
+
+
+class Clock:
+    """A clock the test moves by hand (a store's `clock`)."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

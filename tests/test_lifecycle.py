@@ -26,7 +26,7 @@ from emulators.console_kit import (
 )
 from emulators.telegram_api import TelegramEmulator
 from emulators.telegram_harness import STAFF_CHAT, texts, until
-from tests.helpers import matches
+from tests.helpers import Clock, matches
 from tests.test_store_contract import together, url_of
 from webcare.bot.channels.base import IncomingMessage
 from webcare.bot.channels.terminal import TerminalChannel
@@ -55,19 +55,6 @@ def local(moment: float) -> datetime:
 
 MONDAY_NIGHT = ts(2026, 11, 23, 21, 30)
 TUESDAY_NINE = ts(2026, 11, 24, 9, 0)
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

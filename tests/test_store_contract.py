@@ -15,24 +15,12 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import Clock
 from webcare.core.errors import NotFound, StoreError
 from webcare.store import Store
 
 TABLES = {"customers", "identities", "conversations", "messages", "mentions", "tickets", "cursors",
           "events", "labels", "users", "schema_migrations", "claims", "staff_sessions"}
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

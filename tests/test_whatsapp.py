@@ -11,6 +11,7 @@ import pytest
 
 from emulators.console_kit import fast_argon2, make_engine, write_content  # noqa: F401 - autouse
 from emulators.graph_api import APP_SECRET, PHONE_NUMBER_ID, TOKEN, VERIFY_TOKEN, GraphAPIEmulator, sign
+from tests.helpers import Clock
 from webcare.bot.channels.base import Button, OutgoingMessage
 from webcare.bot.channels.whatsapp import WhatsAppChannel
 from webcare.bot.outbox import OutboxDispatcher
@@ -20,14 +21,6 @@ from webcare.store import Store
 
 CUSTOMER = "31612345678"
 HOOK = "/whatsapp/webhook"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def whatsapp_settings(url: str, **whatsapp: Any) -> Settings:
@@ -59,7 +52,7 @@ class Rig:
 
 @pytest.fixture
 async def rig(tmp_path) -> AsyncIterator[Rig]:
-    clock = Clock()
+    clock = Clock(1_800_000_000.0)
     store = Store.memory(clock=clock)
     engine = make_engine(store, write_content(tmp_path))
     with GraphAPIEmulator() as wa:
