@@ -46,6 +46,7 @@ SMALL_TALK = ("greet", "goodbye", "thanks", "affirm", "deny", "help", "bot_chall
 # Typed or pressed /commands the bot honours; any other /text is an ordinary message (never a template name).
 COMMANDS = {"start": "start", "help": "help", "human": "request_human", "restart": "restart",
             "leave_queue": "leave_queue"}
+REACTION_WORDS = 8  # a message up to this long right after an answer can be a reaction to it
 SHORT_WORDS = 2  # a message of at most this many words keeps the conversation's language
 SURELY_OUT_OF_SCOPE = 0.05  # no intent gets even this: only a clearly matching article keeps it in scope
 SURE_ARTICLE = 0.62
@@ -373,9 +374,20 @@ class _Turn:
             return f"risk:{risk}"
         if analysis.intent == "request_human" and self.confident(analysis):
             return "requested"
-        if self.context.get("last") == "answer" and self.engine.rules.negative_reaction(text):
+        if self.context.get("last") == "answer" and self.reacts_negatively(text, analysis):
             return "not_helped"
         return None
+
+    def reacts_negatively(self, text: str, analysis: Analysis) -> bool:
+        """Right after an answer, "that doesn't help": a configured reaction, or a short message that says no
+        or is negative (the deny or complain intent, or a negative tone) and asks nothing the bot can answer."""
+        if self.engine.rules.negative_reaction(text):
+            return True
+        if len(words_of(text)) > REACTION_WORDS or analysis.knowledge or any(
+                e.type in SLOT_ENTITIES for e in analysis.entities):
+            return False
+        said_no = analysis.intent in ("deny", "complain") and self.confident(analysis)
+        return said_no or (not self.confident(analysis) and analysis.sentiment == "negative")
 
     def upset(self, analysis: Analysis) -> bool:
         """A complaint in a clearly negative tone, or the complain intent: empathy first, and a person if needed."""
@@ -581,34 +593,42 @@ class _Turn:
     def best_article(self, text: str, analysis: Analysis) -> KnowledgeHit | None:
         """The article that answers the question asked, or None when the intent's own template fits better.
 
-        An article that covers what makes the question specific (words the intent's examples never use:
-        "Sunday", "limit", "Germany") wins; otherwise the best hit, where an article the intent points to wins
-        a near tie. An article on the intent's own topic must score `article_over_template` to beat the
-        intent's template unless it covers those specific words.
+        One ranking: the retrieval score, plus `intent_article_bonus` (times the intent's confidence) for an
+        article linked to the recognised intent, plus `specific_word_weight` times the share of the question's
+        specific words the article covers (words the intent's examples never use: "Sunday", "limit",
+        "Germany"; the product the customer names is not specific: it names the thing, not the question). Articles just below
+        the knowledge threshold compete when the intent points to them or they cover a specific word. An
+        article on the intent's own topic must score `article_over_template` to beat the intent's template
+        unless it covers a specific word.
         """
         intent = analysis.intent if self.confident(analysis) else None
-        if not analysis.knowledge or intent in SMALL_TALK or intent == "request_human":
+        if intent in SMALL_TALK or intent == "request_human":
             return None
-        responses = self.engine.responses
-        specific = responses.specific_words(text, intent) if intent else set()
+        responses, dialogue = self.engine.responses, self.engine.dialogue
+        named = {stem(w) for e in analysis.entities if e.type == "product" for w in words_of(analysis.text[e.start:e.end])}
+        specific = responses.specific_words(text, intent) - named if intent else set()
 
         def linked(hit: KnowledgeHit) -> bool:
             article = responses.articles.get((hit.language, hit.article_id))
             return intent is not None and article is not None and intent in article.intents
 
-        def covers(hit: KnowledgeHit) -> bool:
+        def covered(hit: KnowledgeHit) -> float:
             article = responses.articles.get((hit.language, hit.article_id))
-            return article is not None and bool(specific & responses.article_words(article))
+            if article is None or not specific:
+                return 0.0
+            return len(specific & responses.article_words(article)) / len(specific)
 
-        bonus = self.engine.dialogue.intent_article_bonus
-        ranked = sorted(analysis.knowledge, key=lambda h: -(h.score + (bonus if linked(h) else 0.0)))
-        specific_hit = next((h for h in ranked if covers(h)), None)
-        if specific_hit is not None:
-            return specific_hit
-        best = ranked[0]
-        if intent is None or not responses.has(intent, self.language):
+        def rank(hit: KnowledgeHit) -> float:
+            return (hit.score + dialogue.intent_article_bonus * analysis.confidence * linked(hit)
+                    + dialogue.specific_word_weight * covered(hit))
+
+        near = [h for h in analysis.near_knowledge if linked(h) or covered(h)]
+        if not analysis.knowledge + near:
+            return None
+        best = max(analysis.knowledge + near, key=rank)
+        if covered(best) or intent is None or not responses.has(intent, self.language):
             return best
-        return best if best.score >= self.engine.dialogue.article_over_template else None
+        return best if best.score >= dialogue.article_over_template else None
 
     def near_answer(self, text: str, analysis: Analysis) -> bool:
         """No confident intent and no article above the threshold: an article just below it answers when it
