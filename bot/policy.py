@@ -131,12 +131,16 @@ def asked_object(text: str) -> str | None:
     return None
 
 
-def is_follow_up(text: str, max_words: int = 7) -> bool:
-    """A short, elliptical message that leans on the previous question ("en op zondag?", "and the other model?")."""
+def is_follow_up(text: str, max_words: int = 7, max_words_pronoun: int = 5) -> bool:
+    """A short, elliptical message that leans on the previous question ("en op zondag?", "and the other model?").
+
+    Opened by a connective ("en", "and", "what about") up to `max_words`; otherwise a pronoun that refers back
+    ("is het op voorraad?") only up to `max_words_pronoun`: a longer message carries its own subject, and its
+    "het" or "die" is an article ("Wat kost het verzenden naar België?")."""
     words = text.split()
     if not words or len(words) > max_words:
         return False
-    return bool(FOLLOW_UP.match(text) or _PRONOUN_REFERENCE.search(text))
+    return bool(FOLLOW_UP.match(text) or (len(words) <= max_words_pronoun and _PRONOUN_REFERENCE.search(text)))
 
 
 @dataclass
