@@ -21,6 +21,7 @@ from webcare.bot.policy import (
     NEIGHBOUR,
     ORDER_TOPIC,
     ORDER_WAIT,
+    OWN_ORDER,
     OTHER_MODEL,
     PRICE,
     SLOT_UNKNOWN,
@@ -31,6 +32,7 @@ from webcare.bot.policy import (
     asked_object,
     function_word_language,
     is_follow_up,
+    range_object,
     service_object,
 )
 from webcare.bot.responses import COMMON_WORDS, CatalogueItem, Responses, format_price, stem, words_of
@@ -448,6 +450,8 @@ class _Turn:
     def action_answer(self, text: str, analysis: Analysis) -> bool:
         if self.confident(analysis) and analysis.intent in ORDER_ACTIONS:
             return self.action(analysis.intent, text)  # type: ignore[arg-type]
+        if self.confident(analysis) and analysis.intent == "delivery_time" and OWN_ORDER.search(text):
+            return self.action("order_status", text)  # "I ordered a blender, will it come in time?": that order
         if ORDER_TOPIC.search(text) and (ARRIVAL_QUESTION.search(text) or (
                 self.upset(analysis) and ORDER_WAIT.search(text) and self.specific_article(text, analysis) is None)):
             return self.action("order_status", text)  # "still not here, ridiculous": the status is the help
@@ -481,6 +485,9 @@ class _Turn:
         if item is not None and OTHER_MODEL.search(text) and is_follow_up(text):
             return self.category_answer(item.category, text)
         if item is None:
+            asked_range = range_object(text)
+            if asked_range and catalogue.category_of(asked_range):
+                return self.category_answer(catalogue.category_of(asked_range), text)  # type: ignore[arg-type]
             obj = asked_object(text)
             if obj is None:
                 return False

@@ -19,7 +19,7 @@ STOCK = re.compile(
     r"\bvo{1,2}r{1,2}a{1,2}d\b|\b(can i (still )?(buy|order|get)|nog (te )?(koop|kopen|bestellen|krijgen))\b", _FLAGS)
 # "do you sell X", "is X in stock", "how much is X": the X the customer asks about.
 _OBJECT = [re.compile(p, _FLAGS) for p in (
-    (r"\b(?:verkopen|verkoopt|verkoop|hebben|voeren|leveren)\s+(?:jullie|je|jij|u|ge|gij|julle)\s+(?:ook\s+|nog\s+|eigenlijk\s+)*"
+    (r"\b(?:verkopen|verkoopt|verkoop|hebben|hebt|heeft|voeren|voert|leveren|levert)\s+(?:jullie|je|jij|u|ge|gij|julle)\s+(?:ook\s+|nog\s+|eigenlijk\s+)*"
     r"(?P<obj>[^?.!,]+)"),
     r"\b(?:kan|kun|kunt)\s+(?:ik|je|men)\s+(?:bij\s+(?:jullie|u)\s+)?(?:ook\s+)?(?P<obj>[^?.!,]+?)\s+(?:kopen|bestellen)\b",
     r"\b(?:wat|hoeveel)\s+(?:kost|kosten)\s+(?P<obj>[^?.!,]+)",
@@ -34,6 +34,9 @@ _OBJECT = [re.compile(p, _FLAGS) for p in (
 _FILLER = re.compile(
     r"\b(de|het|een|die|dat|deze|dit|ook|nog|eigenlijk|bij|jullie|je|u|hier|the|a|an|any|some|also|from|you|"
     r"guys|here|at|huisraad|there|still|back|in|op|te|koop|me|mij|misschien|maybe|please|pls|aub|ff|even)\b", _FLAGS)
+# "welke robotstofzuigers …", "what kind of air fryers …": a question about the range of a category
+_RANGE = re.compile(r"\b(?:welke|wat voor(?: soort| type)?|what (?:kinds?|sorts?|types?) of|which)\s+(?P<obj>[^\W\d_]+(?:\s[^\W\d_]+)?)",
+                    _FLAGS)
 _PRONOUN = re.compile(r"^\s*(het|dat|die|deze|dit|hem|ze|it|that|this|they|them|those|these|one)?\s*$", _FLAGS)
 FOLLOW_UP = re.compile(
     r"^\s*(en|maar|ook|and|but|also|what about|how about|and what about|en wat|en hoe|en als|en bij|en voor|"
@@ -69,6 +72,10 @@ WAITING_QUESTION = re.compile(
     r"\b(is (daar|er) (al )?iemand|iemand daar|hoe lang (nog|duurt|moet)|nog (lang|even) wachten|wanneer (komt|kom) "
     r"(er )?(iemand|een medewerker|de medewerker)|any(one|body) (there|here)|how (much )?long(er)?|still waiting|"
     r"when will (someone|somebody|an agent|a person))|^\W*(hallo+|hello+|hey+|hoi+|hi+)\W*\?+\W*$", _FLAGS)
+# "ik heb … besteld", "my order": the customer speaks of an order they placed
+OWN_ORDER = re.compile(
+    r"\b(ik heb\b.{0,60}?\bbesteld|(mijn|m'?n|mn) (bestelling|pakket\w*|order)|i('ve| have)? ordered\b|"
+    r"my (order|parcel|package|delivery))\b", _FLAGS)
 ORDER_TOPIC = re.compile(
     r"\b(bestelling\w*|besteld|pakket\w*|pakje|order\w*|parcel|package|levering|geleverd|bezorg\w*|deliver\w*|"
     r"spullen|my stuff)\b", _FLAGS)
@@ -129,6 +136,12 @@ def asked_object(text: str) -> str | None:
             words = " ".join(words.split())
             return None if _PRONOUN.match(words) else words
     return None
+
+
+def range_object(text: str) -> str | None:
+    """The words right after "which" / "welke" / "what kind of": the category a range question may name."""
+    match = _RANGE.search(text)
+    return match.group("obj") if match else None
 
 
 def is_follow_up(text: str, max_words: int = 7, max_words_pronoun: int = 5) -> bool:
