@@ -144,7 +144,7 @@ def range_object(text: str) -> str | None:
     return match.group("obj") if match else None
 
 
-def is_follow_up(text: str, max_words: int = 7, max_words_pronoun: int = 5) -> bool:
+def is_follow_up(text: str, max_words: int = 9, max_words_pronoun: int = 5) -> bool:
     """A short, elliptical message that leans on the previous question ("en op zondag?", "and the other model?").
 
     Opened by a connective ("en", "and", "what about") up to `max_words`; otherwise a pronoun that refers back
