@@ -33,6 +33,7 @@ from webcare.bot.policy import (
     function_word_language,
     is_follow_up,
     range_object,
+    refers_back,
     service_object,
 )
 from webcare.bot.responses import COMMON_WORDS, CatalogueItem, Responses, format_price, stem, words_of
@@ -48,6 +49,7 @@ SMALL_TALK = ("greet", "goodbye", "thanks", "affirm", "deny", "help", "bot_chall
 # Typed or pressed /commands the bot honours; any other /text is an ordinary message (never a template name).
 COMMANDS = {"start": "start", "help": "help", "human": "request_human", "restart": "restart",
             "leave_queue": "leave_queue"}
+NEW_QUESTION_WORDS = 3  # an "and …" message with this many content words and its own confident intent is a new question
 REACTION_WORDS = 8  # a message up to this long right after an answer can be a reaction to it
 SHORT_WORDS = 2  # a message of at most this many words keeps the conversation's language
 SURELY_OUT_OF_SCOPE = 0.05  # no intent gets even this: only a clearly matching article keeps it in scope
@@ -406,7 +408,7 @@ class _Turn:
 
     def resolve(self, text: str, analysis: Analysis, upset: bool = False) -> bool:
         """Answer, ask for a missing slot or decline; False when the bot has nothing to say to this."""
-        if is_follow_up(text) and self.context.get("topic"):
+        if is_follow_up(text) and self.context.get("topic") and not self.new_question(text, analysis):
             analysis = self.with_topic(text, analysis)
         self.empathy = upset
         for step in (self.slot_answer, self.catalogue_answer, self.decline, self.action_answer,
@@ -414,6 +416,16 @@ class _Turn:
             if step(text, analysis):
                 return True
         return False
+
+    def new_question(self, text: str, analysis: Analysis) -> bool:
+        """A message opened by "and" that names its own subject ("en hoeveel kost verzending naar België?"): a
+        confident intent of another topic, no pronoun that refers back, and content words of its own besides
+        a product name (unlike "en op een blender?", "and to Germany?")."""
+        named = {w for e in analysis.entities if e.type == "product" for w in words_of(text[e.start:e.end])}
+        content = [w for w in words_of(text) if w not in COMMON_WORDS and w not in named]
+        return (self.confident(analysis) and analysis.intent not in SMALL_TALK
+                and analysis.intent != self.context.get("intent") and len(content) >= NEW_QUESTION_WORDS
+                and not refers_back(text))
 
     def with_topic(self, text: str, analysis: Analysis) -> Analysis:
         """An elliptical follow-up read together with the question it follows; the language stays this message's."""

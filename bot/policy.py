@@ -153,7 +153,12 @@ def is_follow_up(text: str, max_words: int = 9, max_words_pronoun: int = 5) -> b
     words = text.split()
     if not words or len(words) > max_words:
         return False
-    return bool(FOLLOW_UP.match(text) or (len(words) <= max_words_pronoun and _PRONOUN_REFERENCE.search(text)))
+    return bool(FOLLOW_UP.match(text) or (len(words) <= max_words_pronoun and refers_back(text)))
+
+
+def refers_back(text: str) -> bool:
+    """A pronoun that points at the previous topic ("is het …", "that one", "the other model")."""
+    return bool(_PRONOUN_REFERENCE.search(text))
 
 
 @dataclass
