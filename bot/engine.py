@@ -49,6 +49,7 @@ SMALL_TALK = ("greet", "goodbye", "thanks", "affirm", "deny", "help", "bot_chall
 # Typed or pressed /commands the bot honours; any other /text is an ordinary message (never a template name).
 COMMANDS = {"start": "start", "help": "help", "human": "request_human", "restart": "restart",
             "leave_queue": "leave_queue"}
+NEAR_COVERAGE = 0.5  # share of the specific words an article below the threshold must cover to compete
 NEW_QUESTION_WORDS = 3  # an "and …" message with this many content words and its own confident intent is a new question
 REACTION_WORDS = 8  # a message up to this long right after an answer can be a reaction to it
 SHORT_WORDS = 2  # a message of at most this many words keeps the conversation's language
@@ -464,8 +465,10 @@ class _Turn:
             return self.action(analysis.intent, text)  # type: ignore[arg-type]
         if self.confident(analysis) and analysis.intent == "delivery_time" and OWN_ORDER.search(text):
             return self.action("order_status", text)  # "I ordered a blender, will it come in time?": that order
+        about_delivery = not self.confident(analysis) or analysis.intent in ("delivery_time", "complain")
+        waiting = ORDER_WAIT.search(text) and (self.upset(analysis) or (OWN_ORDER.search(text) and about_delivery))
         if ORDER_TOPIC.search(text) and (ARRIVAL_QUESTION.search(text) or (
-                self.upset(analysis) and ORDER_WAIT.search(text) and self.specific_article(text, analysis) is None)):
+                waiting and self.specific_article(text, analysis) is None)):
             return self.action("order_status", text)  # "still not here, ridiculous": the status is the help
         return False
 
@@ -615,10 +618,11 @@ class _Turn:
         One ranking: the retrieval score, plus `intent_article_bonus` (times the intent's confidence) for an
         article linked to the recognised intent, plus `specific_word_weight` times the share of the question's
         specific words the article covers (words the intent's examples never use: "Sunday", "limit",
-        "Germany"; the product the customer names is not specific: it names the thing, not the question). Articles just below
-        the knowledge threshold compete when the intent points to them or they cover a specific word. An
-        article on the intent's own topic must score `article_over_template` to beat the intent's template
-        unless it covers a specific word.
+        "Germany"; the product the customer names is not specific: it names the thing, not the question).
+        Articles just below the knowledge threshold compete when the intent points to them or they cover at
+        least `NEAR_COVERAGE` of the specific words. An article on the
+        intent's own topic must score `article_over_template` to beat the intent's template unless it covers
+        a specific word.
         """
         intent = analysis.intent if self.confident(analysis) else None
         if intent in SMALL_TALK or intent == "request_human":
@@ -641,7 +645,7 @@ class _Turn:
             return (hit.score + dialogue.intent_article_bonus * analysis.confidence * linked(hit)
                     + dialogue.specific_word_weight * covered(hit))
 
-        near = [h for h in analysis.near_knowledge if linked(h) or covered(h)]
+        near = [h for h in analysis.near_knowledge if linked(h) or covered(h) >= NEAR_COVERAGE]
         if not analysis.knowledge + near:
             return None
         best = max(analysis.knowledge + near, key=rank)

@@ -34,8 +34,9 @@ _OBJECT = [re.compile(p, _FLAGS) for p in (
 _FILLER = re.compile(
     r"\b(de|het|een|die|dat|deze|dit|ook|nog|eigenlijk|bij|jullie|je|u|hier|the|a|an|any|some|also|from|you|"
     r"guys|here|at|huisraad|there|still|back|in|op|te|koop|me|mij|misschien|maybe|please|pls|aub|ff|even)\b", _FLAGS)
-# "welke robotstofzuigers …", "what kind of air fryers …": a question about the range of a category
-_RANGE = re.compile(r"\b(?:welke|wat voor(?: soort| type)?|what (?:kinds?|sorts?|types?) of|which)\s+(?P<obj>[^\W\d_]+(?:\s[^\W\d_]+)?)",
+# "welke robotstofzuigers …", "what kind of air fryers …", "what about kettles?": the range of a category
+_RANGE = re.compile(r"\b(?:welke|wat voor(?: soort| type)?|what (?:kinds?|sorts?|types?) of|which|what about|how about|"
+                    r"en wat met|hoe zit het met)\s+(?P<obj>[^\W\d_]+(?:\s[^\W\d_]+)?)",
                     _FLAGS)
 _PRONOUN = re.compile(r"^\s*(het|dat|die|deze|dit|hem|ze|it|that|this|they|them|those|these|one)?\s*$", _FLAGS)
 FOLLOW_UP = re.compile(
