@@ -607,10 +607,22 @@ class _Turn:
             return False
         article = self.engine.responses.articles.get((self.language, hit.article_id))
         answer, title = (article.answer, article.title) if article else (hit.answer, hit.title)
+        if self.context.get("article") == hit.article_id:
+            answer = self.excerpt(answer, text)  # asked again about the article just given: only what is new
+            if not answer:
+                return False
         self.opening()
         self.say("knowledge_answer", self.person_button(), answer=answer, title=title)
-        self.remember(last="answer", intent=analysis.intent if self.confident(analysis) else None, topic=text)
+        self.remember(last="answer", intent=analysis.intent if self.confident(analysis) else None, topic=text,
+                      article=hit.article_id)
         return True
+
+    def excerpt(self, answer: str, text: str) -> str:
+        """The sentences of an answer that contain a content word of the message ("en op zondag?" -> "Op zondag
+        zijn we gesloten."); empty when none does, so the same article is not repeated whole."""
+        asked = {stem(w) for w in words_of(text) if w not in COMMON_WORDS and len(w) > 3}
+        sentences = re.split(r"(?<=[.!?])\s+", answer.strip())
+        return " ".join(s for s in sentences if asked & {stem(w) for w in words_of(s)})
 
     def best_article(self, text: str, analysis: Analysis) -> KnowledgeHit | None:
         """The article that answers the question asked, or None when the intent's own template fits better.

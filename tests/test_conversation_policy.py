@@ -149,6 +149,14 @@ def test_when_an_order_the_customer_placed_arrives_is_its_status(engine):
     assert "PostNL" in chat.text
 
 
+def test_a_follow_up_on_the_article_just_given_gets_the_part_it_asks_about_not_the_whole_again(engine):
+    chat = Chat(engine)
+    chat.say("tot hoe laat is de winkel in utrecht open op zaterdag")
+    assert "09:30" in chat.text
+    assert chat.say("en op zondag?") == ["knowledge_answer"]
+    assert "gesloten" in chat.text and "09:30" not in chat.text
+
+
 def test_the_article_the_intent_points_to_wins_over_a_closer_wording(engine):
     """A confident intent lifts its own articles, even one just below the knowledge threshold."""
     chat = Chat(engine)
