@@ -24,7 +24,9 @@ from webcare.bot.policy import (
     OWN_ORDER,
     OTHER_MODEL,
     PRICE,
+    SAYS_NO,
     SLOT_UNKNOWN,
+    THANKS,
     STATUS_QUESTION,
     STOCK,
     WAITING_QUESTION,
@@ -51,6 +53,7 @@ COMMANDS = {"start": "start", "help": "help", "human": "request_human", "restart
             "leave_queue": "leave_queue"}
 NEAR_COVERAGE = 0.5  # share of the specific words an article below the threshold must cover to compete
 NEW_QUESTION_WORDS = 3  # an "and …" message with this many content words and its own confident intent is a new question
+REACTION_INTENTS = ("deny", "complain", "help")  # intents a reaction to an answer may get
 REACTION_WORDS = 8  # a message up to this long right after an answer can be a reaction to it
 SHORT_WORDS = 2  # a message of at most this many words keeps the conversation's language
 SURELY_OUT_OF_SCOPE = 0.05  # no intent gets even this: only a clearly matching article keeps it in scope
@@ -385,13 +388,17 @@ class _Turn:
 
     def reacts_negatively(self, text: str, analysis: Analysis) -> bool:
         """Right after an answer, "that doesn't help": a configured reaction, or a short message that says no
-        or is negative (the deny or complain intent, or a negative tone) and asks nothing the bot can answer."""
+        (the deny intent, or opening with "no": "No. I asked something else.") or is negative (the complain
+        intent, or a negative tone), thanks no one, and asks nothing the bot can answer (no article, no order
+        number, no confident intent other than deny, complain or help)."""
         if self.engine.rules.negative_reaction(text):
             return True
         if len(words_of(text)) > REACTION_WORDS or analysis.knowledge or any(
                 e.type in SLOT_ENTITIES for e in analysis.entities):
             return False
-        said_no = analysis.intent in ("deny", "complain") and self.confident(analysis)
+        if THANKS.search(text) or (self.confident(analysis) and analysis.intent not in REACTION_INTENTS):
+            return False  # "nee hoor, bedankt"; "nee, en wat kost verzending naar België?" asks something new
+        said_no = (analysis.intent in ("deny", "complain") and self.confident(analysis)) or bool(SAYS_NO.match(text))
         return said_no or (not self.confident(analysis) and analysis.sentiment == "negative")
 
     def upset(self, analysis: Analysis) -> bool:

@@ -64,6 +64,10 @@ ARRIVAL_QUESTION = re.compile(
     r"\b(when will (it|they|my \w+|the \w+) (get here|arrive|come|be (here|delivered))|where('?s| is) my|"
     r"wanneer (komt|komen|krijg|wordt|is) (mijn|het|hij|de|ie|m)\b|waar (blijft|is) (mijn|m[ne]|het|de)|"
     r"waar (mijn|m'?n|mn|het|de) \w+ (blijft|blijven))", _FLAGS)
+# "No. I asked something else.", "nee, ik bedoel …": a message that opens by saying no
+SAYS_NO = re.compile(r"^\W*(nee+|neen|neuh|nope|no+|nah)\b(?!\s+(problem|probleem|need|worries))", _FLAGS)
+# "bedankt", "no need, thanks": a message that thanks (a "no" in it declines politely)
+THANKS = re.compile(r"\b(bedankt|dank (je|u)|dankje(wel)?|dankuwel|merci|thanks|thank you|thx|cheers)\b", _FLAGS)
 # the answer to "what is your order number?" when the customer does not have it
 SLOT_UNKNOWN = re.compile(
     r"\b(weet ik (niet|ni)( meer)?|geen idee|kwijt|heb ik niet|niet bij de hand|kan ik niet vinden|"

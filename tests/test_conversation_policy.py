@@ -116,6 +116,7 @@ def test_risk_categories_come_from_config(analyzer, responses, store):
     ("wat kost verzending naar duitsland", "nee, zo bedoel ik het helemaal niet"),
     ("hoe lang duurt een reparatie", "pfff je begrijpt me gewoon niet"),
     ("how long is the warranty on a kettle", "nope, still doesn't help"),
+    ("can I return an opened product", "No. I meant something different."),
 ])
 def test_a_negative_reaction_to_an_answer_hands_over(engine, question, reaction):
     chat = Chat(engine)
@@ -125,11 +126,21 @@ def test_a_negative_reaction_to_an_answer_hands_over(engine, question, reaction)
     assert chat.ticket["reason"] == "not_helped" and chat.conversation["state"] == "waiting"
 
 
+@pytest.mark.parametrize("reply", ["nee hoor, bedankt", "no need, thanks"])
+def test_a_polite_no_after_an_answer_is_not_a_reason_to_hand_over(engine, reply):
+    chat = Chat(engine)
+    chat.say("hoe lang is de garantie op een airfryer")
+    chat.say(reply)
+    assert chat.ticket is None
+
+
 def test_a_new_question_after_an_answer_is_answered_not_taken_for_a_reaction(engine):
     chat = Chat(engine)
     chat.say("hoe lang duurt een reparatie")
     chat.say("en hoeveel kost verzending naar belgie?")
     assert "6,95" in chat.text and chat.ticket is None
+    chat.say("nee, wat kost verzending naar duitsland dan?")
+    assert "9,95" in chat.text and chat.ticket is None
 
 
 @pytest.mark.parametrize("question,products", [
