@@ -469,6 +469,9 @@ class _Turn:
 
     def action_answer(self, text: str, analysis: Analysis) -> bool:
         if self.confident(analysis) and analysis.intent in ORDER_ACTIONS:
+            if analysis.intent != "order_status" and not self.missing_slots(analysis.intent) and \
+                    self.specific_article(text, analysis) is not None:
+                return False  # only its template to say: an article on what is asked answers instead (a pickup point)
             return self.action(analysis.intent, text)  # type: ignore[arg-type]
         if self.confident(analysis) and analysis.intent == "delivery_time" and OWN_ORDER.search(text):
             return self.action("order_status", text)  # "I ordered a blender, will it come in time?": that order

@@ -168,6 +168,14 @@ def test_a_follow_up_on_the_article_just_given_gets_the_part_it_asks_about_not_t
     assert "gesloten" in chat.text and "09:30" not in chat.text
 
 
+def test_an_action_that_would_only_say_its_template_yields_to_the_article_on_what_is_asked(engine):
+    chat = Chat(engine)
+    chat.say("kan ik mijn pakketje naar een afhaalpunt laten sturen in plaats van naar huis?")
+    assert "7 dagen" in chat.text
+    chat = Chat(engine, "bert")
+    assert chat.say("ik wil het bezorgadres van mijn bestelling aanpassen") == ["change_address"]
+
+
 def test_the_article_the_intent_points_to_wins_over_a_closer_wording(engine):
     """A confident intent lifts its own articles, even one just below the knowledge threshold."""
     chat = Chat(engine)
