@@ -53,6 +53,7 @@ NEGATIVE_REACTIONS = (
     r"\b(not|n[o']t) (helpful|what i (asked|meant|need\w*|was looking for))\b",
     r"\b(useless|wrong answer|that'?s wrong|makes no sense|you'?re not helping)\b",
     r"\b(thanks|thank you) for nothing\b|\bbedankt voor (niks|niets)\b",
+    r"\b(dat |dit )?wist ik (al|allang|zelf ook wel)\b|\bi (already|allready) know (that|this)\b|\bi knew that( already)?\b",
     r"\b(does ?n[o']t|did ?n[o']t) answer (my|the) question\b|\b(beantwoordt|beantwoord) (mijn vraag )?niet\b",
     r"\b(i )?can'?t even\b|\b(dat|het) (lukt|werkt) (me |mij )?(niet|ook niet)\b|\b(that|it) (does ?n[o']t|did ?n[o']t) work\b",
 )

@@ -389,7 +389,7 @@ class _Turn:
     def reacts_negatively(self, text: str, analysis: Analysis) -> bool:
         """Right after an answer, "that doesn't help": a configured reaction, or a short message that says no
         (the deny intent, or opening with "no": "No. I asked something else.") or is negative (the complain
-        intent, or a negative tone), thanks no one, and asks nothing the bot can answer (no article, no order
+        intent, or a negative tone: "wat een onzin"), thanks no one, and asks nothing the bot can answer (no article, no order
         number, no confident intent other than deny, complain or help)."""
         if self.engine.rules.negative_reaction(text):
             return True
@@ -399,7 +399,8 @@ class _Turn:
         if THANKS.search(text) or (self.confident(analysis) and analysis.intent not in REACTION_INTENTS):
             return False  # "nee hoor, bedankt"; "nee, en wat kost verzending naar België?" asks something new
         said_no = (analysis.intent in ("deny", "complain") and self.confident(analysis)) or bool(SAYS_NO.match(text))
-        return said_no or (not self.confident(analysis) and analysis.sentiment == "negative")
+        unplaced = not self.confident(analysis) or analysis.intent in REACTION_INTENTS
+        return said_no or (unplaced and analysis.sentiment == "negative")
 
     def upset(self, analysis: Analysis) -> bool:
         """A complaint in a clearly negative tone, or the complain intent: empathy first, and a person if needed."""

@@ -117,6 +117,8 @@ def test_risk_categories_come_from_config(analyzer, responses, store):
     ("hoe lang duurt een reparatie", "pfff je begrijpt me gewoon niet"),
     ("how long is the warranty on a kettle", "nope, still doesn't help"),
     ("can I return an opened product", "No. I meant something different."),
+    ("hoe lang duurt levering naar belgie", "ja dat wist ik zelf ook wel"),
+    ("hoe lang duurt levering naar belgie", "pff wat een slecht antwoord zeg"),
 ])
 def test_a_negative_reaction_to_an_answer_hands_over(engine, question, reaction):
     chat = Chat(engine)
