@@ -105,6 +105,23 @@ def load_dialogues(path: Path, split: str) -> list[Dialogue]:
     return dialogues
 
 
+def split_files(split: str) -> list[Path]:
+    """The files of a split: `heldout.yml`, or `dev.yml` and every further `dev*.yml` (dev2.yml, …)."""
+    if split == "heldout":
+        return [DATA / "heldout.yml"]
+    return sorted(DATA.glob("dev*.yml"))
+
+
+def load_split(split: str) -> list[Dialogue]:
+    """The dialogues of a split over all its files; an id is unique over the files."""
+    dialogues = [d for path in split_files(split) for d in load_dialogues(path, split)]
+    ids = [d.id for d in dialogues]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise DataError(f"{split}: duplicate ids {', '.join(duplicates)}")
+    return dialogues
+
+
 def _dialogue(raw: dict[str, Any], split: str, where: str) -> Dialogue:
     for key in ("id", "language", "category", "turns"):
         if not raw.get(key):
@@ -458,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
 
     splits = SPLITS if args.split == "all" else (args.split,)
     try:
-        dialogues = [d for s in splits for d in load_dialogues(DATA / f"{s}.yml", s)]
+        dialogues = [d for s in splits for d in load_split(s)]
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

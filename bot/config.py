@@ -44,15 +44,16 @@ RISK_CATEGORIES: dict[str, tuple[str, ...]] = {
 }
 NEGATIVE_REACTIONS = (
     r"^\W*(nee+|neen|nope|no+|nah)\W*$",
-    r"\b(dat|dit|het|je antwoord) (helpt|hielp) (me |mij )?(niet|niks|geen zier|totaal niet)\b",
+    r"\b(helpt|hielp) (me |mij |je |ons )?(niet|niks|niets|geen zier|totaal niet)\b",
     r"\b(daar|hier) (heb|ben) ik (niks|niets) (aan|mee)\b",
     r"\b(niet|geen) (wat ik (vroeg|bedoel\w*|zocht)|antwoord op mijn vraag)\b",
     r"\bklopt (niet|niks|van geen kant)\b",
     r"\b(nutteloos|waardeloos antwoord|slaat nergens op)\b",
-    r"\b(that|this|it|your answer) (does ?n[o']t|did ?n[o']t|doesnt|didnt) help\b",
+    r"\b(does ?n[o']t|did ?n[o']t|doesnt|didnt) help\b",
     r"\b(not|n[o']t) (helpful|what i (asked|meant|need\w*|was looking for))\b",
     r"\b(useless|wrong answer|that'?s wrong|makes no sense|you'?re not helping)\b",
     r"\b(thanks|thank you) for nothing\b|\bbedankt voor (niks|niets)\b",
+    r"\b(dat |dit )?wist ik (al|allang|zelf ook wel)\b|\bi (already|allready) know (that|this)\b|\bi knew that( already)?\b",
     r"\b(does ?n[o']t|did ?n[o']t) answer (my|the) question\b|\b(beantwoordt|beantwoord) (mijn vraag )?niet\b",
     r"\b(i )?can'?t even\b|\b(dat|het) (lukt|werkt) (me |mij )?(niet|ook niet)\b|\b(that|it) (does ?n[o']t|did ?n[o']t) work\b",
 )
@@ -102,7 +103,10 @@ class DialogueConfig(BaseModel):
         0.04, ge=0, le=1, description="an article just below the knowledge threshold answers when it leads by this"
     )
     intent_article_bonus: float = Field(
-        0.05, ge=0, le=1, description="an article linked to the recognised intent wins ties by this margin"
+        0.15, ge=0, le=1, description="an article linked to the recognised intent ranks this much higher (x confidence)"
+    )
+    specific_word_weight: float = Field(
+        0.1, ge=0, le=1, description="an article ranks this much higher times the share of the question's specific words it covers"
     )
     negative_reactions: list[str] = Field(
         default_factory=lambda: list(NEGATIVE_REACTIONS),

@@ -19,9 +19,12 @@ from webcare.bot.policy import (
     NEIGHBOUR,
     ORDER_TOPIC,
     ORDER_WAIT,
+    OWN_ORDER,
     OTHER_MODEL,
     PRICE,
+    SAYS_NO,
     SLOT_UNKNOWN,
+    THANKS,
     STATUS_QUESTION,
     STOCK,
     WAITING_QUESTION,
@@ -29,6 +32,8 @@ from webcare.bot.policy import (
     asked_object,
     function_word_language,
     is_follow_up,
+    range_object,
+    refers_back,
     service_object,
 )
 from webcare.bot.responses import COMMON_WORDS, CatalogueItem, Responses, format_price, stem, words_of
@@ -46,6 +51,10 @@ SMALL_TALK = ("greet", "goodbye", "thanks", "affirm", "deny", "help", "bot_chall
 # Typed or pressed /commands the bot honours; any other /text is an ordinary message (never a template name).
 COMMANDS = {"start": "start", "help": "help", "human": "request_human", "restart": "restart",
             "leave_queue": "leave_queue"}
+NEAR_COVERAGE = 0.5  # share of the specific words an article below the threshold must cover to compete
+NEW_QUESTION_WORDS = 3  # an "and …" message with this many content words and its own confident intent is a new question
+REACTION_INTENTS = ("deny", "complain", "help")  # intents a reaction to an answer may get
+REACTION_WORDS = 8  # a message up to this long right after an answer can be a reaction to it
 SHORT_WORDS = 2  # a message of at most this many words keeps the conversation's language
 SURELY_OUT_OF_SCOPE = 0.05  # no intent gets even this: only a clearly matching article keeps it in scope
 SURE_ARTICLE = 0.62
@@ -373,9 +382,25 @@ class _Turn:
             return f"risk:{risk}"
         if analysis.intent == "request_human" and self.confident(analysis):
             return "requested"
-        if self.context.get("last") == "answer" and self.engine.rules.negative_reaction(text):
+        if self.context.get("last") == "answer" and self.reacts_negatively(text, analysis):
             return "not_helped"
         return None
+
+    def reacts_negatively(self, text: str, analysis: Analysis) -> bool:
+        """Right after an answer, "that doesn't help": a configured reaction, or a short message that says no
+        (the deny intent, or opening with "no": "No. I asked something else.") or is negative (the complain
+        intent, or a negative tone: "wat een onzin"), thanks no one, and asks nothing the bot can answer (no article, no order
+        number, no confident intent other than deny, complain or help)."""
+        if self.engine.rules.negative_reaction(text):
+            return True
+        if len(words_of(text)) > REACTION_WORDS or analysis.knowledge or any(
+                e.type in SLOT_ENTITIES for e in analysis.entities):
+            return False
+        if THANKS.search(text) or (self.confident(analysis) and analysis.intent not in REACTION_INTENTS):
+            return False  # "nee hoor, bedankt"; "nee, en wat kost verzending naar België?" asks something new
+        said_no = (analysis.intent in ("deny", "complain") and self.confident(analysis)) or bool(SAYS_NO.match(text))
+        unplaced = not self.confident(analysis) or analysis.intent in REACTION_INTENTS
+        return said_no or (unplaced and analysis.sentiment == "negative")
 
     def upset(self, analysis: Analysis) -> bool:
         """A complaint in a clearly negative tone, or the complain intent: empathy first, and a person if needed."""
@@ -392,7 +417,7 @@ class _Turn:
 
     def resolve(self, text: str, analysis: Analysis, upset: bool = False) -> bool:
         """Answer, ask for a missing slot or decline; False when the bot has nothing to say to this."""
-        if is_follow_up(text) and self.context.get("topic"):
+        if is_follow_up(text) and self.context.get("topic") and not self.new_question(text, analysis):
             analysis = self.with_topic(text, analysis)
         self.empathy = upset
         for step in (self.slot_answer, self.catalogue_answer, self.decline, self.action_answer,
@@ -400,6 +425,16 @@ class _Turn:
             if step(text, analysis):
                 return True
         return False
+
+    def new_question(self, text: str, analysis: Analysis) -> bool:
+        """A message opened by "and" that names its own subject ("en hoeveel kost verzending naar België?"): a
+        confident intent of another topic, no pronoun that refers back, and content words of its own besides
+        a product name (unlike "en op een blender?", "and to Germany?")."""
+        named = {w for e in analysis.entities if e.type == "product" for w in words_of(text[e.start:e.end])}
+        content = [w for w in words_of(text) if w not in COMMON_WORDS and w not in named]
+        return (self.confident(analysis) and analysis.intent not in SMALL_TALK
+                and analysis.intent != self.context.get("intent") and len(content) >= NEW_QUESTION_WORDS
+                and not refers_back(text))
 
     def with_topic(self, text: str, analysis: Analysis) -> Analysis:
         """An elliptical follow-up read together with the question it follows; the language stays this message's."""
@@ -435,9 +470,16 @@ class _Turn:
 
     def action_answer(self, text: str, analysis: Analysis) -> bool:
         if self.confident(analysis) and analysis.intent in ORDER_ACTIONS:
+            if analysis.intent != "order_status" and not self.missing_slots(analysis.intent) and \
+                    self.specific_article(text, analysis) is not None:
+                return False  # only its template to say: an article on what is asked answers instead (a pickup point)
             return self.action(analysis.intent, text)  # type: ignore[arg-type]
+        if self.confident(analysis) and analysis.intent == "delivery_time" and OWN_ORDER.search(text):
+            return self.action("order_status", text)  # "I ordered a blender, will it come in time?": that order
+        about_delivery = not self.confident(analysis) or analysis.intent in ("delivery_time", "complain")
+        waiting = ORDER_WAIT.search(text) and (self.upset(analysis) or (OWN_ORDER.search(text) and about_delivery))
         if ORDER_TOPIC.search(text) and (ARRIVAL_QUESTION.search(text) or (
-                self.upset(analysis) and ORDER_WAIT.search(text) and self.specific_article(text, analysis) is None)):
+                waiting and self.specific_article(text, analysis) is None)):
             return self.action("order_status", text)  # "still not here, ridiculous": the status is the help
         return False
 
@@ -469,6 +511,9 @@ class _Turn:
         if item is not None and OTHER_MODEL.search(text) and is_follow_up(text):
             return self.category_answer(item.category, text)
         if item is None:
+            asked_range = range_object(text)
+            if asked_range and catalogue.category_of(asked_range):
+                return self.category_answer(catalogue.category_of(asked_range), text)  # type: ignore[arg-type]
             obj = asked_object(text)
             if obj is None:
                 return False
@@ -573,42 +618,63 @@ class _Turn:
             return False
         article = self.engine.responses.articles.get((self.language, hit.article_id))
         answer, title = (article.answer, article.title) if article else (hit.answer, hit.title)
+        if self.context.get("article") == hit.article_id:
+            answer = self.excerpt(answer, text)  # asked again about the article just given: only what is new
+            if not answer:
+                return False
         self.opening()
         self.say("knowledge_answer", self.person_button(), answer=answer, title=title)
-        self.remember(last="answer", intent=analysis.intent if self.confident(analysis) else None, topic=text)
+        self.remember(last="answer", intent=analysis.intent if self.confident(analysis) else None, topic=text,
+                      article=hit.article_id)
         return True
+
+    def excerpt(self, answer: str, text: str) -> str:
+        """The sentences of an answer that contain a content word of the message ("en op zondag?" -> "Op zondag
+        zijn we gesloten."); empty when none does, so the same article is not repeated whole."""
+        asked = {stem(w) for w in words_of(text) if w not in COMMON_WORDS and len(w) > 3}
+        sentences = re.split(r"(?<=[.!?])\s+", answer.strip())
+        return " ".join(s for s in sentences if asked & {stem(w) for w in words_of(s)})
 
     def best_article(self, text: str, analysis: Analysis) -> KnowledgeHit | None:
         """The article that answers the question asked, or None when the intent's own template fits better.
 
-        An article that covers what makes the question specific (words the intent's examples never use:
-        "Sunday", "limit", "Germany") wins; otherwise the best hit, where an article the intent points to wins
-        a near tie. An article on the intent's own topic must score `article_over_template` to beat the
-        intent's template unless it covers those specific words.
+        One ranking: the retrieval score, plus `intent_article_bonus` (times the intent's confidence) for an
+        article linked to the recognised intent, plus `specific_word_weight` times the share of the question's
+        specific words the article covers (words the intent's examples never use: "Sunday", "limit",
+        "Germany"; the product the customer names is not specific: it names the thing, not the question).
+        Articles just below the knowledge threshold compete when the intent points to them or they cover at
+        least `NEAR_COVERAGE` of the specific words. An article on the
+        intent's own topic must score `article_over_template` to beat the intent's template unless it covers
+        a specific word.
         """
         intent = analysis.intent if self.confident(analysis) else None
-        if not analysis.knowledge or intent in SMALL_TALK or intent == "request_human":
+        if intent in SMALL_TALK or intent == "request_human":
             return None
-        responses = self.engine.responses
-        specific = responses.specific_words(text, intent) if intent else set()
+        responses, dialogue = self.engine.responses, self.engine.dialogue
+        named = {stem(w) for e in analysis.entities if e.type == "product" for w in words_of(analysis.text[e.start:e.end])}
+        specific = responses.specific_words(text, intent) - named if intent else set()
 
         def linked(hit: KnowledgeHit) -> bool:
             article = responses.articles.get((hit.language, hit.article_id))
             return intent is not None and article is not None and intent in article.intents
 
-        def covers(hit: KnowledgeHit) -> bool:
+        def covered(hit: KnowledgeHit) -> float:
             article = responses.articles.get((hit.language, hit.article_id))
-            return article is not None and bool(specific & responses.article_words(article))
+            if article is None or not specific:
+                return 0.0
+            return len(specific & responses.article_words(article)) / len(specific)
 
-        bonus = self.engine.dialogue.intent_article_bonus
-        ranked = sorted(analysis.knowledge, key=lambda h: -(h.score + (bonus if linked(h) else 0.0)))
-        specific_hit = next((h for h in ranked if covers(h)), None)
-        if specific_hit is not None:
-            return specific_hit
-        best = ranked[0]
-        if intent is None or not responses.has(intent, self.language):
+        def rank(hit: KnowledgeHit) -> float:
+            return (hit.score + dialogue.intent_article_bonus * analysis.confidence * linked(hit)
+                    + dialogue.specific_word_weight * covered(hit))
+
+        near = [h for h in analysis.near_knowledge if linked(h) or covered(h) >= NEAR_COVERAGE]
+        if not analysis.knowledge + near:
+            return None
+        best = max(analysis.knowledge + near, key=rank)
+        if covered(best) or intent is None or not responses.has(intent, self.language):
             return best
-        return best if best.score >= self.engine.dialogue.article_over_template else None
+        return best if best.score >= dialogue.article_over_template else None
 
     def near_answer(self, text: str, analysis: Analysis) -> bool:
         """No confident intent and no article above the threshold: an article just below it answers when it

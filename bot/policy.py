@@ -19,7 +19,7 @@ STOCK = re.compile(
     r"\bvo{1,2}r{1,2}a{1,2}d\b|\b(can i (still )?(buy|order|get)|nog (te )?(koop|kopen|bestellen|krijgen))\b", _FLAGS)
 # "do you sell X", "is X in stock", "how much is X": the X the customer asks about.
 _OBJECT = [re.compile(p, _FLAGS) for p in (
-    (r"\b(?:verkopen|verkoopt|verkoop|hebben|voeren|leveren)\s+(?:jullie|je|jij|u|ge|gij|julle)\s+(?:ook\s+|nog\s+|eigenlijk\s+)*"
+    (r"\b(?:verkopen|verkoopt|verkoop|hebben|hebt|heeft|voeren|voert|leveren|levert)\s+(?:jullie|je|jij|u|ge|gij|julle)\s+(?:ook\s+|nog\s+|eigenlijk\s+)*"
     r"(?P<obj>[^?.!,]+)"),
     r"\b(?:kan|kun|kunt)\s+(?:ik|je|men)\s+(?:bij\s+(?:jullie|u)\s+)?(?:ook\s+)?(?P<obj>[^?.!,]+?)\s+(?:kopen|bestellen)\b",
     r"\b(?:wat|hoeveel)\s+(?:kost|kosten)\s+(?P<obj>[^?.!,]+)",
@@ -34,6 +34,10 @@ _OBJECT = [re.compile(p, _FLAGS) for p in (
 _FILLER = re.compile(
     r"\b(de|het|een|die|dat|deze|dit|ook|nog|eigenlijk|bij|jullie|je|u|hier|the|a|an|any|some|also|from|you|"
     r"guys|here|at|huisraad|there|still|back|in|op|te|koop|me|mij|misschien|maybe|please|pls|aub|ff|even)\b", _FLAGS)
+# "welke robotstofzuigers …", "what kind of air fryers …", "what about kettles?": the range of a category
+_RANGE = re.compile(r"\b(?:welke|wat voor(?: soort| type)?|what (?:kinds?|sorts?|types?) of|which|what about|how about|"
+                    r"en wat met|hoe zit het met)\s+(?P<obj>[^\W\d_]+(?:\s[^\W\d_]+)?)",
+                    _FLAGS)
 _PRONOUN = re.compile(r"^\s*(het|dat|die|deze|dit|hem|ze|it|that|this|they|them|those|these|one)?\s*$", _FLAGS)
 FOLLOW_UP = re.compile(
     r"^\s*(en|maar|ook|and|but|also|what about|how about|and what about|en wat|en hoe|en als|en bij|en voor|"
@@ -60,6 +64,10 @@ ARRIVAL_QUESTION = re.compile(
     r"\b(when will (it|they|my \w+|the \w+) (get here|arrive|come|be (here|delivered))|where('?s| is) my|"
     r"wanneer (komt|komen|krijg|wordt|is) (mijn|het|hij|de|ie|m)\b|waar (blijft|is) (mijn|m[ne]|het|de)|"
     r"waar (mijn|m'?n|mn|het|de) \w+ (blijft|blijven))", _FLAGS)
+# "No. I asked something else.", "nee, ik bedoel …": a message that opens by saying no
+SAYS_NO = re.compile(r"^\W*(nee+|neen|neuh|nope|no+|nah)\b(?!\s+(problem|probleem|need|worries))", _FLAGS)
+# "bedankt", "no need, thanks": a message that thanks (a "no" in it declines politely)
+THANKS = re.compile(r"\b(bedankt|dank (je|u)|dankje(wel)?|dankuwel|merci|thanks|thank you|thx|cheers)\b", _FLAGS)
 # the answer to "what is your order number?" when the customer does not have it
 SLOT_UNKNOWN = re.compile(
     r"\b(weet ik (niet|ni)( meer)?|geen idee|kwijt|heb ik niet|niet bij de hand|kan ik niet vinden|"
@@ -69,6 +77,10 @@ WAITING_QUESTION = re.compile(
     r"\b(is (daar|er) (al )?iemand|iemand daar|hoe lang (nog|duurt|moet)|nog (lang|even) wachten|wanneer (komt|kom) "
     r"(er )?(iemand|een medewerker|de medewerker)|any(one|body) (there|here)|how (much )?long(er)?|still waiting|"
     r"when will (someone|somebody|an agent|a person))|^\W*(hallo+|hello+|hey+|hoi+|hi+)\W*\?+\W*$", _FLAGS)
+# "ik heb … besteld", "my order": the customer speaks of an order they placed
+OWN_ORDER = re.compile(
+    r"\b(ik heb\b.{0,60}?\bbesteld|(mijn|m'?n|mn) (bestelling|pakket\w*|order)|i('ve| have)? ordered\b|"
+    r"my (order|parcel|package|delivery))\b", _FLAGS)
 ORDER_TOPIC = re.compile(
     r"\b(bestelling\w*|besteld|pakket\w*|pakje|order\w*|parcel|package|levering|geleverd|bezorg\w*|deliver\w*|"
     r"spullen|my stuff)\b", _FLAGS)
@@ -131,12 +143,27 @@ def asked_object(text: str) -> str | None:
     return None
 
 
-def is_follow_up(text: str, max_words: int = 7) -> bool:
-    """A short, elliptical message that leans on the previous question ("en op zondag?", "and the other model?")."""
+def range_object(text: str) -> str | None:
+    """The words right after "which" / "welke" / "what kind of": the category a range question may name."""
+    match = _RANGE.search(text)
+    return match.group("obj") if match else None
+
+
+def is_follow_up(text: str, max_words: int = 9, max_words_pronoun: int = 5) -> bool:
+    """A short, elliptical message that leans on the previous question ("en op zondag?", "and the other model?").
+
+    Opened by a connective ("en", "and", "what about") up to `max_words`; otherwise a pronoun that refers back
+    ("is het op voorraad?") only up to `max_words_pronoun`: a longer message carries its own subject, and its
+    "het" or "die" is an article ("Wat kost het verzenden naar België?")."""
     words = text.split()
     if not words or len(words) > max_words:
         return False
-    return bool(FOLLOW_UP.match(text) or _PRONOUN_REFERENCE.search(text))
+    return bool(FOLLOW_UP.match(text) or (len(words) <= max_words_pronoun and refers_back(text)))
+
+
+def refers_back(text: str) -> bool:
+    """A pronoun that points at the previous topic ("is het …", "that one", "the other model")."""
+    return bool(_PRONOUN_REFERENCE.search(text))
 
 
 @dataclass

@@ -216,8 +216,9 @@ class Analyzer:
             a.entities = self.entities.extract(cleaned[i], (contexts[i] or {}).get("expecting"))
             query = similarity[row] if similarity is not None else None
             a.knowledge = self.knowledge.search(cut[i], a.language, query)
-            if not a.knowledge and self.config.knowledge_floor < self.knowledge.threshold:
-                a.near_knowledge = self.knowledge.search(cut[i], a.language, query, self.config.knowledge_floor)
+            if self.config.knowledge_floor < self.knowledge.threshold:
+                near = self.knowledge.search(cut[i], a.language, query, self.config.knowledge_floor)
+                a.near_knowledge = [h for h in near if h not in a.knowledge]
         return results
 
     def _scorer(self, blocks: list[Any]) -> LinearScorer:

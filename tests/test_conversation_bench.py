@@ -36,16 +36,28 @@ TAGS = {"typos", "flemish", "angry", "sarcastic", "rambling"}
 
 @pytest.fixture(scope="module")
 def dialogues():
-    return {split: bench.load_dialogues(bench.DATA / f"{split}.yml", split) for split in bench.SPLITS}
+    return {split: bench.load_split(split) for split in bench.SPLITS}
 
 
 # -- the data ----------------------------------------------------------------------------------------
 
 def test_enough_dialogues_per_language_and_a_held_out_part_of_about_40_percent(dialogues):
+    """About 40 % of the first dev file and the held-out file together is held out (further dev files only add)."""
     every = dialogues["dev"] + dialogues["heldout"]
     assert sum(d.language == "nl" for d in every) >= 120
     assert sum(d.language == "en" for d in every) >= 80
-    assert 0.35 <= len(dialogues["heldout"]) / len(every) <= 0.45
+    first_dev = bench.load_dialogues(bench.DATA / "dev.yml", "dev")
+    assert 0.35 <= len(dialogues["heldout"]) / (len(first_dev) + len(dialogues["heldout"])) <= 0.45
+
+
+def test_the_dev_split_is_every_dev_file_and_ids_are_unique_over_them(tmp_path, monkeypatch):
+    assert [p.name for p in bench.split_files("dev")][:1] == ["dev.yml"] and len(bench.split_files("dev")) >= 2
+    one = {"id": "x", "language": "nl", "category": "smalltalk", "turns": [{"user": "hoi", "expect": "decline"}]}
+    for name in ("dev.yml", "dev2.yml"):
+        (tmp_path / name).write_text(yaml.safe_dump({"dialogues": [one]}))
+    monkeypatch.setattr(bench, "DATA", tmp_path)
+    with pytest.raises(bench.DataError, match="dev: duplicate ids x"):
+        bench.load_split("dev")
 
 
 def test_every_category_and_language_is_in_both_parts(dialogues):

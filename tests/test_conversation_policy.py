@@ -112,6 +112,13 @@ def test_risk_categories_come_from_config(analyzer, responses, store):
     ("wat zijn de openingstijden van de winkel in amsterdam", "dat helpt niet"),
     ("how long is the warranty on coffee machines", "that doesn't help"),
     ("kan ik mijn adres nog wijzigen", "nee"),
+    # no configured pattern: a short "no" or a negative tone right after an answer (the NLU's deny/complain)
+    ("wat kost verzending naar duitsland", "nee, zo bedoel ik het helemaal niet"),
+    ("hoe lang duurt een reparatie", "pfff je begrijpt me gewoon niet"),
+    ("how long is the warranty on a kettle", "nope, still doesn't help"),
+    ("can I return an opened product", "No. I meant something different."),
+    ("hoe lang duurt levering naar belgie", "ja dat wist ik zelf ook wel"),
+    ("hoe lang duurt levering naar belgie", "pff wat een slecht antwoord zeg"),
 ])
 def test_a_negative_reaction_to_an_answer_hands_over(engine, question, reaction):
     chat = Chat(engine)
@@ -119,6 +126,64 @@ def test_a_negative_reaction_to_an_answer_hands_over(engine, question, reaction)
     assert chat.ticket is None
     chat.say(reaction)
     assert chat.ticket["reason"] == "not_helped" and chat.conversation["state"] == "waiting"
+
+
+@pytest.mark.parametrize("reply", ["nee hoor, bedankt", "no need, thanks"])
+def test_a_polite_no_after_an_answer_is_not_a_reason_to_hand_over(engine, reply):
+    chat = Chat(engine)
+    chat.say("hoe lang is de garantie op een airfryer")
+    chat.say(reply)
+    assert chat.ticket is None
+
+
+def test_a_new_question_after_an_answer_is_answered_not_taken_for_a_reaction(engine):
+    chat = Chat(engine)
+    chat.say("hoe lang duurt een reparatie")
+    chat.say("en hoeveel kost verzending naar belgie?")
+    assert "6,95" in chat.text and chat.ticket is None
+    chat.say("nee, wat kost verzending naar duitsland dan?")
+    assert "9,95" in chat.text and chat.ticket is None
+
+
+@pytest.mark.parametrize("question,products", [
+    ("welke airfryers verkopen jullie eigenlijk?", ["Krokant XL", "Krokant Duo"]),
+    ("what kind of blenders can I get from you?", ["Mixo Power", "Mixo Go"]),
+])
+def test_a_question_about_the_range_of_a_category_lists_it(engine, question, products):
+    chat = Chat(engine)
+    assert chat.say(question)[0] == "catalogue_category"
+    assert all(p in chat.text for p in products)
+
+
+def test_when_an_order_the_customer_placed_arrives_is_its_status(engine):
+    chat = Chat(engine)
+    assert chat.say("I ordered a kettle on Monday, will it be delivered before the weekend?")[-1] == "ask_order_number"
+    chat.say("12345678")
+    assert "PostNL" in chat.text
+
+
+def test_a_follow_up_on_the_article_just_given_gets_the_part_it_asks_about_not_the_whole_again(engine):
+    chat = Chat(engine)
+    chat.say("tot hoe laat is de winkel in utrecht open op zaterdag")
+    assert "09:30" in chat.text
+    assert chat.say("en op zondag?") == ["knowledge_answer"]
+    assert "gesloten" in chat.text and "09:30" not in chat.text
+
+
+def test_an_action_that_would_only_say_its_template_yields_to_the_article_on_what_is_asked(engine):
+    chat = Chat(engine)
+    chat.say("kan ik mijn pakketje naar een afhaalpunt laten sturen in plaats van naar huis?")
+    assert "7 dagen" in chat.text
+    chat = Chat(engine, "bert")
+    assert chat.say("ik wil het bezorgadres van mijn bestelling aanpassen") == ["change_address"]
+
+
+def test_the_article_the_intent_points_to_wins_over_a_closer_wording(engine):
+    """A confident intent lifts its own articles, even one just below the knowledge threshold."""
+    chat = Chat(engine)
+    chat.say("Ik heb drie weken geleden mijn airfryer teruggestuurd en ik heb nog steeds geen cent teruggezien, "
+             "hoe lang gaat dat nog duren? Ik ben het echt zat")
+    assert "5 werkdagen" in chat.text and chat.ticket is None and offers_a_person(chat)
 
 
 def test_no_after_small_talk_is_not_a_reason_to_hand_over(engine):
