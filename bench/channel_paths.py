@@ -5,7 +5,9 @@ and the bot's replies are read back as the customer receives them.
   client to the Graph API emulator (emulators/graph_api.py), read from the emulator;
 - email: mails into the channel's aiosmtpd endpoint; replies dispatched from the outbox through an
   aiosmtpd relay, read from the relay;
-- webchat: the chat HTTP API (POST/GET /chat/api/messages) with the server-issued session.
+- webchat: the chat HTTP API (POST/GET /chat/api/messages) with the server-issued session;
+- telegram: updates from the Bot API emulator (emulators/telegram_api.py), polled by the real
+  python-telegram-bot application; replies read from the emulator's sendMessage calls.
 
 The template a reply was rendered from is not visible to a customer: the engine's replies are recorded
 by outbox row (`Recorder`), and each received message is matched to its row through the id the
@@ -15,12 +17,15 @@ platform gave it (stored with the row). Buttons shown as numbered lines are turn
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import smtplib
 import socket
 import tempfile
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -46,18 +51,38 @@ class Recorder:
     def __init__(self, engine: DialogueEngine) -> None:
         self.engine = engine
         self.replies: dict[int, OutgoingMessage] = {}
+        self.turns = 0  # turns the engine finished
 
     def handle(self, incoming: IncomingMessage) -> list[OutgoingMessage]:
         replies = self.engine.handle(incoming)
         self.replies.update({r.message_id: r for r in replies if r.message_id is not None})
+        self.turns += 1
         return replies
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.engine, name)
 
 
+@dataclass
+class Received(OutgoingMessage):
+    """A reply as the customer got it, with what the engine said (None: no outbox row matched it)."""
+
+    said: OutgoingMessage | None = None
+
+    @property
+    def altered(self) -> str | None:
+        """How the reply changed on its way to the customer, if it did."""
+        if self.said is None:
+            return "no outbox row"
+        if self.text != self.said.text.strip():
+            return "text"
+        if [b.title for b in self.buttons] != [b.title for b in self.said.buttons]:
+            return "buttons"
+        return None
+
+
 def received(recorder: Recorder, row: dict[str, Any] | None, text: str, buttons: list[Button],
-             channel: str, chat_id: str) -> OutgoingMessage:
+             channel: str, chat_id: str) -> Received:
     """A message as the customer got it, with the template of the outbox row it came from."""
     text = text.replace("\r\n", "\n")  # mail bodies travel with CRLF line ends
     match = NUMBERED.search(text)
@@ -66,9 +91,9 @@ def received(recorder: Recorder, row: dict[str, Any] | None, text: str, buttons:
                    for line in match.group(1).strip().splitlines()]
         text = text[: match.start()]
     original = recorder.replies.get(row["id"]) if row else None
-    return OutgoingMessage(channel=channel, chat_id=chat_id, text=text.strip(), buttons=buttons,
-                           message_id=row["id"] if row else None, author=row["author"] if row else "bot",
-                           template=original.template if original else None)
+    return Received(channel=channel, chat_id=chat_id, text=text.strip(), buttons=buttons,
+                    message_id=row["id"] if row else None, author=row["author"] if row else "bot",
+                    template=original.template if original else None, said=original)
 
 
 def _rows_by_platform_id(store: Store) -> dict[str, dict[str, Any]]:
@@ -219,6 +244,50 @@ def webchat(store: Store, engine: DialogueEngine, user: str) -> Iterator[Send]:
         yield chat
 
 
+# -- Telegram -------------------------------------------------------------------------------------
+
+TURN_SECONDS = 30.0  # the longest a Telegram turn may take before the benchmark gives up
+
+
+@contextmanager
+def telegram(store: Store, engine: DialogueEngine, user: str) -> Iterator[Send]:
+    """Updates polled by python-telegram-bot from the Bot API emulator; replies from its sendMessage calls."""
+    from emulators.telegram_api import TelegramEmulator
+    from emulators.telegram_harness import telegram_config, until
+    from webcare.bot.channels.telegram import TelegramChannel
+
+    chat = 10_000 + zlib.crc32(user.encode()) % 10**9
+    recorder = Recorder(engine)
+    with TelegramEmulator() as tg, asyncio.Runner() as loop:
+        channel = TelegramChannel(telegram_config(tg), recorder, store, None)  # type: ignore[arg-type]
+
+        def answered(turns: int) -> bool:  # the engine's turn is over and its replies went out
+            return recorder.turns >= turns and not any(r["chat_id"] == str(chat)
+                                                       for r in store.pending_outbox("telegram"))
+
+        async def say(text: str) -> list[OutgoingMessage]:
+            before, turns = len(tg.sent("sendMessage", chat)), recorder.turns + 1
+            tg.message(chat, text, first_name=user)
+            await until(lambda: answered(turns), TURN_SECONDS, f"the reply to {text!r}")
+            rows = _rows_by_platform_id(store)
+            return [received(recorder, rows.get(str(sent["_result"]["message_id"])), sent["text"],
+                             _telegram_buttons(sent), "telegram", str(chat))
+                    for sent in tg.sent("sendMessage", chat)[before:]]
+
+        loop.run(channel.start())
+        try:
+            yield lambda text: loop.run(say(text))
+        finally:
+            loop.run(channel.stop())
+
+
+def _telegram_buttons(sent: dict[str, Any]) -> list[Button]:
+    markup = sent.get("reply_markup") or {}
+    if isinstance(markup, str):
+        markup = json.loads(markup)
+    return [Button(b["text"], b.get("callback_data", "")) for row in markup.get("inline_keyboard", []) for b in row]
+
+
 PATHS: dict[str, Callable[[Store, DialogueEngine, str], Any]] = {
-    "whatsapp": whatsapp, "email": email, "webchat": webchat,
+    "whatsapp": whatsapp, "email": email, "webchat": webchat, "telegram": telegram,
 }

@@ -11,7 +11,7 @@ Every dialogue is a fresh customer on a fresh in-memory store, with a clock insi
 and every reply must be in the expected language. Data and the dev/held-out split: bench/conversations/.
 
     python bench/conversations.py [--split dev|heldout|all] [--show-failures] [--json PATH]
-                                  [--channel direct|terminal|whatsapp|email|webchat]
+                                  [--channel direct|terminal|whatsapp|email|webchat|telegram]
                                   [--config config.yml]
 """
 
@@ -364,6 +364,17 @@ def summarise(results: Iterable[DialogueResult]) -> dict[str, Any]:
     }
 
 
+def delivery(results: Iterable[DialogueResult]) -> dict[str, Any]:
+    """How many bot replies reached the customer, and on a channel path how many of them changed on the
+    way (text, buttons, or not traceable to the engine's reply), by reason, with a few examples."""
+    replies = [(r.dialogue.id, n, reply) for r in results for n, t in enumerate(r.turns, 1) for reply in t.replies]
+    altered = [(d, n, reply, reply.altered) for d, n, reply in replies if getattr(reply, "altered", None)]
+    reasons = sorted({why for *_, why in altered})
+    return {"replies": len(replies), "altered": len(altered),
+            "reasons": {why: sum(w == why for *_, w in altered) for why in reasons},
+            "examples": [f"{d}#{n} ({why}): {reply.text[:120]!r}" for d, n, reply, why in altered[:5]]}
+
+
 def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
@@ -459,8 +470,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show-failures", action="store_true", help="print the transcript of each failed dialogue")
     parser.add_argument("--json", type=Path, default=RESULTS, help=f"write the numbers here (default {RESULTS.relative_to(ROOT)})")
     parser.add_argument("--channel", choices=CHANNELS, default="direct",
-                        help="direct: DialogueEngine.handle; terminal, whatsapp, email, webchat: through that "
-                             "channel's code path (bench/channel_paths.py)")
+                        help="direct: DialogueEngine.handle; terminal, whatsapp, email, webchat, telegram: "
+                             "through that channel's code path (bench/channel_paths.py)")
     parser.add_argument("--config", type=Path, default=ROOT / "config.yml", help="config file (dialogue and escalation settings)")
     args = parser.parse_args(argv)
 
@@ -501,10 +512,14 @@ def main(argv: list[str] | None = None) -> int:
         "channel": args.channel,
         "seconds": seconds,
         "splits": numbers,
+        "delivery": delivery(results),
         "heldout_targets": checks,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(output, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if args.channel in PATHS:
+        print(f"\nreplies changed on the way to the customer: {output['delivery']['altered']} of "
+              f"{output['delivery']['replies']} {output['delivery']['reasons']}")
     print(f"\nwrote {args.json} ({seconds} s)")
     return 0
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from webcare.bot.channels.base import Button, OutgoingMessage, buttons_as_text
 from webcare.bot.engine import DialogueEngine
 from webcare.nlu.types import Analysis, Entity
 
@@ -219,7 +220,7 @@ def _seen(result) -> list[list[tuple]]:
             for t in result.turns]
 
 
-@pytest.mark.parametrize("channel", ["whatsapp", "email", "webchat"])
+@pytest.mark.parametrize("channel", ["whatsapp", "email", "webchat", "telegram"])
 def test_each_channel_path_delivers_and_scores_what_the_engine_said(responses, channel):
     """Turns go in through the channel's real code; the replies read as the customer got them score as direct."""
     analyzer = ScriptedAnalyzer(SCRIPT)
@@ -233,6 +234,7 @@ def test_each_channel_path_delivers_and_scores_what_the_engine_said(responses, c
         direct, through = paths["direct"].run(dialogue), paths[channel].run(dialogue)
         assert _seen(through) == _seen(direct)
         assert {r.channel for t in through.turns for r in t.replies} == {channel}
+        assert bench.delivery([through])["altered"] == 0
     result = paths[channel].run(asked)
     assert result.turns[0].replies[0].template == "ask_order_number" and all(t.correct for t in result.turns)
     result = paths[channel].run(handed)
@@ -241,11 +243,25 @@ def test_each_channel_path_delivers_and_scores_what_the_engine_said(responses, c
 
 
 def test_buttons_shown_as_numbered_lines_are_read_back_as_buttons():
-    from webcare.bot.channels.base import Button, buttons_as_text
-
     recorder = channel_paths.Recorder(engine=None)
     text = buttons_as_text("Hoe was het?", [Button("Goed", "/csat 5"), Button("Slecht", "/csat 1")])
     message = channel_paths.received(recorder, None, text + "\n", [], "email", "a@b.test")
     assert (message.text, [b.title for b in message.buttons]) == ("Hoe was het?", ["Goed", "Slecht"])
     plain = channel_paths.received(recorder, None, "Stap 1. Open de doos.\n2. Klaar", [], "email", "a@b.test")
     assert (plain.text, plain.buttons) == ("Stap 1. Open de doos.\n2. Klaar", [])
+    assert message.altered == "no outbox row"  # not traceable to an engine reply
+
+
+def test_a_reply_changed_on_its_way_is_counted_by_reason():
+    recorder = channel_paths.Recorder(engine=None)
+    said = {1: OutgoingMessage("whatsapp", "1", "Kies", [Button("Een heel lange knoptitel hier", "/a")], 1),
+            2: OutgoingMessage("whatsapp", "1", "Hallo", [], 2)}
+    recorder.replies.update(said)
+    cut = channel_paths.received(recorder, {"id": 1, "author": "bot"}, "Kies", [Button("Een heel lange knopt", "/a")],
+                                 "whatsapp", "1")
+    same = channel_paths.received(recorder, {"id": 2, "author": "bot"}, "Hallo\n", [], "whatsapp", "1")
+    assert (cut.altered, same.altered) == ("buttons", None)
+    turn = bench.TurnResult(turn=bench.Turn("x", "decline"), replies=[cut, same], reply_languages=[None, None],
+                            handed_over=False, was_waiting=False, expected_language="nl")
+    numbers = bench.delivery([bench.DialogueResult(_dialogue("nl", {"user": "x", "expect": "decline"}), [turn])])
+    assert (numbers["replies"], numbers["altered"], numbers["reasons"]) == (2, 1, {"buttons": 1})
