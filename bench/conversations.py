@@ -11,7 +11,8 @@ Every dialogue is a fresh customer on a fresh in-memory store, with a clock insi
 and every reply must be in the expected language. Data and the dev/held-out split: bench/conversations/.
 
     python bench/conversations.py [--split dev|heldout|all] [--show-failures] [--json PATH]
-                                  [--channel direct|terminal] [--config config.yml]
+                                  [--channel direct|terminal|whatsapp|email|webchat|telegram]
+                                  [--config config.yml]
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import time
 import unicodedata
 import zlib
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -40,6 +42,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.channel_paths import PATHS, Send
 from webcare.bot.channels.base import IncomingMessage, OutgoingMessage
 from webcare.bot.channels.terminal import TerminalChannel
 from webcare.bot.engine import DialogueEngine
@@ -53,6 +56,7 @@ SPLITS = ("dev", "heldout")
 RESULTS = ROOT / "bench" / "results" / "conversations.json"
 EXPECTS = ("answer", "ask", "handover", "decline")
 ANSWERABLE = ("answer", "ask", "decline")
+CHANNELS = ("direct", "terminal", *PATHS)  # the last ones: real channel code paths (bench/channel_paths.py)
 BASE_MOMENT = "2025-06-10 11:00"  # a Tuesday, inside business hours
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 SECONDS_BETWEEN_TURNS = 20
@@ -290,8 +294,8 @@ class Bench:
 
     def __init__(self, make_engine: Callable[[Store], DialogueEngine], responses: Responses,
                  channel: str = "direct", timezone: str = "Europe/Amsterdam") -> None:
-        if channel not in ("direct", "terminal"):
-            raise ValueError(f"unknown channel {channel!r}: use direct or terminal")
+        if channel not in CHANNELS:
+            raise ValueError(f"unknown channel {channel!r}: use {', '.join(CHANNELS)}")
         self.make_engine = make_engine
         self.responses = responses
         self.channel = channel
@@ -304,19 +308,22 @@ class Bench:
         self.responses.rng = random.Random(zlib.crc32(dialogue.id.encode()))  # the same variations every run
         try:
             engine = self.make_engine(store)
-            send = self._sender(engine, f"bench-{dialogue.id}")
             result = DialogueResult(dialogue)
-            for turn in dialogue.turns:
-                result.turns.append(self._turn(store, send, turn, dialogue.language))
-                clock.now += SECONDS_BETWEEN_TURNS
+            with self._sender(store, engine, f"bench-{dialogue.id}") as send:
+                for turn in dialogue.turns:
+                    result.turns.append(self._turn(store, send, turn, dialogue.language))
+                    clock.now += SECONDS_BETWEEN_TURNS
             return result
         finally:
             store.close()
 
-    def _sender(self, engine: DialogueEngine, user: str) -> Callable[[str], list[OutgoingMessage]]:
+    def _sender(self, store: Store, engine: DialogueEngine, user: str) -> AbstractContextManager[Send]:
+        """How a customer's text reaches the engine and the replies come back, per channel."""
+        if self.channel in PATHS:
+            return PATHS[self.channel](store, engine, user)
         if self.channel == "direct":
-            return lambda text: engine.handle(IncomingMessage(channel="bench", external_user_id=user,
-                                                              chat_id=user, text=text, display_name=user))
+            return nullcontext(lambda text: engine.handle(IncomingMessage(channel="bench", external_user_id=user,
+                                                                          chat_id=user, text=text, display_name=user)))
         terminal = TerminalChannel(engine, user, io.StringIO(), interactive=False)
 
         def through_terminal(text: str) -> list[OutgoingMessage]:
@@ -326,9 +333,9 @@ class Bench:
                 message.template = templates.get(message.message_id)
             return delivered
 
-        return through_terminal
+        return nullcontext(through_terminal)
 
-    def _turn(self, store: Store, send: Callable[[str], list[OutgoingMessage]], turn: Turn, language: str) -> TurnResult:
+    def _turn(self, store: Store, send: Send, turn: Turn, language: str) -> TurnResult:
         tickets, waiting = _handover_state(store)
         replies = [r for r in send(turn.user) if r.author == "bot"]
         tickets_after, waiting_after = _handover_state(store)
@@ -372,6 +379,17 @@ def summarise(results: Iterable[DialogueResult]) -> dict[str, Any]:
         "wrong_language_turns": wrong_language,
         "wrong_language_rate": _rate(wrong_language, len(turns)),
     }
+
+
+def delivery(results: Iterable[DialogueResult]) -> dict[str, Any]:
+    """How many bot replies reached the customer, and on a channel path how many of them changed on the
+    way (text, buttons, or not traceable to the engine's reply), by reason, with a few examples."""
+    replies = [(r.dialogue.id, n, reply) for r in results for n, t in enumerate(r.turns, 1) for reply in t.replies]
+    altered = [(d, n, reply, reply.altered) for d, n, reply in replies if getattr(reply, "altered", None)]
+    reasons = sorted({why for *_, why in altered})
+    return {"replies": len(replies), "altered": len(altered),
+            "reasons": {why: sum(w == why for *_, w in altered) for why in reasons},
+            "examples": [f"{d}#{n} ({why}): {reply.text[:120]!r}" for d, n, reply, why in altered[:5]]}
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -468,8 +486,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", choices=("dev", "heldout", "all"), default="all")
     parser.add_argument("--show-failures", action="store_true", help="print the transcript of each failed dialogue")
     parser.add_argument("--json", type=Path, default=RESULTS, help=f"write the numbers here (default {RESULTS.relative_to(ROOT)})")
-    parser.add_argument("--channel", choices=("direct", "terminal"), default="direct",
-                        help="direct: DialogueEngine.handle; terminal: through the terminal channel's code path")
+    parser.add_argument("--channel", choices=CHANNELS, default="direct",
+                        help="direct: DialogueEngine.handle; terminal, whatsapp, email, webchat, telegram: "
+                             "through that channel's code path (bench/channel_paths.py)")
     parser.add_argument("--config", type=Path, default=ROOT / "config.yml", help="config file (dialogue and escalation settings)")
     args = parser.parse_args(argv)
 
@@ -510,10 +529,14 @@ def main(argv: list[str] | None = None) -> int:
         "channel": args.channel,
         "seconds": seconds,
         "splits": numbers,
+        "delivery": delivery(results),
         "heldout_targets": checks,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(output, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if args.channel in PATHS:
+        print(f"\nreplies changed on the way to the customer: {output['delivery']['altered']} of "
+              f"{output['delivery']['replies']} {output['delivery']['reasons']}")
     print(f"\nwrote {args.json} ({seconds} s)")
     return 0
 

@@ -530,8 +530,54 @@ and off-topic questions (no `decline` reply exists), answerable questions handed
 payment, warranty and return questions, "where is my order?" without a number), corrected order numbers (the
 first number stays: the second gets the help menu), follow-ups without the topic, and "that doesn't help"
 after an answer (answered with "no problem, what else?"). `--show-failures` prints the transcript of every
-failed dialogue; `--split dev|heldout` runs one part; `--channel terminal` runs the same dialogues through the
-terminal channel.
+failed dialogue; `--split dev|heldout` runs one part; `--channel terminal|whatsapp|email|webchat|telegram` runs
+the same dialogues through that channel's code path (below).
+"""
+
+
+CHANNEL_PATHS = ("direct", "whatsapp", "email", "webchat", "telegram")
+
+
+def _delivered(channel: str, run: dict[str, Any]) -> str:
+    d = run["delivery"]
+    if channel == "direct":
+        return f"{d['replies']} (—)"  # what the engine returned: nothing is on the way
+    reasons = ", ".join(f"{k}: {v}" for k, v in d["reasons"].items())
+    return f"{d['replies']} ({d['altered']}{' — ' + reasons if reasons else ''})"
+
+
+def conversation_channels_section(r: Results) -> str:
+    runs = {ch: r[f"conversations-{ch}"] for ch in CHANNEL_PATHS}
+    rows = []
+    for channel, run in runs.items():
+        x = run["splits"]["dev"]["overall"]
+        rows.append([channel, _conversation_cell(x, "accuracy"), _conversation_cell(x, "needless"),
+                     _conversation_cell(x, "missed"), _conversation_cell(x, "language"), _delivered(channel, run),
+                     f"{run['seconds']:.0f} s"])
+    direct = set(runs["direct"]["splits"]["dev"]["failed_turns"])
+    differ = {ch: sorted(set(run["splits"]["dev"]["failed_turns"]) ^ direct) for ch, run in runs.items() if ch != "direct"}
+    notes = "".join(f"\n- {ch}: " + ("the same failed turns as direct" if not d else
+                                       "failed turns that differ from direct: " + "; ".join(d))
+                    for ch, d in differ.items())
+    return f"""### Conversations through the channels — `bench/conversations.py --channel`
+
+The dev dialogues again, each customer turn through a real channel's code path and the replies read back as
+the customer receives them (`bench/channel_paths.py`): **whatsapp** — signed webhook POSTs into the console
+app's WhatsApp route, replies sent by the real pywa client to the Graph API emulator and read there; **email** —
+mails into the channel's aiosmtpd endpoint, replies through the outbox and an aiosmtpd relay; **webchat** —
+the chat HTTP API with its server-issued session; **telegram** — updates polled by the real python-telegram-bot
+from the Bot API emulator, replies read from its sendMessage calls. The template of each received reply comes from the outbox row
+the platform's message id points to; buttons shown as numbered lines are read back as buttons; hand-overs
+come from the store. A reply *changed on the way* reached the customer with other text or buttons than the engine
+gave it, or could not be traced to the engine's reply. **direct** is `DialogueEngine.handle` in the same commit.
+Command:
+`python bench/conversations.py --split dev --channel CHANNEL --json bench/results/conversations-CHANNEL.json`.
+
+{r.run("conversations-whatsapp")}
+
+{table(["channel", "dev accuracy", "needless hand-overs", "missed hand-overs", "wrong language",
+        "replies received (changed on the way)", "time"], rows, {1, 2, 3, 4, 5, 6})}
+{notes}
 """
 
 
@@ -614,6 +660,7 @@ SECTIONS = (
     Section(("chats",), chats_section),
     Section(("startup",), startup_section),
     Section(("conversations_before", "conversations"), conversations_section),
+    Section(tuple(f"conversations-{ch}" for ch in CHANNEL_PATHS), conversation_channels_section),
     Section(("fuzz",), fuzz_section),
     Section(("console_search",), console_search_section),
 )

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from webcare.bot.channels.base import Button, OutgoingMessage, buttons_as_text
 from webcare.bot.engine import DialogueEngine
 from webcare.nlu.types import Analysis, Entity
 
@@ -26,6 +27,7 @@ def _load_bench():
 
 
 bench = _load_bench()
+channel_paths = importlib.import_module("bench.channel_paths")  # on the path once the benchmark is loaded
 CATEGORIES = {
     "order_status", "product_info", "price", "stock", "returns", "shipping", "payment", "store_hours", "warranty",
     "complaint_answerable", "handover_request", "risk", "not_sold", "out_of_scope", "near_topic", "correction",
@@ -222,3 +224,56 @@ def test_a_dialogue_runs_on_tuesday_morning_unless_it_names_another_moment(runne
                                          "turns": [{"user": "ik wil een mens", "expect": "handover"}]}, "dev", "test"))
     assert weekday.turns[0].replies[-1].template == "escalate_ack"  # staff are in
     assert sunday.turns[0].replies[-1].template == "escalate_ack_closed"  # staff are back on Monday
+
+
+
+def _seen(result) -> list[list[tuple]]:
+    return [[(r.template, r.text, [b.title for b in r.buttons]) for r in t.replies] + [(t.correct, t.why, t.handed_over)]
+            for t in result.turns]
+
+
+@pytest.mark.parametrize("channel", ["whatsapp", "email", "webchat", "telegram"])
+def test_each_channel_path_delivers_and_scores_what_the_engine_said(responses, channel):
+    """Turns go in through the channel's real code; the replies read as the customer got them score as direct."""
+    analyzer = ScriptedAnalyzer(SCRIPT)
+    paths = {name: bench.Bench(lambda store: DialogueEngine(store, analyzer, responses), responses, channel=name)
+             for name in ("direct", channel)}
+    asked = _dialogue("nl", {"user": "waar blijft mijn pakket", "expect": "ask", "slot": "order_number"},
+                      {"user": "12345678", "expect": "answer", "facts": ["PostNL"]})
+    handed = _dialogue("nl", {"user": "ik wil een mens", "expect": "handover"},
+                       {"user": "waar blijft mijn pakket", "expect": "answer", "facts": ["x"]})
+    for dialogue in (asked, handed):
+        direct, through = paths["direct"].run(dialogue), paths[channel].run(dialogue)
+        assert _seen(through) == _seen(direct)
+        assert {r.channel for t in through.turns for r in t.replies} == {channel}
+        assert bench.delivery([through])["altered"] == 0
+    result = paths[channel].run(asked)
+    assert result.turns[0].replies[0].template == "ask_order_number" and all(t.correct for t in result.turns)
+    result = paths[channel].run(handed)
+    assert result.turns[0].handed_over and result.turns[0].replies[-1].template == "escalate_ack"
+    assert result.turns[1].why == "missing x"
+
+
+def test_buttons_shown_as_numbered_lines_are_read_back_as_buttons():
+    recorder = channel_paths.Recorder(engine=None)
+    text = buttons_as_text("Hoe was het?", [Button("Goed", "/csat 5"), Button("Slecht", "/csat 1")])
+    message = channel_paths.received(recorder, None, text + "\n", [], "email", "a@b.test")
+    assert (message.text, [b.title for b in message.buttons]) == ("Hoe was het?", ["Goed", "Slecht"])
+    plain = channel_paths.received(recorder, None, "Stap 1. Open de doos.\n2. Klaar", [], "email", "a@b.test")
+    assert (plain.text, plain.buttons) == ("Stap 1. Open de doos.\n2. Klaar", [])
+    assert message.altered == "no outbox row"  # not traceable to an engine reply
+
+
+def test_a_reply_changed_on_its_way_is_counted_by_reason():
+    recorder = channel_paths.Recorder(engine=None)
+    said = {1: OutgoingMessage("whatsapp", "1", "Kies", [Button("Een heel lange knoptitel hier", "/a")], 1),
+            2: OutgoingMessage("whatsapp", "1", "Hallo", [], 2)}
+    recorder.replies.update(said)
+    cut = channel_paths.received(recorder, {"id": 1, "author": "bot"}, "Kies", [Button("Een heel lange knopt", "/a")],
+                                 "whatsapp", "1")
+    same = channel_paths.received(recorder, {"id": 2, "author": "bot"}, "Hallo\n", [], "whatsapp", "1")
+    assert (cut.altered, same.altered) == ("buttons", None)
+    turn = bench.TurnResult(turn=bench.Turn("x", "decline"), replies=[cut, same], reply_languages=[None, None],
+                            handed_over=False, was_waiting=False, expected_language="nl")
+    numbers = bench.delivery([bench.DialogueResult(_dialogue("nl", {"user": "x", "expect": "decline"}), [turn])])
+    assert (numbers["replies"], numbers["altered"], numbers["reasons"]) == (2, 1, {"buttons": 1})
