@@ -30,8 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 
+from bench.common import run_info, write_result
+
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results" / "console_latency.json"
 
 
 def seed(url: str, conversations: int, mentions: int) -> None:
@@ -165,6 +166,7 @@ def main() -> None:
     parser.add_argument("--mentions", type=int, default=2000)
     parser.add_argument("--real-nlu", action="store_true")
     args = parser.parse_args()
+    started = run_info()
     levels = [int(c) for c in args.concurrency.split(",")]
     folder = tempfile.mkdtemp(prefix="console-bench-")
     url = f"sqlite:///{folder}/webcare.db"
@@ -198,8 +200,7 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_avg_1m": os.getloadavg()[0]},
         "results": results,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    write_result("console_latency", report, started)
     print(json.dumps(report, indent=2))
 
 

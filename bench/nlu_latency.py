@@ -10,6 +10,8 @@ import resource
 import time
 from pathlib import Path
 
+from common import run_info, write_result
+
 from webcare.core.stats import percentile
 from webcare.nlu import Analyzer, NLUConfig
 from webcare.nlu.data import load_affect, load_nlu
@@ -49,8 +51,7 @@ def main() -> dict:
 
 
 if __name__ == "__main__":
+    started = run_info()
     out = main()
-    path = Path(__file__).parent / "results" / "nlu_latency.json"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps(out, indent=2))
+    write_result("nlu_latency", out, started)
     print(json.dumps(out, indent=2))

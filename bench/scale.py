@@ -35,6 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.chats import run_chats
+from bench.common import run_info, write_result
 from webcare.core.stats import percentile
 from webcare.store import Store
 from webcare.store.copy import copy_store
@@ -163,6 +164,7 @@ def main() -> None:
     parser.add_argument("--chats", type=int, default=5000, help="web chats end to end per run (0: skip)")
     parser.add_argument("--concurrency", type=int, default=50, help="chats in flight at once")
     args = parser.parse_args()
+    started = run_info()
     counts = [int(w) for w in args.workers.split(",")]
     skipped = postgres_reason(args.postgres)
     dialects = ["sqlite"] + ([] if skipped else ["postgresql"])
@@ -229,9 +231,7 @@ def main() -> None:
     report = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
               "postgresql_skipped": skipped, "results": results}
     print(json.dumps(report, indent=2))
-    out = Path(__file__).parent / "results" / "scale.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    write_result("scale", report, started)
     print("\n| scenario | store | processes | operations | per second | p50 ms | p95 ms | RSS MB |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for r in results:
