@@ -409,6 +409,31 @@ NLU and dialogue engine; {c["concurrency"]} chats in flight.
 """
 
 
+def turns_section(r: Results) -> str:
+    t = r["turns"]
+    runs = {(x["code"], x["dialect"], x["analysis"]): {y["chats"]: y["turns_per_s"] for y in x["results"]}
+            for x in t["runs"]}
+    chats = sorted({c for v in runs.values() for c in v})
+    rows = []
+    for analysis, dialect in sorted({(a, d) for _, d, a in runs}, key=lambda k: (k[0] != "synthetic", k[1])):
+        before, after = runs.get(("before", dialect, analysis), {}), runs[("after", dialect, analysis)]
+        rows.append([analysis, dialect] + [
+            (f"{before[c]:.1f} → " if c in before else "") + f"{after[c]:.1f}"
+            + (f" (×{after[c] / before[c]:.1f})" if c in before else "") for c in chats])
+    return f"""## Dialogue turns with concurrent chats — `bench/turns.py`
+
+`DialogueEngine.handle` called from 1–8 threads at once in one process (one chat each, {t["turns_per_chat"]} turns
+per chat), turns per second before (the main branch: NLU analysis inside the store transaction) → after (analysis
+first, the transaction only records). `synthetic` analysis waits {t["synthetic_analysis_ms"]:.0f} ms without the GIL
+(a model server, a native encoder): it shows what the write lock allows; `real` is the trained NLU, CPU-bound on
+this 2-core machine.
+
+{r.run("turns")}
+
+{table(["analysis", "store"] + [f"{c} chat{'s' if c > 1 else ''}" for c in chats], rows, set(range(2, 2 + len(chats))))}
+"""
+
+
 def startup_section(r: Results) -> str:
     s = r["startup"]
     rows = [[f"`{x['command']}`", f"{x['before_s']:.2f} s" if "before_s" in x else "—", f"{x['after_s']:.2f} s",
@@ -613,6 +638,7 @@ SECTIONS = (
     Section(("scale",), scale_section),
     Section(("chats",), chats_section),
     Section(("startup",), startup_section),
+    Section(("turns",), turns_section),
     Section(("conversations_before", "conversations"), conversations_section),
     Section(("fuzz",), fuzz_section),
     Section(("console_search",), console_search_section),
