@@ -7,7 +7,10 @@ the second turn only works when the conversation state is shared through the sto
 latency is from posting the message to the bot's reply being readable from the chat API (long poll).
 `--concurrency` chats are in flight at once. Prints JSON; `bench/scale.py --chats N` runs it too.
 
-    python bench/chats.py [--chats 5000] [--processes 1,2,4] [--concurrency 50] [--postgres URL]
+    python bench/chats.py [--chats 5000] [--processes 1,2,4] [--concurrency 50] [--postgres URL] [--out chats]
+
+Before/after: run it with another checkout's interpreter (its `webcare` serves the chats), e.g.
+`cd /work/main && .venv/bin/python /path/to/bench/chats.py --out chats_before`.
 """
 
 from __future__ import annotations
@@ -168,6 +171,7 @@ def main() -> None:
     parser.add_argument("--chats", type=int, default=5000)
     parser.add_argument("--processes", default="1,2,4")
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--out", default="chats", help="write bench/results/OUT.json (chats_before: another checkout)")
     parser.add_argument("--postgres", default=os.environ.get("WEBCARE_TEST_POSTGRES",
                                                              "postgresql://postgres@127.0.0.1:5432/test"))
     args = parser.parse_args()
@@ -182,10 +186,10 @@ def main() -> None:
             print(json.dumps(results[-1]), file=sys.stderr, flush=True)
     finally:
         databases.drop()
-    report = {"machine": {"cpus": os.cpu_count(), "load_avg_1m": os.getloadavg()[0]},
+    report = {"machine": {"cpus": os.cpu_count(), "load_avg_1m": os.getloadavg()[0]}, "code": str(Path.cwd()),
               "postgresql_skipped": skipped, "concurrency": args.concurrency, "results": results}
     print(json.dumps(report, indent=2))
-    out = Path(__file__).parent / "results" / "chats.json"
+    out = Path(__file__).parent / "results" / f"{args.out}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
 
 

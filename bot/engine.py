@@ -56,11 +56,18 @@ SURE_ARTICLE = 0.62
 NO_DECLINE = ("request_human", "complain", "delivery_time", "delivery_cost")  # places matter there
 SLASH_COMMAND = re.compile(r"^/\w+(\s|$)")
 PRIORITY_ORDER = ("low", "normal", "high", "urgent")
-CHAT_LOCKS = 64  # striped per-chat locks: one chat's turns stay in order, other chats' run alongside
 
 
 def is_emoji_only(text: str) -> bool:
     return bool(text) and not any(ch.isalnum() for ch in text)
+
+
+class _ChatLock:
+    """A chat's turn lock and how many turns hold or wait for it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
 
 
 _PREPARED: ContextVar[dict[tuple[str, str | None, str | None], Analysis] | None] = ContextVar(
@@ -119,7 +126,8 @@ class DialogueEngine:
         self.rules = Rules.compile(self.escalation.risk_categories, self.dialogue.negative_reactions,
                                    self.dialogue.leave_queue)
 
-        self._chat_locks = [threading.Lock() for _ in range(CHAT_LOCKS)]
+        self._chat_locks: dict[tuple[str, str], _ChatLock] = {}
+        self._chat_locks_guard = threading.Lock()
 
     @property
     def analyzer(self) -> PreparedAnalyzer:
@@ -144,8 +152,19 @@ class DialogueEngine:
 
     @contextmanager
     def _chat_lock(self, incoming: IncomingMessage) -> Iterator[None]:
-        with self._chat_locks[hash((incoming.channel, incoming.chat_id)) % CHAT_LOCKS]:
-            yield
+        """One chat's turns one at a time (in arrival order); a lock exists while a turn of the chat runs."""
+        key = (incoming.channel, incoming.chat_id)
+        with self._chat_locks_guard:
+            entry = self._chat_locks.setdefault(key, _ChatLock())
+            entry.users += 1
+        try:
+            with entry.lock:
+                yield
+        finally:
+            with self._chat_locks_guard:
+                entry.users -= 1
+                if not entry.users:
+                    del self._chat_locks[key]
 
     @contextmanager
     def _prepared(self, incoming: IncomingMessage) -> Iterator[None]:

@@ -107,6 +107,7 @@ def test_one_chats_turns_are_recorded_in_the_order_they_arrive(engine):
     second.join(WAIT)
     texts = [m["text"] for m in engine.store.messages(_conversation(engine, "anna")) if m["author"] == "customer"]
     assert texts == ["first", "second"]
+    assert engine._chat_locks == {}  # a chat's lock lives only while its turns run
 
 
 def _conversation(engine: DialogueEngine, user: str) -> int:
