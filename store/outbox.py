@@ -139,8 +139,8 @@ class Outbox(Base):
             "UPDATE messages SET claimed_by = NULL, claimed_until = NULL WHERE id = ?", [message_id]
         )
 
-    def pending_outbox(self, channel: str | None = None) -> list[Row]:
-        condition, params = where({"channel = ?": channel})
+    def pending_outbox(self, channel: str | None = None, chat_id: str | None = None) -> list[Row]:
+        condition, params = where({"channel = ?": channel, "chat_id = ?": chat_id})
         return self._all(f"SELECT * FROM messages WHERE delivery = 'pending' AND {condition} ORDER BY id", params)
 
     def record_receipt(self, channel: str, platform_message_id: str, receipt: str, error: str | None = None) -> bool:

@@ -143,11 +143,18 @@ class WebChat(Channel):
             replies = self.engine.handle(message)
             if self.limits and address and any(r.template in NEW_ESCALATION for r in replies):
                 self.limits.hit("escalation", address)
+            for reply in replies:  # the engine's replies are delivered by being shown: no claim, no read-back
+                self.store.mark_sent(reply.message_id, f"webchat:{reply.message_id}")
 
     def history(self, chat_id: str, after: int = 0) -> list[dict[str, Any]]:
-        """Deliver the chat's pending replies, then return what the customer sees after message `after`."""
-        for row in self.store.claim_outbox(self.name, self.worker, chat_id=chat_id):
-            self.store.mark_sent(row["id"], f"webchat:{row['id']}")
+        """Deliver the chat's pending replies, then return what the customer sees after message `after`.
+
+        The bot's replies were delivered with the turn (`post`); what is pending here is a staff reply
+        no dispatcher delivered yet. Only then is there a claim (a write): a plain read otherwise.
+        """
+        if self.store.pending_outbox(self.name, chat_id):
+            for row in self.store.claim_outbox(self.name, self.worker, chat_id=chat_id):
+                self.store.mark_sent(row["id"], f"webchat:{row['id']}")
         return [public(row) for row in self.store.chat_messages(self.name, chat_id, after)]
 
     async def wait(self, chat_id: str, after: int, timeout: float) -> list[dict[str, Any]]:
