@@ -1,4 +1,5 @@
-"""Push instead of polling: a reply queued in another process wakes the waiting web chat page at once."""
+"""Push instead of polling: a reply queued in another process wakes the waiting web chat page at once; the staff
+bridge reads all open escalations in one query."""
 
 from __future__ import annotations
 
@@ -12,9 +13,8 @@ from webcare.bot.channels.webchat import WebChat
 from webcare.bot.events import OutboxListener
 from webcare.store import Store
 
-pytestmark = pytest.mark.postgres
 
-
+@pytest.mark.postgres
 def test_a_reply_queued_elsewhere_wakes_the_waiting_page_without_a_poll(postgres_url):
     here, elsewhere = Store.open(postgres_url), Store.open(postgres_url)  # two processes' stores
     try:
@@ -41,3 +41,24 @@ def test_sqlite_has_no_listener(tmp_path):
     store = Store.open(f"sqlite:///{tmp_path / 'webcare.db'}")
     assert OutboxListener.for_store(store, lambda channel, chat_id: None) is None
     store.close()
+
+
+def _escalated(store: Store, user: str) -> tuple[dict, dict]:
+    customer = store.identify("telegram", user, user.title())
+    conversation = store.open_conversation(customer["id"], "telegram", user)
+    store.record_incoming(conversation["id"], "help", "text", None)
+    ticket, _ = store.escalate(conversation["id"], "requested")
+    return conversation, ticket
+
+
+@pytest.mark.parametrize("any_store", ["sqlite-memory", "postgres"], indirect=True)
+def test_the_staff_bridge_reads_every_open_escalation_in_one_query(any_store):
+    store = any_store
+    (anna, anna_ticket), (bob, bob_ticket) = _escalated(store, "anna"), _escalated(store, "bob")
+    store.set_cursor(f"bridge:{anna_ticket['id']}", '{"last": 1}')
+    store.record_incoming(bob["id"], "still there?", "text", None)
+    rows = {r["ticket_id"]: r for r in store.escalation_activity("bridge:")}
+    assert set(rows) == {anna_ticket["id"], bob_ticket["id"]}
+    assert rows[anna_ticket["id"]]["cursor"] == '{"last": 1}' and rows[bob_ticket["id"]]["cursor"] is None
+    assert rows[bob_ticket["id"]]["last_id"] == store.messages(bob["id"])[-1]["id"]
+    assert rows[anna_ticket["id"]]["conversation_id"] == anna["id"]
