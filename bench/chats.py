@@ -39,6 +39,7 @@ from webcare.nlu import Analyzer, NLUConfig
 
 MODELS = ROOT / ".webcare" / "bench-models"
 SECRET_KEY = "bench-only-secret-key-0123456789"  # every console process signs web chat sessions with it
+UNLIMITED = {f"chat_{kind}_limit": "1000000/minute" for kind in ("session", "message", "escalation")}  # one address
 TURNS = [("Waar is mijn bestelling?", "Where is my order?"), ("12345678", "12345678")]
 
 
@@ -57,7 +58,7 @@ def start_consoles(url: str, processes: int, folder: Path) -> tuple[list[subproc
         config.write_text(yaml.safe_dump({
             "store": {"url": url},
             "nlu": {"data_dir": str(ROOT / "responses"), "model_dir": str(MODELS)},
-            "console": {"port": port, "secret_key": SECRET_KEY},
+            "console": {"port": port, "secret_key": SECRET_KEY, **UNLIMITED},
             "dialogue": {"flood_messages": 1000},
         }))
         log = open(folder / f"console-{n}.log", "w")  # noqa: SIM115 - lives as long as the process
