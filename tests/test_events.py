@@ -62,3 +62,20 @@ def test_the_staff_bridge_reads_every_open_escalation_in_one_query(any_store):
     assert rows[anna_ticket["id"]]["cursor"] == '{"last": 1}' and rows[bob_ticket["id"]]["cursor"] is None
     assert rows[bob_ticket["id"]]["last_id"] == store.messages(bob["id"])[-1]["id"]
     assert rows[anna_ticket["id"]]["conversation_id"] == anna["id"]
+
+
+def test_the_bot_replies_are_delivered_with_the_turn_and_a_read_claims_nothing(responses, tmp_path, monkeypatch):
+    from tests.test_turn_concurrency import Counting
+    from webcare.bot.engine import DialogueEngine
+
+    store = Store.open(f"sqlite:///{tmp_path / 'webcare.db'}")
+    chat = WebChat(store, DialogueEngine(store, Counting(), responses))
+    chat.post("chat-1", "When are you open?")
+    assert store.pending_outbox("webchat") == []  # marked sent in the turn's transaction
+
+    def claimed(*args, **kwargs):
+        raise AssertionError("a read claimed the outbox")
+
+    monkeypatch.setattr(store, "claim_outbox", claimed)
+    assert [m["from"] for m in chat.history("chat-1")] == ["customer", "bot"]
+    store.close()
