@@ -437,9 +437,10 @@ per chat), turns per second before (the main branch: NLU analysis inside the sto
 first, the transaction only records). `synthetic` analysis waits {t["synthetic_analysis_ms"]:.0f} ms without the GIL
 (a model server, a native encoder): it shows what the write lock allows — on SQLite every turn used to be
 serial, on PostgreSQL row locks already let chats overlap. `real` is the trained NLU (a few ms of Python and
-numpy holding the GIL): threads cannot run it side by side, and with the analysis outside the lock the threads
-contend for the GIL while one holds SQLite's connection lock, so on SQLite the old fully serial order was faster
-for CPU-bound analysis on this loaded 2-core machine (the gain there needs several processes, i.e. PostgreSQL).
+numpy holding the GIL): threads cannot run it side by side, so before and after are the same within this
+machine's noise (±10–20 % between repeated runs); the gain there needs several processes, i.e. PostgreSQL.
+What the change buys in every case: console reads and other writes no longer wait behind a turn's analysis
+(`tests/test_turn_concurrency.py`).
 
 {r.run("turns")}
 
