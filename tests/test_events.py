@@ -79,3 +79,38 @@ def test_the_bot_replies_are_delivered_with_the_turn_and_a_read_claims_nothing(r
     monkeypatch.setattr(store, "claim_outbox", claimed)
     assert [m["from"] for m in chat.history("chat-1")] == ["customer", "bot"]
     store.close()
+
+
+@pytest.mark.postgres
+def test_a_reply_queued_elsewhere_wakes_the_outbox_dispatcher(postgres_url):
+    from webcare.bot.outbox import OutboxDispatcher
+
+    here, elsewhere = Store.open(postgres_url), Store.open(postgres_url)
+    sent: list[str] = []
+
+    class Channel:
+        async def send(self, message):
+            sent.append(message.text)
+            return "id"
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        dispatcher = OutboxDispatcher(here, {"webchat": Channel()}, poll_interval=60.0)  # a poll comes too late
+        running = asyncio.create_task(dispatcher.run(stop))
+        await asyncio.sleep(1.0)  # the first round found nothing; the dispatcher waits (and listens)
+        customer = await asyncio.to_thread(elsewhere.identify, "webchat", "chat-2", "Bob")
+        conversation = await asyncio.to_thread(elsewhere.open_conversation, customer["id"], "webchat", "chat-2")
+        await asyncio.to_thread(elsewhere.queue_outgoing, conversation["id"], "Hallo Bob", "agent:anna")
+        for _ in range(100):
+            if sent:
+                break
+            await asyncio.sleep(0.1)
+        stop.set()
+        await running
+
+    try:
+        asyncio.run(scenario())
+        assert sent == ["Hallo Bob"]
+    finally:
+        here.close()
+        elsewhere.close()
