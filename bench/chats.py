@@ -7,7 +7,10 @@ the second turn only works when the conversation state is shared through the sto
 latency is from posting the message to the bot's reply being readable from the chat API (long poll).
 `--concurrency` chats are in flight at once. Prints JSON; `bench/scale.py --chats N` runs it too.
 
-    python bench/chats.py [--chats 5000] [--processes 1,2,4] [--concurrency 50] [--postgres URL]
+    python bench/chats.py [--chats 5000] [--processes 1,2,4] [--concurrency 50] [--postgres URL] [--out chats]
+
+Before/after: run it with another checkout's interpreter (its `webcare` serves the chats), e.g.
+`cd /work/main && .venv/bin/python /path/to/bench/chats.py --out chats_before`.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from webcare.nlu import Analyzer, NLUConfig
 
 MODELS = ROOT / ".webcare" / "bench-models"
 SECRET_KEY = "bench-only-secret-key-0123456789"  # every console process signs web chat sessions with it
+UNLIMITED = {f"chat_{kind}_limit": "1000000/minute" for kind in ("session", "message", "escalation")}  # one address
 TURNS = [("Waar is mijn bestelling?", "Where is my order?"), ("12345678", "12345678")]
 
 
@@ -54,7 +58,7 @@ def start_consoles(url: str, processes: int, folder: Path) -> tuple[list[subproc
         config.write_text(yaml.safe_dump({
             "store": {"url": url},
             "nlu": {"data_dir": str(ROOT / "responses"), "model_dir": str(MODELS)},
-            "console": {"port": port, "secret_key": SECRET_KEY},
+            "console": {"port": port, "secret_key": SECRET_KEY, **UNLIMITED},
             "dialogue": {"flood_messages": 1000},
         }))
         log = open(folder / f"console-{n}.log", "w")  # noqa: SIM115 - lives as long as the process
@@ -168,6 +172,7 @@ def main() -> None:
     parser.add_argument("--chats", type=int, default=5000)
     parser.add_argument("--processes", default="1,2,4")
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--out", default="chats", help="write bench/results/OUT.json (chats_before: another checkout)")
     parser.add_argument("--postgres", default=os.environ.get("WEBCARE_TEST_POSTGRES",
                                                              "postgresql://postgres@127.0.0.1:5432/test"))
     args = parser.parse_args()
@@ -182,10 +187,10 @@ def main() -> None:
             print(json.dumps(results[-1]), file=sys.stderr, flush=True)
     finally:
         databases.drop()
-    report = {"machine": {"cpus": os.cpu_count(), "load_avg_1m": os.getloadavg()[0]},
+    report = {"machine": {"cpus": os.cpu_count(), "load_avg_1m": os.getloadavg()[0]}, "code": str(Path.cwd()),
               "postgresql_skipped": skipped, "concurrency": args.concurrency, "results": results}
     print(json.dumps(report, indent=2))
-    out = Path(__file__).parent / "results" / "chats.json"
+    out = Path(__file__).parent / "results" / f"{args.out}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
 
 

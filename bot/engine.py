@@ -8,6 +8,10 @@ escalate, or stay silent because a person owns the case — and queue the replie
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from webcare.bot import proof
@@ -67,6 +71,46 @@ def is_emoji_only(text: str) -> bool:
     return bool(text) and not any(ch.isalnum() for ch in text)
 
 
+class _ChatLock:
+    """A chat's turn lock and how many turns hold or wait for it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+
+
+_PREPARED: ContextVar[dict[tuple[str, str | None, str | None], Analysis] | None] = ContextVar(
+    "prepared_analyses", default=None)
+
+
+class PreparedAnalyzer:
+    """The engine's analyzer: hands a turn the analysis made before its transaction began.
+
+    `DialogueEngine.handle` analyses a message outside the store's write lock with a snapshot of
+    the conversation's context (language, expected slot). Inside the transaction the turn asks
+    again with the context as it is then; the same question gets the prepared answer, a changed
+    context (another turn of this conversation committed meanwhile) a fresh analysis.
+    """
+
+    def __init__(self, analyzer: TextAnalyzer) -> None:
+        self.inner = analyzer
+
+    def analyze(self, text: str, context: dict[str, Any] | None = None) -> Analysis:
+        key = _key(text, context)
+        prepared = _PREPARED.get()
+        if prepared is not None and key in prepared:
+            return prepared.pop(key)
+        return self.inner.analyze(text, context)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def _key(text: str, context: dict[str, Any] | None) -> tuple[str, str | None, str | None]:
+    context = context or {}
+    return text, context.get("language"), context.get("expecting")
+
+
 class DialogueEngine:
     """Decides the bot's replies; every message in and out is stored with its analysis."""
 
@@ -81,7 +125,7 @@ class DialogueEngine:
         default_language: str = "nl",
     ) -> None:
         self.store = store
-        self.analyzer = analyzer
+        self.analyzer = analyzer  # wrapped: see the property
         self.responses = responses
         self.dialogue = dialogue or DialogueConfig()
         self.escalation = escalation or EscalationConfig()
@@ -91,16 +135,76 @@ class DialogueEngine:
         self.rules = Rules.compile(self.escalation.risk_categories, self.dialogue.negative_reactions,
                                    self.dialogue.leave_queue)
 
+        self._chat_locks: dict[tuple[str, str], _ChatLock] = {}
+        self._chat_locks_guard = threading.Lock()
+
+    @property
+    def analyzer(self) -> PreparedAnalyzer:
+        return self._analyzer
+
+    @analyzer.setter
+    def analyzer(self, analyzer: TextAnalyzer) -> None:
+        self._analyzer = analyzer if isinstance(analyzer, PreparedAnalyzer) else PreparedAnalyzer(analyzer)
+
     # -- entry point ------------------------------------------------------------------------
 
     def handle(self, incoming: IncomingMessage) -> list[OutgoingMessage]:
         """Handle one customer message; return the replies queued for delivery (maybe none).
 
-        The turn is one transaction: when the store fails midway (a locked SQLite file, a lost
-        PostgreSQL connection) nothing of it is kept, so the channel can simply try again.
+        The NLU analysis runs first, outside the store's write lock; the turn itself is then one
+        transaction that re-reads the conversation and only decides and records. When the store
+        fails midway (a locked SQLite file, a lost PostgreSQL connection) nothing of the turn is
+        kept, so the channel can simply try again. One chat's turns run one at a time, in order.
         """
-        with self.store.transaction():
+        with self._chat_lock(incoming), self._prepared(incoming), self.store.transaction():
             return self._handle(incoming)
+
+    @contextmanager
+    def _chat_lock(self, incoming: IncomingMessage) -> Iterator[None]:
+        """One chat's turns one at a time (in arrival order); a lock exists while a turn of the chat runs."""
+        key = (incoming.channel, incoming.chat_id)
+        with self._chat_locks_guard:
+            entry = self._chat_locks.setdefault(key, _ChatLock())
+            entry.users += 1
+        try:
+            with entry.lock:
+                yield
+        finally:
+            with self._chat_locks_guard:
+                entry.users -= 1
+                if not entry.users:
+                    del self._chat_locks[key]
+
+    @contextmanager
+    def _prepared(self, incoming: IncomingMessage) -> Iterator[None]:
+        """Analyse the message before the transaction, for the turn inside it to use."""
+        prepared = {}
+        context = self._analysis_context(incoming)
+        if context is not None:
+            text = clean_text(incoming.text)[: self.dialogue.max_message_chars]
+            prepared[_key(text, context)] = self._analyzer.inner.analyze(text, context)
+        token = _PREPARED.set(prepared)
+        try:
+            yield
+        finally:
+            _PREPARED.reset(token)
+
+    def _analysis_context(self, incoming: IncomingMessage) -> dict[str, Any] | None:
+        """The context a turn would analyse this message in (a read-only snapshot); None when no
+        analysis is likely (a person owns the case, no text, a command, a rating)."""
+        text = clean_text(incoming.text)
+        if incoming.kind != "text" or not text or text.startswith("/") or csat_score(text) is not None:
+            return None
+        customer = self.store.customer_by_identity(incoming.channel, incoming.external_user_id)
+        latest = self.store.latest_conversation(customer["id"], incoming.channel, incoming.chat_id) if customer else None
+        if latest is None:
+            return {"language": None, "expecting": None}
+        idle = self.dialogue.idle_close_minutes * 60
+        if latest["state"] == "closed" or (latest["state"] == "bot" and latest["updated_at"] <= self.store.clock() - idle):
+            return {"language": latest["language"], "expecting": None}  # a new conversation, in its language
+        if latest["state"] == "human":
+            return None
+        return {"language": latest["language"], "expecting": _Turn(self, latest, None).expecting()}
 
     def _handle(self, incoming: IncomingMessage) -> list[OutgoingMessage]:
         customer = self.store.identify(incoming.channel, incoming.external_user_id, incoming.display_name)

@@ -19,6 +19,7 @@ from typing import Any
 
 from webcare.bot.channels.base import Channel
 from webcare.bot.engine import to_outgoing
+from webcare.bot.events import OutboxListener
 from webcare.core.errors import ChannelError
 from webcare.core.retry import backoff
 from webcare.store import Store
@@ -124,7 +125,18 @@ class OutboxDispatcher:
         await asyncio.to_thread(self.store.mark_failed, row["id"], str(error), retry_in)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Dispatch until `stop` is set."""
+        """Dispatch until `stop` is set: a round when woken (a reply queued here, or NOTIFY from another
+        process on PostgreSQL), else every `poll_interval` for what came due (retries, expired leases)."""
+        loop = asyncio.get_running_loop()
+        listener = OutboxListener.for_store(
+            self.store, lambda channel, _chat: loop.call_soon_threadsafe(self.wake) if channel in self.channels else None)
+        try:
+            await self._rounds(stop)
+        finally:
+            if listener is not None:
+                listener.stop()
+
+    async def _rounds(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             self._wake.clear()
             try:

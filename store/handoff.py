@@ -85,6 +85,19 @@ class Handoff(Base):
     def ticket(self, ticket_id: int) -> Row:
         return self._get("tickets", ticket_id)
 
+    def escalation_activity(self, cursor_prefix: str, limit: int = 500) -> list[Row]:
+        """Every open escalation (a waiting or human conversation with its ticket) in one query: the
+        conversation and ticket ids, the ticket's `reopened`, the newest message id (`last_id`) and the
+        cursor stored under `cursor_prefix` + ticket id (`cursor`, None when there is none)."""
+        return self._all(
+            "SELECT c.id AS conversation_id, t.id AS ticket_id, t.reopened, cur.value AS cursor, "
+            "(SELECT MAX(m.id) FROM messages m WHERE m.conversation_id = c.id) AS last_id "
+            "FROM conversations c JOIN tickets t ON t.dedupe_key = 'conversation:' || c.id "
+            "LEFT JOIN cursors cur ON cur.source = CAST(? AS TEXT) || t.id "
+            "WHERE c.state IN ('waiting', 'human') ORDER BY c.updated_at DESC, c.id DESC LIMIT ?",
+            [cursor_prefix, limit],
+        )
+
     def ticket_for_conversation(self, conversation_id: int) -> Row | None:
         return self._one("SELECT * FROM tickets WHERE dedupe_key = ?", [conversation_ticket_key(conversation_id)])
 

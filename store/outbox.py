@@ -5,6 +5,9 @@ On PostgreSQL the claims of one channel take turns under a transaction-scoped ad
 which is what keeps a chat's replies with one worker at a time, in order. `FOR UPDATE SKIP LOCKED`
 on the claimed rows only passes over a row another transaction is changing at that moment (an
 erasure, a worker marking it sent). SQLite serialises the claims with `BEGIN IMMEDIATE`.
+
+On PostgreSQL a queued reply also sends `NOTIFY webcare_outbox, '<channel>:<chat_id>'` (delivered at
+commit), so processes that wait for replies (bot/events.py) are woken instead of polling.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from webcare.store.base import Base, Row, encode, where
+
+OUTBOX_EVENTS = "webcare_outbox"  # PostgreSQL NOTIFY channel: payload "<channel>:<chat_id>" of a queued reply
 
 
 class Outbox(Base):
@@ -41,6 +46,9 @@ class Outbox(Base):
                     "created_at": self.clock(),
                 },
             )
+            if self.backend.dialect == "postgresql":  # wakes listeners in every process, at commit
+                self.backend.execute("SELECT pg_notify(?, ?)", [OUTBOX_EVENTS,
+                                                                f"{conversation['channel']}:{conversation['chat_id']}"])
             self.backend.execute(
                 "UPDATE conversations SET updated_at = ? WHERE id = ?", [self.clock(), conversation_id]
             )
@@ -131,8 +139,8 @@ class Outbox(Base):
             "UPDATE messages SET claimed_by = NULL, claimed_until = NULL WHERE id = ?", [message_id]
         )
 
-    def pending_outbox(self, channel: str | None = None) -> list[Row]:
-        condition, params = where({"channel = ?": channel})
+    def pending_outbox(self, channel: str | None = None, chat_id: str | None = None) -> list[Row]:
+        condition, params = where({"channel = ?": channel, "chat_id = ?": chat_id})
         return self._all(f"SELECT * FROM messages WHERE delivery = 'pending' AND {condition} ORDER BY id", params)
 
     def record_receipt(self, channel: str, platform_message_id: str, receipt: str, error: str | None = None) -> bool:

@@ -64,8 +64,11 @@ def cut(text: str, units: int) -> str:
     return encoded.decode("utf-16-le", errors="ignore") + "…"
 
 
+CURSOR_PREFIX = "staff_telegram:ticket:"  # + ticket id: what the group has seen of an escalation
+
+
 def cursor_key(ticket_id: int) -> str:
-    return f"staff_telegram:ticket:{ticket_id}"
+    return f"{CURSOR_PREFIX}{ticket_id}"
 
 
 class StaffBridge:
@@ -116,27 +119,29 @@ class StaffBridge:
         """Post new escalations and forward new customer messages of escalated chats; return posts made."""
         posts = 0
         await asyncio.to_thread(self.engine.close_idle)
-        conversations = await asyncio.to_thread(self.store.conversations, ["waiting", "human"], None, 500)
-        for conversation in conversations:
-            ticket = await asyncio.to_thread(self.store.ticket_for_conversation, conversation["id"])
-            if ticket is None:
-                continue
-            key = cursor_key(ticket["id"])
-            raw = await asyncio.to_thread(self.store.get_cursor, key)
-            seen = json.loads(raw) if raw else None
-            messages = await asyncio.to_thread(self.store.messages, conversation["id"])
-            last = messages[-1]["id"] if messages else 0
-            fresh = seen is None or seen["reopened"] != ticket["reopened"]
-            if fresh:
-                posts += await self._post_or_skip(ticket, self.card(ticket, conversation, messages), take=True)
-            else:
-                for message in messages:
-                    if message["id"] > seen["last"] and message["direction"] == "in":
-                        posts += await self._post_or_skip(ticket, self.forward(ticket, message))
-            if fresh or last > seen["last"]:
-                state = json.dumps({"reopened": ticket["reopened"], "last": last})
-                await asyncio.to_thread(self.store.set_cursor, key, state)
+        for row in await asyncio.to_thread(self.store.escalation_activity, CURSOR_PREFIX):
+            seen = json.loads(row["cursor"]) if row["cursor"] else None
+            fresh = seen is None or seen["reopened"] != row["reopened"]
+            if fresh or (row["last_id"] or 0) > seen["last"]:  # only a changed escalation costs more queries
+                posts += await self._sync_escalation(row["ticket_id"], row["conversation_id"], seen, fresh)
         return posts + await self._post_assignments()
+
+    async def _sync_escalation(self, ticket_id: int, conversation_id: int, seen: dict[str, Any] | None,
+                               fresh: bool) -> int:
+        """Post a new (or re-opened) escalation's card, or forward the customer's new messages; move its cursor."""
+        ticket = await asyncio.to_thread(self.store.ticket, ticket_id)
+        conversation = await asyncio.to_thread(self.store.conversation, conversation_id)
+        messages = await asyncio.to_thread(self.store.messages, conversation_id)
+        posts = 0
+        if fresh:
+            posts += await self._post_or_skip(ticket, self.card(ticket, conversation, messages), take=True)
+        else:
+            for message in messages:
+                if message["id"] > seen["last"] and message["direction"] == "in":
+                    posts += await self._post_or_skip(ticket, self.forward(ticket, message))
+        state = json.dumps({"reopened": ticket["reopened"], "last": messages[-1]["id"] if messages else 0})
+        await asyncio.to_thread(self.store.set_cursor, cursor_key(ticket_id), state)
+        return posts
 
     async def _post_assignments(self) -> int:
         """Tell the group, once each, who the console assigned a case to (from this bridge's first start on)."""

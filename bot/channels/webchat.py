@@ -2,7 +2,9 @@
 
 Thin over the dialogue engine: a posted message becomes an `IncomingMessage`; replies (the bot's
 and staff's) are the chat's outbox rows, delivered by claiming them for this chat whenever the page
-asks, or by the outbox dispatcher calling `send`, which wakes the waiting page. The server issues
+asks, or by the outbox dispatcher calling `send`, which wakes the waiting page. Pages wait for events,
+not polls: a posted message's replies and `send` wake them in this process, PostgreSQL NOTIFY from
+other processes (bot/events.py); a slow safety poll covers a lost event. The server issues
 each chat session: a random token, signed, in an HttpOnly cookie. A cookie the server did not sign
 is refused and replaced by a new session; the store keeps only a hash of the token as the chat id,
 and staff see a short reference of that (`web-3fa2`). Everything the customer sees is read back
@@ -27,6 +29,7 @@ from itsdangerous import BadSignature, Signer
 
 from webcare.bot.channels.base import Channel, ChannelContext, IncomingMessage, OutgoingMessage
 from webcare.bot.engine import DialogueEngine
+from webcare.bot.events import OutboxListener
 from webcare.bot.outbox import worker_name
 from webcare.store import Store
 
@@ -34,6 +37,7 @@ COOKIE = "webcare_chat"
 MAX_TEXT = 20_000
 STREAM_SECONDS = 25.0  # a stream ends after this; the browser reconnects with Last-Event-ID
 KEEP_ALIVE_SECONDS = 10.0
+SAFETY_POLL_SECONDS = 5.0  # waiting pages are woken by events; this re-read only covers a lost one
 SESSION_DAYS = 90
 MAX_COOKIE = 200
 _ASSETS = Path(__file__).with_name("static")  # chat.html, chat.js, chat.css, widget.js
@@ -80,7 +84,7 @@ class WebChat(Channel):
     name = "webchat"
     supports_buttons = True
 
-    def __init__(self, store: Store, engine: DialogueEngine | None = None, poll_seconds: float = 1.0,
+    def __init__(self, store: Store, engine: DialogueEngine | None = None, poll_seconds: float = SAFETY_POLL_SECONDS,
                  secret: str | None = None, limits: Limits | None = None, secure_cookies: bool = False) -> None:
         self.store = store
         self.secure_cookies = secure_cookies
@@ -90,6 +94,8 @@ class WebChat(Channel):
         self.sessions = ChatSessions(secret)
         self.worker = worker_name("webchat")
         self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
+        self._listener: OutboxListener | None = None
+        self._listening = False
 
     @classmethod
     def from_config(cls, section: Any, context: ChannelContext) -> WebChat:
@@ -101,8 +107,17 @@ class WebChat(Channel):
         return router(self, self.secure_cookies)
 
     async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.stop()
         for chat_id in list(self._waiters):
             self.wake(chat_id)
+
+    def _listen(self) -> None:
+        """Hear of replies queued by other processes (PostgreSQL NOTIFY), from the first waiting page on."""
+        if not self._listening:
+            self._listening = True
+            self._listener = OutboxListener.for_store(
+                self.store, lambda channel, chat_id: self.wake(chat_id) if channel == self.name else None)
 
     async def send(self, message: OutgoingMessage) -> str | None:
         """Called by the outbox dispatcher: the reply is in the store already; wake the customer's page."""
@@ -128,16 +143,24 @@ class WebChat(Channel):
             replies = self.engine.handle(message)
             if self.limits and address and any(r.template in NEW_ESCALATION for r in replies):
                 self.limits.hit("escalation", address)
+            for reply in replies:  # the engine's replies are delivered by being shown: no claim, no read-back
+                self.store.mark_sent(reply.message_id, f"webchat:{reply.message_id}")
 
     def history(self, chat_id: str, after: int = 0) -> list[dict[str, Any]]:
-        """Deliver the chat's pending replies, then return what the customer sees after message `after`."""
-        for row in self.store.claim_outbox(self.name, self.worker, chat_id=chat_id):
-            self.store.mark_sent(row["id"], f"webchat:{row['id']}")
+        """Deliver the chat's pending replies, then return what the customer sees after message `after`.
+
+        The bot's replies were delivered with the turn (`post`); what is pending here is a staff reply
+        no dispatcher delivered yet. Only then is there a claim (a write): a plain read otherwise.
+        """
+        if self.store.pending_outbox(self.name, chat_id):
+            for row in self.store.claim_outbox(self.name, self.worker, chat_id=chat_id):
+                self.store.mark_sent(row["id"], f"webchat:{row['id']}")
         return [public(row) for row in self.store.chat_messages(self.name, chat_id, after)]
 
     async def wait(self, chat_id: str, after: int, timeout: float) -> list[dict[str, Any]]:
         """New messages after `after`, waiting up to `timeout` seconds for some to arrive."""
         deadline = time.monotonic() + timeout
+        self._listen()
         waiter = (asyncio.get_running_loop(), asyncio.Event())
         waiters = self._waiters.setdefault(chat_id, set())
         waiters.add(waiter)
