@@ -82,6 +82,14 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
     ctx.call_on_close(app.close)
 
 
+CHATTY = ("httpx", "bm25s", "apscheduler")  # a line per HTTP request or index build is noise
+
+
+def _quiet_chatty_libraries(record: logging.LogRecord) -> bool:
+    """Let through warnings and errors of chatty libraries, and every record of the others."""
+    return record.levelno >= logging.WARNING or record.name.split(".")[0] not in CHATTY
+
+
 def _progress(message: str) -> None:
     click.echo(message, err=True)
 
@@ -134,13 +142,12 @@ def chat(app: App, user: str | None, new: bool) -> None:
 def run(app: App, roles: tuple[str, ...]) -> None:
     """Run webcare: console and web chat, Telegram, listeners and the outbox (all roles by default)."""
     import asyncio
-    import logging
 
     from webcare.runner import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for chatty in ("httpx", "bm25s", "apscheduler"):  # a line per HTTP request or index build is noise
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:  # a filter, since bm25s sets its logger to DEBUG when imported
+        handler.addFilter(_quiet_chatty_libraries)
     chosen = set(roles or ROLES)
     install_logging()
     app.store.migrate()
