@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import importlib
+import logging
 import sys
 from collections.abc import Sequence
 from datetime import datetime
